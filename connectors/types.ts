@@ -1,0 +1,136 @@
+/**
+ * The Connector contract: how oubli reaches one silo (a shop database, a loyalty system, a
+ * SaaS newsletter tool…). A deployment lists its connectors in `oubli.config.ts`.
+ *
+ * Semantics every implementation must honour (checked by connectors/conformance.ts):
+ * - **Identities** arrive normalized (lower-case email, E.164 phone). A connector searches only
+ *   by the types it lists in `lookupBy` and ignores the others.
+ * - **Not found is not an error**: a person the silo does not hold gives empty collections.
+ * - **access** has no side effect and may be retried freely.
+ * - **erase is idempotent**: a retry after a crash, or a second erasure, must be harmless and
+ *   report what remains (zero deleted the second time). Erasure of one silo happens in one
+ *   transaction of that silo where the silo has transactions.
+ * - **Cancellation**: when `ctx.signal` aborts (timeout, shutdown), stop promptly and reject
+ *   with the signal's reason or a retryable ConnectorError; never report partial work as done.
+ * - **dryRun** (erasure preview): compute what would be deleted / masked / retained, change
+ *   nothing.
+ * - Results carry personal data only in `records`; counts, collection names and legal bases
+ *   are what the audit log keeps.
+ */
+
+/** An identifier of a person in some silo: `{type: 'email', value: 'alice@example.com'}`. */
+export interface Identity {
+  type: string;
+  value: string;
+}
+
+/** An identity found in a silo, with why it was followed (recorded by the engine). */
+export interface DiscoveredIdentity extends Identity {
+  /** e.g. "shop.customers.id of the row matched by email" */
+  reason?: string;
+}
+
+export interface ConnectorContext {
+  /** Aborted on timeout or shutdown; honour it. */
+  signal: AbortSignal;
+  /** The data-subject request this call serves (for the silo's own logs). */
+  requestId: string;
+  /** Erasure preview: report, change nothing. */
+  dryRun: boolean;
+  /** Structured logger; never log personal values. */
+  log: ConnectorLogger;
+}
+
+export interface ConnectorLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface AccessCollection {
+  name: string;
+  /** Data the person provided (GDPR Art. 20): included in portability exports. */
+  portable: boolean;
+  records: Record<string, unknown>[];
+}
+
+export interface AccessResult {
+  collections: AccessCollection[];
+  /** Identities found on the way (a customer id, a phone number), to search other silos by. */
+  discovered: DiscoveredIdentity[];
+}
+
+export interface ErasureCollectionResult {
+  name: string;
+  deleted: number;
+  masked: number;
+  retained: number;
+  /** Legal basis for retained data, e.g. "legal obligation: 10-year retention of accounting records". */
+  retainedBecause?: string;
+  /** Names of the fields kept on retained records (never their values). */
+  retainedFields?: string[];
+}
+
+export interface ErasureResult {
+  collections: ErasureCollectionResult[];
+}
+
+/** Erasure accepted by an asynchronous silo; completed later through a callback. */
+export interface Pending {
+  pending: true;
+  ref: string;
+}
+
+export interface Health {
+  ok: boolean;
+  message?: string;
+  latencyMs?: number;
+}
+
+export interface ConnectorCapabilities {
+  access: boolean;
+  erasure: boolean;
+  rectification?: boolean;
+  restriction?: boolean;
+}
+
+export interface Connector {
+  /** Stable id, [a-z0-9_-]; appears in tasks, audit entries and exports. */
+  id: string;
+  title: string;
+  /** Identity types this connector can search by. */
+  lookupBy: string[];
+  capabilities: ConnectorCapabilities;
+  /** Everything held on the person, by collection, plus identities discovered on the way. */
+  access(who: Identity[], ctx: ConnectorContext): Promise<AccessResult>;
+  /** Delete or mask per policy. Idempotent: a retry after a crash must be harmless. */
+  erase(who: Identity[], ctx: ConnectorContext): Promise<ErasureResult | Pending>;
+  /** Cheap liveness check of the silo. */
+  health?(ctx: ConnectorContext): Promise<Health>;
+  /** Validates configuration against the live silo (tables, columns); throws a clear error. */
+  init?(): Promise<void>;
+  /** Releases pools and handles. */
+  close?(): Promise<void>;
+}
+
+/**
+ * A connector failure. `retryable`: timeouts, connection refused, 5xx, 429 — the engine retries
+ * with backoff. Not retryable: bad configuration, 4xx, malformed results — the task fails and
+ * the DPO sees `code` and `message`.
+ */
+export class ConnectorError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ConnectorError';
+  }
+}
+
+export function isPending(r: ErasureResult | Pending): r is Pending {
+  return (r as Pending).pending === true;
+}

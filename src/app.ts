@@ -1,0 +1,87 @@
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Deps } from './deps.js';
+import { createRouter } from './http/openapi.js';
+import { handleError, handleNotFound } from './http/errors.js';
+import { authenticate } from './http/auth.js';
+import { PayloadTooLargeError } from './errors.js';
+import { systemRoutes } from './http/system-routes.js';
+import { authRoutes } from './auth/routes.js';
+import { apiKeyRoutes } from './auth/api-key-routes.js';
+import { auditRoutes } from './audit/routes.js';
+import { docsRoutes } from './web/docs.js';
+
+/** Routes that accept bodies above the default cap, with their own cap in bytes. */
+export const LARGE_BODY_ROUTES: Record<string, number> = {
+  '/v1/consents/batch': 8 * 1024 * 1024,
+};
+
+/**
+ * Composes the HTTP API. Does no I/O: everything arrives in `deps`, so a test builds an app in
+ * one line and drives it with `app.request()`.
+ */
+export function createApp(deps: Deps) {
+  const app = createRouter();
+  app.use(
+    requestId({ headerName: 'X-Request-Id', generator: () => deps.ids('rid') }),
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+      },
+      strictTransportSecurity: deps.config.publicUrl?.startsWith('https:') ? 'max-age=31536000; includeSubDomains' : false,
+    }),
+  );
+  app.use(async (c, next) => {
+    c.set('deps', deps);
+    await next();
+  });
+  app.use(async (c, next) => {
+    const path = new URL(c.req.url).pathname;
+    const maxSize = LARGE_BODY_ROUTES[path] ?? deps.config.bodyLimit;
+    return bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new PayloadTooLargeError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxSize} bytes`);
+      },
+    })(c, next);
+  });
+  app.use('/v1/*', authenticate(deps));
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+
+  app.route('/', systemRoutes);
+  app.route('/v1/auth', authRoutes);
+  app.route('/v1/api-keys', apiKeyRoutes);
+  app.route('/v1/audit', auditRoutes);
+  app.route('/docs', docsRoutes);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'API key (oubli_sk_…), created with `oubli apikey create` or POST /v1/api-keys',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'cookieAuth', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'oubli_session',
+    description: 'Staff session from POST /v1/auth/login',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'oubli',
+      version: '0.1.0',
+      description:
+        'Self-hosted GDPR data-subject-rights service: consent registry, data-subject requests, verifiable audit log.',
+    },
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

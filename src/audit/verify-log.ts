@@ -1,0 +1,127 @@
+/**
+ * `oubli audit verify`: recomputes the whole log from the stored entry texts and checks it
+ * against everything stored beside it — leaf hashes, subtree nodes, and every signed tree head
+ * (signature, root, and consistency with the previous head). Reports the first bad entry by index.
+ */
+import canonicalize from 'canonicalize';
+import type { JSONWebKeySet } from 'jose';
+import type { Sqlite } from '../db/client.js';
+import { consistencyPath } from './merkle.js';
+import { fromHex, leafHash, nodeHash, toHex, verifyConsistency, verifyTreeHead } from './verify.js';
+
+export interface VerifyReport {
+  ok: boolean;
+  entries: number;
+  treeHeads: number;
+  /** "entry 17: …" for the first problem found, when not ok. */
+  problem?: string;
+  root: string;
+}
+
+interface HeadRow {
+  size: number;
+  root: string;
+  jws: string;
+}
+
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
+
+export async function verifyAuditLog(sqlite: Sqlite, jwks: JSONWebKeySet): Promise<VerifyReport> {
+  const heads = sqlite.prepare('select size, root, jws from audit_tree_heads order by size').all() as HeadRow[];
+  const nodeStmt = sqlite.prepare('select hash from audit_nodes where level = ? and idx = ?').pluck();
+  const leafStmt = sqlite.prepare('select leaf_hash from audit_entries where idx = ?').pluck();
+  const rows = sqlite.prepare('select idx, entry, leaf_hash from audit_entries order by idx').raw().iterate() as IterableIterator<
+    [number, string, Buffer]
+  >;
+
+  // Compact range of the rebuilt tree: perfect subtrees, left to right, strictly decreasing levels.
+  const stack: { level: number; hash: Uint8Array }[] = [];
+  const rootOfStack = () => {
+    if (stack.length === 0) return new Uint8Array(Buffer.from('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex'));
+    let h = stack[stack.length - 1]!.hash;
+    for (let i = stack.length - 2; i >= 0; i--) h = nodeHash(stack[i]!.hash, h);
+    return h;
+  };
+  const report = (entries: number, problem?: string): VerifyReport => ({
+    ok: !problem,
+    entries,
+    treeHeads: heads.length,
+    problem,
+    root: toHex(rootOfStack()),
+  });
+
+  let headPos = 0;
+  let goodHeadSize = 0;
+  const rootsAtHeads = new Map<number, Uint8Array>();
+  const checkHeadsAt = async (size: number): Promise<string | undefined> => {
+    while (headPos < heads.length && heads[headPos]!.size === size) {
+      const head = heads[headPos]!;
+      const signed = await verifyTreeHead(head.jws, jwks);
+      if (!signed) return `entry ${Math.max(0, size - 1)}: tree head of size ${size} has an invalid signature or unknown key`;
+      if (signed.size !== head.size || signed.root !== head.root) {
+        return `entry ${Math.max(0, size - 1)}: stored tree head of size ${size} differs from what was signed`;
+      }
+      const root = rootOfStack();
+      if (toHex(root) !== signed.root) {
+        return `entry ${goodHeadSize}: entries ${goodHeadSize}–${size - 1} do not match the signed tree head of size ${size}`;
+      }
+      rootsAtHeads.set(size, root);
+      goodHeadSize = size;
+      headPos++;
+    }
+    return undefined;
+  };
+
+  let expected = 0;
+  let problem = await checkHeadsAt(0);
+  if (problem) return report(0, problem);
+  for (const [idx, text, storedLeaf] of rows) {
+    if (idx !== expected) {
+      return report(expected, `entry ${expected}: missing (the next stored entry is ${idx})`);
+    }
+    let parsed: { index?: unknown };
+    try {
+      parsed = JSON.parse(text) as { index?: unknown };
+    } catch {
+      return report(idx, `entry ${idx}: not valid JSON`);
+    }
+    if (parsed.index !== idx) return report(idx, `entry ${idx}: its content says index ${String(parsed.index)} (reordered?)`);
+    if (canonicalize(parsed) !== text) return report(idx, `entry ${idx}: not in canonical (RFC 8785) form`);
+    const leaf = leafHash(text);
+    if (!same(leaf, storedLeaf)) return report(idx, `entry ${idx}: content does not match its stored leaf hash`);
+
+    stack.push({ level: 0, hash: leaf });
+    while (stack.length >= 2 && stack[stack.length - 1]!.level === stack[stack.length - 2]!.level) {
+      const right = stack.pop()!;
+      const left = stack.pop()!;
+      const level = left.level + 1;
+      const hash = nodeHash(left.hash, right.hash);
+      const stored = nodeStmt.get(level, Math.floor(idx / 2 ** level)) as Buffer | undefined;
+      if (!stored || !same(stored, hash)) {
+        return report(idx, `entry ${idx}: stored tree node ${level}/${Math.floor(idx / 2 ** level)} is missing or wrong`);
+      }
+      stack.push({ level, hash });
+    }
+    expected = idx + 1;
+    problem = await checkHeadsAt(expected);
+    if (problem) return report(expected, problem);
+  }
+  if (headPos < heads.length) {
+    return report(expected, `entry ${expected}: missing (a signed tree head covers ${heads[headPos]!.size} entries)`);
+  }
+
+  // Successive heads must be consistent: each log state extends the previous one.
+  const read = (level: number, idx: number): Uint8Array => {
+    if (level === 0) {
+      return new Uint8Array(leafStmt.get(idx) as Buffer);
+    }
+    return new Uint8Array(nodeStmt.get(level, idx) as Buffer);
+  };
+  const sizes = [...rootsAtHeads.keys()].filter((s) => s > 0);
+  for (let i = 1; i < sizes.length; i++) {
+    const [a, b] = [sizes[i - 1]!, sizes[i]!];
+    const ok = verifyConsistency(a, b, fromHex(heads.find((h) => h.size === a)!.root)!, rootsAtHeads.get(b)!, consistencyPath(read, a, b));
+    if (!ok) return report(expected, `entry ${a}: tree heads of sizes ${a} and ${b} are not consistent`);
+  }
+  return report(expected);
+}

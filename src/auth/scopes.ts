@@ -1,0 +1,9 @@
+import { SCOPES, type Scope } from '../db/schema/api-keys.js';
+import type { Role } from '../db/schema/users.js';
+
+/** What a staff session may do, by role. */
+export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
+  admin: SCOPES,
+  dpo: SCOPES.filter((s) => s !== 'admin'),
+  viewer: ['audit:read', 'consents:read', 'requests:read'],
+};

@@ -1,0 +1,67 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Everything the service reads from its environment, parsed once. Nothing below this module
+ * reads process.env: the parsed Config is passed down.
+ */
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  OUBLI_DATA_DIR: z.string().min(1).default('./data'),
+  OUBLI_CONFIG: z.string().min(1).optional(),
+  /** A private Ed25519 JWK (JSON) to sign with instead of the key files in the data dir. */
+  OUBLI_SIGNING_KEY: z.string().min(1).optional(),
+  /** Public base URL, used for links and to decide whether cookies are Secure. */
+  OUBLI_PUBLIC_URL: z.string().url().optional(),
+  /** Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy in front of oubli. */
+  OUBLI_TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+  OUBLI_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Default request body cap in bytes. */
+  OUBLI_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
+  /** Optional rate limit for API-key callers, requests per minute per key (0 = none). */
+  OUBLI_API_RATE_LIMIT: z.coerce.number().int().min(0).default(0),
+  /** Session lifetime for staff, in hours. */
+  OUBLI_SESSION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(12),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  configFile?: string;
+  signingKey?: string;
+  publicUrl?: string;
+  trustProxy: boolean;
+  logLevel: z.infer<typeof EnvSchema>['OUBLI_LOG_LEVEL'];
+  bodyLimit: number;
+  apiRateLimit: number;
+  sessionHours: number;
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; a bad value throws a ConfigError naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings mean "unset", as in most shells' `VAR= cmd`.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(e.OUBLI_DATA_DIR),
+    configFile: e.OUBLI_CONFIG,
+    signingKey: e.OUBLI_SIGNING_KEY,
+    publicUrl: e.OUBLI_PUBLIC_URL,
+    trustProxy: e.OUBLI_TRUST_PROXY,
+    logLevel: e.OUBLI_LOG_LEVEL,
+    bodyLimit: e.OUBLI_BODY_LIMIT,
+    apiRateLimit: e.OUBLI_API_RATE_LIMIT,
+    sessionHours: e.OUBLI_SESSION_HOURS,
+  };
+}

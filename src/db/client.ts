@@ -1,0 +1,54 @@
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as schema from './schema/index.js';
+
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+export type Sqlite = Database.Database;
+
+export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/**
+ * Opens the store with the pragmas the design asks for. `:memory:` gives a private database
+ * (tests). busy_timeout lets a CLI command and the server share the file: a writer waits for the
+ * other's transaction instead of failing.
+ */
+export function openDatabase(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  return drizzle(sqlite, { schema }) as Db;
+}
+
+/** Applies the committed drizzle-kit migrations; applying them twice is a no-op. */
+export function migrateDatabase(db: Db): void {
+  migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+}
+
+/** True when every committed migration is recorded as applied. */
+export function migrationsApplied(sqlite: Sqlite): boolean {
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as {
+    entries: unknown[];
+  };
+  try {
+    const row = sqlite.prepare('select count(*) as n from __drizzle_migrations').get() as { n: number };
+    return row.n >= journal.entries.length;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `fn` as one write transaction, taking the write lock up front (BEGIN IMMEDIATE): two
+ * processes on the same file then serialise instead of failing a read→write upgrade.
+ * `fn` must be synchronous — better-sqlite3 transactions cannot span an await.
+ */
+export function writeTx<T>(db: Db, fn: (tx: Db) => T): T {
+  return db.$client.transaction(() => fn(db)).immediate();
+}

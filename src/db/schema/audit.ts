@@ -1,0 +1,37 @@
+import { sqliteTable, text, integer, blob, primaryKey } from 'drizzle-orm/sqlite-core';
+
+// Audit tables have no foreign keys to anything: their rows outlive people, users and keys.
+
+/** The append-only log. `entry` is the exact RFC 8785 JSON that was hashed into `leafHash`. */
+export const auditEntries = sqliteTable('audit_entries', {
+  idx: integer('idx').primaryKey(),
+  type: text('type').notNull(),
+  requestId: text('request_id'),
+  entry: text('entry').notNull(),
+  leafHash: blob('leaf_hash', { mode: 'buffer' }).notNull(),
+});
+
+/**
+ * Hashes of complete perfect subtrees above the leaves: node (level, idx) covers leaves
+ * [idx·2^level, (idx+1)·2^level). Level 0 lives in audit_entries.leaf_hash. With these, any
+ * subtree root, inclusion or consistency proof is O(log n) point reads.
+ */
+export const auditNodes = sqliteTable(
+  'audit_nodes',
+  {
+    level: integer('level').notNull(),
+    idx: integer('idx').notNull(),
+    hash: blob('hash', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.level, t.idx] })],
+);
+
+/** Signed tree heads (JWS over {log, size, root, timestamp}). */
+export const auditTreeHeads = sqliteTable('audit_tree_heads', {
+  size: integer('size').primaryKey(),
+  root: text('root').notNull(),
+  timestamp: integer('timestamp').notNull(),
+  kid: text('kid').notNull(),
+  jws: text('jws').notNull(),
+});
+export type TreeHeadRow = typeof auditTreeHeads.$inferSelect;

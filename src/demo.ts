@@ -1,0 +1,51 @@
+/**
+ * `oubli demo`: a service with demo silos and data, and fresh one-time credentials printed at
+ * each start (the previous ones were shown once and are gone).
+ */
+import { eq, and, isNull } from 'drizzle-orm';
+import { writeTx } from './db/client.js';
+import { apiKeys, SCOPES } from './db/schema/api-keys.js';
+import type { Ctx, Deps } from './deps.js';
+import { createUser, findUserByEmail, setUserPassword } from './auth/users.js';
+import { generatePassword } from './auth/passwords.js';
+import { createApiKey } from './auth/api-keys.js';
+
+export const DEMO_ADMIN_EMAIL = 'dpo@demo.oubli.example';
+const DEMO_KEY_NAME = 'demo';
+
+export async function runDemo(deps: Deps, url: string): Promise<void> {
+  const ctx: Ctx = { ...deps, actor: { type: 'system', id: 'demo' } };
+  const password = generatePassword();
+  const existing = findUserByEmail(ctx, DEMO_ADMIN_EMAIL);
+  if (existing) await setUserPassword(ctx, existing.id, password);
+  else await createUser(ctx, { email: DEMO_ADMIN_EMAIL, role: 'admin', password });
+
+  // Only one live demo key at a time: revoke the one printed at the previous start.
+  writeTx(ctx.db, (tx) => {
+    const old = tx.select({ id: apiKeys.id }).from(apiKeys).where(and(eq(apiKeys.name, DEMO_KEY_NAME), isNull(apiKeys.revokedAt))).all();
+    for (const k of old) {
+      tx.update(apiKeys).set({ revokedAt: ctx.now() }).where(eq(apiKeys.id, k.id)).run();
+      ctx.audit.append({ type: 'api_key.revoked', actor: ctx.actor, data: { keyId: k.id } });
+    }
+  });
+  const key = createApiKey(ctx, { name: DEMO_KEY_NAME, scopes: [...SCOPES] });
+
+  deps.startup.ready = true;
+  process.stdout.write(
+    [
+      '',
+      'oubli demo is ready',
+      `  API           ${url}/v1`,
+      `  API reference ${url}/docs`,
+      `  Health        ${url}/readyz`,
+      '',
+      'one-time credentials (new at every start; keep them now):',
+      `  admin login   ${DEMO_ADMIN_EMAIL}`,
+      `  password      ${password}`,
+      `  API key       ${key.key}`,
+      '',
+      `try: curl -H "Authorization: Bearer ${key.key}" ${url}/v1/audit/tree-head`,
+      '',
+    ].join('\n'),
+  );
+}

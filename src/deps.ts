@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Db } from './db/client.js';
+import type { IdGenerator } from './ids.js';
+import type { AuditLog, Actor } from './audit/log.js';
+import type { TreeHeads } from './audit/tree-heads.js';
+import type { SigningKeys } from './audit/keys.js';
+
+/** Keyed-hash secrets kept in the data dir (never in the database). */
+export interface Secrets {
+  /** Key for pseudonyms of non-subject identifiers in the audit log and throttling tables. */
+  pseudonymKey: Buffer;
+}
+
+/** Everything the app and the service verbs need; built once by src/runtime.ts (or a test). */
+export interface Deps {
+  config: Config;
+  db: Db;
+  now: () => number;
+  ids: IdGenerator;
+  logger: Logger;
+  audit: AuditLog;
+  treeHeads: TreeHeads;
+  keys: SigningKeys;
+  secrets: Secrets;
+  /** `ready` is false while start-up work (demo seeding) still runs; /readyz reports it. */
+  startup: { ready: boolean };
+}
+
+/** What a service verb receives: the dependencies plus who is acting. */
+export interface Ctx extends Deps {
+  actor: Actor;
+}

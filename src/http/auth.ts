@@ -1,0 +1,119 @@
+/**
+ * Authentication (who) and authorisation (may they) for every protected route.
+ * API keys come as `Authorization: Bearer oubli_sk_…`; staff as the session cookie.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Scope } from '../db/schema/api-keys.js';
+import { apiKeyLookup } from '../auth/api-keys.js';
+import { SESSION_COOKIE, sessionLookup } from '../auth/sessions.js';
+import { ROLE_SCOPES } from '../auth/scopes.js';
+import { ForbiddenError, TooManyRequestsError, UnauthenticatedError } from '../errors.js';
+import type { Actor } from '../audit/log.js';
+import type { Deps } from '../deps.js';
+import type { AppEnv, Principal } from './env.js';
+
+/** Resolves the caller, if any, into `c.var.principal`; never rejects by itself. */
+export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
+  const findKey = apiKeyLookup(deps.db);
+  const findSession = sessionLookup(deps.db, deps.now);
+  const limiter = deps.config.apiRateLimit > 0 ? new FixedWindowLimiter(deps.config.apiRateLimit, 60_000, deps.now) : null;
+  return async (c, next) => {
+    let principal: Principal | null = null;
+    const header = c.req.header('authorization');
+    if (header !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(header);
+      const key = match ? findKey(match[1]!) : undefined;
+      // A presented but bad key is an error even where the route would allow a session.
+      if (!key) throw new UnauthenticatedError('INVALID_API_KEY', 'the API key is missing, malformed, unknown or revoked');
+      if (limiter && !limiter.take(key.id)) {
+        throw new TooManyRequestsError('RATE_LIMITED', 'API rate limit reached for this key', limiter.retryAfter(key.id));
+      }
+      principal = { kind: 'api_key', id: key.id, scopes: key.scopes };
+    } else {
+      const token = getCookie(c, SESSION_COOKIE);
+      const session = token ? findSession(token) : undefined;
+      if (session) {
+        // Cookie-authenticated writes must be JSON (forces a CORS preflight cross-site) and,
+        // when the browser says where they come from, same-origin: this is our CSRF guard.
+        if (!['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) assertSameOrigin(c);
+        principal = {
+          kind: 'user',
+          id: session.userId,
+          role: session.role,
+          scopes: ROLE_SCOPES[session.role],
+          sessionId: session.sessionId,
+        };
+      }
+    }
+    c.set('principal', principal);
+    await next();
+  };
+}
+
+function assertSameOrigin(c: Context<AppEnv>): void {
+  const site = c.req.header('sec-fetch-site');
+  if (site && site !== 'same-origin' && site !== 'none') throw new ForbiddenError('CSRF_REJECTED', 'cross-site request refused');
+  const origin = c.req.header('origin');
+  if (origin && origin !== new URL(c.req.url).origin) throw new ForbiddenError('CSRF_REJECTED', 'cross-origin request refused');
+}
+
+/** 401 without credentials, 403 without the scope. */
+export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const p = c.get('principal');
+    if (!p) throw new UnauthenticatedError('UNAUTHENTICATED', 'an API key (Authorization: Bearer) or a staff session is required');
+    if (!p.scopes.includes(scope)) throw new ForbiddenError('INSUFFICIENT_SCOPE', `this call needs the ${scope} scope`);
+    await next();
+  };
+}
+
+export function actorOf(c: Context<AppEnv>): Actor {
+  const p = c.get('principal');
+  if (!p) return { type: 'system', id: 'anonymous' };
+  return { type: p.kind === 'api_key' ? 'api_key' : 'user', id: p.id };
+}
+
+/** The client's address: the socket's, or the proxy's X-Forwarded-For when trusted. */
+export function clientAddress(c: Context<AppEnv>): string {
+  if (c.get('deps').config.trustProxy) {
+    const fwd = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    if (fwd) return fwd;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown'; // app.request() in tests has no socket
+  }
+}
+
+/** True when the original request reached us over HTTPS (directly or via a trusted proxy). */
+export function isHttps(c: Context<AppEnv>): boolean {
+  const { config } = c.get('deps');
+  if (config.publicUrl?.startsWith('https:')) return true;
+  if (config.trustProxy && c.req.header('x-forwarded-proto') === 'https') return true;
+  return new URL(c.req.url).protocol === 'https:';
+}
+
+class FixedWindowLimiter {
+  private windows = new Map<string, { start: number; count: number }>();
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly now: () => number,
+  ) {}
+  take(key: string): boolean {
+    const t = this.now();
+    let w = this.windows.get(key);
+    if (!w || t - w.start >= this.windowMs) {
+      w = { start: t, count: 0 };
+      this.windows.set(key, w);
+    }
+    return ++w.count <= this.limit;
+  }
+  retryAfter(key: string): number {
+    const w = this.windows.get(key);
+    return w ? Math.max(1, Math.ceil((w.start + this.windowMs - this.now()) / 1000)) : 1;
+  }
+}

@@ -1,0 +1,62 @@
+/** Public, unauthenticated routes: health, readiness, public keys, API description. */
+import { createRoute } from '@hono/zod-openapi';
+import { createRouter, z } from './openapi.js';
+import { migrationsApplied } from '../db/client.js';
+
+const Status = z.object({ status: z.string(), checks: z.record(z.string(), z.boolean()).optional() });
+
+export const systemRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/healthz',
+      tags: ['System'],
+      summary: 'Liveness: the process answers',
+      responses: { 200: { description: 'Alive', content: { 'application/json': { schema: Status } } } },
+    }),
+    (c) => c.json({ status: 'ok' }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/readyz',
+      tags: ['System'],
+      summary: 'Readiness: database reachable, migrations applied, start-up work done',
+      responses: {
+        200: { description: 'Ready', content: { 'application/json': { schema: Status } } },
+        503: { description: 'Not ready', content: { 'application/json': { schema: Status } } },
+      },
+    }),
+    (c) => {
+      const deps = c.get('deps');
+      let database = false;
+      let migrations = false;
+      try {
+        database = deps.db.$client.prepare('select 1').pluck().get() === 1;
+        migrations = migrationsApplied(deps.db.$client);
+      } catch {
+        database = false;
+      }
+      const startup = deps.startup.ready;
+      const ok = database && migrations && startup;
+      return c.json({ status: ok ? 'ready' : 'not_ready', checks: { database, migrations, startup } }, ok ? 200 : 503);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/.well-known/jwks.json',
+      tags: ['System'],
+      summary: 'Public keys (Ed25519) that sign tree heads, receipts and manifests — old ones included',
+      responses: {
+        200: {
+          description: 'JWK set',
+          content: { 'application/json': { schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } },
+        },
+      },
+    }),
+    (c) => {
+      c.header('Cache-Control', 'public, max-age=300');
+      return c.json(c.get('deps').keys.jwks() as { keys: Record<string, unknown>[] }, 200);
+    },
+  );

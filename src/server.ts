@@ -1,0 +1,37 @@
+/** Runs the HTTP server plus the background tickers, and shuts both down cleanly. */
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import type { Deps } from './deps.js';
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(deps: Deps): Promise<RunningServer> {
+  const app = createApp(deps);
+  const server = serve({ fetch: app.fetch, port: deps.config.port, hostname: deps.config.host });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = deps.config.host.includes(':') ? `[${deps.config.host}]` : deps.config.host;
+  const url = `http://${host}:${port}`;
+
+  // Tree heads at most once per second while the log grows.
+  const heads = setInterval(() => {
+    deps.treeHeads.tick().catch((err: unknown) => deps.logger.error({ err }, 'tree head signing failed'));
+  }, 1000);
+  heads.unref();
+
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(heads);
+        server.close(() => resolve());
+      }),
+  };
+}

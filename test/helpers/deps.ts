@@ -1,0 +1,70 @@
+/**
+ * Test dependencies: a private in-memory database with the committed migrations applied,
+ * ephemeral signing keys, a controllable clock, a silent logger. No port, no shared state.
+ */
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import { migrateDatabase, openDatabase } from '../../src/db/client.js';
+import { createIdGenerator } from '../../src/ids.js';
+import { AuditLog } from '../../src/audit/log.js';
+import { SigningKeys } from '../../src/audit/keys.js';
+import { TreeHeads } from '../../src/audit/tree-heads.js';
+import { LOG_ID } from '../../src/runtime.js';
+import type { Ctx, Deps } from '../../src/deps.js';
+import { createApp } from '../../src/app.js';
+
+export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
+
+export interface TestClock {
+  now: () => number;
+  set(ms: number): void;
+  advance(ms: number): void;
+}
+
+export function testClock(start = T0): TestClock {
+  let t = start;
+  return { now: () => t, set: (ms) => (t = ms), advance: (ms) => (t += ms) };
+}
+
+export interface TestDeps extends Deps {
+  clock: TestClock;
+}
+
+export function createTestDeps(overrides: { env?: Record<string, string>; config?: Partial<Config> } = {}): TestDeps {
+  const clock = testClock();
+  const config = {
+    ...loadConfig({ OUBLI_DATA_DIR: join(tmpdir(), `oubli-test-${randomBytes(6).toString('hex')}`), ...overrides.env }),
+    ...overrides.config,
+  };
+  const db = openDatabase(':memory:');
+  migrateDatabase(db);
+  const keys = SigningKeys.ephemeral(clock.now);
+  const audit = new AuditLog(db.$client, clock.now);
+  return {
+    clock,
+    config,
+    db,
+    now: clock.now,
+    ids: createIdGenerator(clock.now),
+    logger: pino({ level: 'silent' }),
+    audit,
+    keys,
+    treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, clock.now),
+    secrets: { pseudonymKey: randomBytes(32) },
+    startup: { ready: true },
+  };
+}
+
+export function systemCtx(deps: Deps): Ctx {
+  return { ...deps, actor: { type: 'system', id: 'test' } };
+}
+
+/** An app over fresh test deps, plus helpers to call it. */
+export function createTestApp(overrides: Parameters<typeof createTestDeps>[0] = {}) {
+  const deps = createTestDeps(overrides);
+  const app = createApp(deps);
+  return { deps, app };
+}
