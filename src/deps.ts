@@ -5,6 +5,7 @@ import type { IdGenerator } from './ids.js';
 import type { AuditLog, Actor } from './audit/log.js';
 import type { TreeHeads } from './audit/tree-heads.js';
 import type { SigningKeys } from './audit/keys.js';
+import type { Connector } from '../connectors/types.js';
 
 /** Keyed-hash secrets kept in the data dir (never in the database). */
 export interface Secrets {
@@ -23,6 +24,10 @@ export interface Deps {
   treeHeads: TreeHeads;
   keys: SigningKeys;
   secrets: Secrets;
+  /** The deployment's silos (oubli.config.ts, or the demo's); empty when none is configured. */
+  connectors: Connector[];
+  /** Request types that wait for DPO approval before running (deployment config). */
+  requireApproval: string[];
   /** `ready` is false while start-up work (demo seeding) still runs; /readyz reports it. */
   startup: { ready: boolean };
 }

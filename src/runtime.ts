@@ -59,6 +59,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     keys,
     treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, now),
     secrets: loadSecrets(config.dataDir),
+    connectors: [],
+    requireApproval: [],
     startup: { ready: true },
   };
   return deps;

@@ -54,6 +54,8 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
     keys,
     treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, clock.now),
     secrets: { pseudonymKey: randomBytes(32) },
+    connectors: [],
+    requireApproval: [],
     startup: { ready: true },
   };
 }
