@@ -3,3 +3,7 @@ export * from './sessions.js';
 export * from './api-keys.js';
 export * from './login-failures.js';
 export * from './audit.js';
+export * from './subjects.js';
+export * from './purposes.js';
+export * from './consents.js';
+export * from './outbox.js';

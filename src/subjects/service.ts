@@ -1,0 +1,149 @@
+/**
+ * People (`sub_…`) and their identifiers, shared by the consent registry and data-subject
+ * requests. Lookups use prepared statements cached per connection: they sit on hot paths
+ * (every consent read and write).
+ *
+ * Invariants:
+ * - an identifier (type, normalized value) belongs to at most one person;
+ * - an erased person keeps only a tombstone row: no identifier, key, consent or state, so a
+ *   new consent for the same email starts a new person and nothing of the old one comes back;
+ * - audit entries name people by `subjectRef` only, an HMAC under the person's own key, which
+ *   erasure destroys.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Db, Sqlite } from '../db/client.js';
+import type { Ctx } from '../deps.js';
+import type { Identity } from '../identity.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+
+type Stmt = BetterSqlite3.Statement<unknown[], unknown>;
+
+interface Statements {
+  findByIdentity: Stmt;
+  subject: Stmt;
+  insertSubject: Stmt;
+  insertKey: Stmt;
+  insertIdentifier: Stmt;
+  key: Stmt;
+  identifiers: Stmt;
+  deleteIdentifiers: Stmt;
+  deleteEvents: Stmt;
+  deleteStates: Stmt;
+  deleteKey: Stmt;
+  markErased: Stmt;
+}
+
+const cache = new WeakMap<Sqlite, Statements>();
+
+function stmts(db: Db): Statements {
+  const sqlite = db.$client;
+  let s = cache.get(sqlite);
+  if (!s) {
+    s = {
+      findByIdentity: sqlite.prepare('select subject_id from subject_identifiers where type = ? and value = ?').pluck(),
+      subject: sqlite.prepare('select id, created_at as createdAt, erased_at as erasedAt from subjects where id = ?'),
+      insertSubject: sqlite.prepare('insert into subjects (id, created_at) values (?, ?)'),
+      insertKey: sqlite.prepare('insert into subject_keys (subject_id, key) values (?, ?)'),
+      insertIdentifier: sqlite.prepare('insert into subject_identifiers (type, value, subject_id, created_at) values (?, ?, ?, ?)'),
+      key: sqlite.prepare('select key from subject_keys where subject_id = ?').pluck(),
+      identifiers: sqlite.prepare('select type, value from subject_identifiers where subject_id = ? order by created_at, type, value'),
+      deleteIdentifiers: sqlite.prepare('delete from subject_identifiers where subject_id = ?'),
+      deleteEvents: sqlite.prepare('delete from consent_events where subject_id = ?'),
+      deleteStates: sqlite.prepare('delete from consent_states where subject_id = ?'),
+      deleteKey: sqlite.prepare('delete from subject_keys where subject_id = ?'),
+      markErased: sqlite.prepare('update subjects set erased_at = ? where id = ? and erased_at is null'),
+    };
+    cache.set(sqlite, s);
+  }
+  return s;
+}
+
+/** Existing (not erased) subject holding this normalized identity, if any. */
+export function findSubjectIdByIdentity(db: Db, identity: Identity): string | undefined {
+  // Erasure deletes identifiers, so any row found belongs to a live subject.
+  return stmts(db).findByIdentity.get(identity.type, identity.value) as string | undefined;
+}
+
+/** The subject row, or undefined; erased subjects come back with `erasedAt` set. */
+export function getSubject(db: Db, subjectId: string): { id: string; createdAt: number; erasedAt: number | null } | undefined {
+  return stmts(db).subject.get(subjectId) as { id: string; createdAt: number; erasedAt: number | null } | undefined;
+}
+
+/** A live subject or NotFoundError SUBJECT_NOT_FOUND (erased subjects count as gone). */
+export function requireLiveSubject(db: Db, subjectId: string): string {
+  const row = getSubject(db, subjectId);
+  if (!row || row.erasedAt !== null) throw new NotFoundError('SUBJECT_NOT_FOUND', 'no such subject');
+  return row.id;
+}
+
+/** Normalized identifiers of a subject, oldest first. */
+export function listIdentifiers(db: Db, subjectId: string): Identity[] {
+  return stmts(db).identifiers.all(subjectId) as Identity[];
+}
+
+/** Creates a new subject holding just `identity` (which must be free). Call inside a writeTx. */
+function createSubject(ctx: Ctx, identity: Identity): string {
+  const s = stmts(ctx.db);
+  const id = ctx.ids('sub');
+  const now = ctx.now();
+  s.insertSubject.run(id, now);
+  s.insertKey.run(id, randomBytes(32));
+  s.insertIdentifier.run(identity.type, identity.value, id, now);
+  return id;
+}
+
+/** Existing subject for the identity, or a new `sub_…` holding just it. Call inside a writeTx. */
+export function ensureSubject(ctx: Ctx, identity: Identity): string {
+  return findSubjectIdByIdentity(ctx.db, identity) ?? createSubject(ctx, identity);
+}
+
+/**
+ * Links another identifier to a live subject. Idempotent when it already belongs to that
+ * subject; 409 IDENTIFIER_CONFLICT when it belongs to someone else. Call inside a writeTx.
+ * Returns true when a link was added.
+ */
+export function linkIdentifier(ctx: Ctx, subjectId: string, identity: Identity): boolean {
+  const owner = findSubjectIdByIdentity(ctx.db, identity);
+  if (owner === subjectId) return false;
+  if (owner !== undefined) throw new ConflictError('IDENTIFIER_CONFLICT', `this ${identity.type} already belongs to another subject`);
+  stmts(ctx.db).insertIdentifier.run(identity.type, identity.value, subjectId, ctx.now());
+  return true;
+}
+
+/** HMAC of the subject's own key; the same derivation in subjectRefOf and bulk loaders. */
+export function subjectRefFromKey(key: Buffer): string {
+  return `sref_${createHmac('sha256', key).update('oubli/subject-ref/v1').digest('base64url').slice(0, 22)}`;
+}
+
+/** Keyed pseudonym for audit entries ('sref_…'): HMAC with that subject's OWN random key (stored in a subject_keys table). Stable until the subject is forgotten. */
+export function subjectRefOf(db: Db, subjectId: string): string {
+  const key = stmts(db).key.get(subjectId) as Buffer | undefined;
+  if (!key) throw new NotFoundError('SUBJECT_NOT_FOUND', 'no such subject (or it was erased)');
+  return subjectRefFromKey(key);
+}
+
+/**
+ * GDPR erasure of the registry's copy: call INSIDE a writeTx. Deletes the subject's
+ * identifiers, consent ledger and current-state rows, destroys its pseudonym key (so old audit
+ * entries stop pointing at anyone), marks the subject erased, appends audit 'subject.forgotten'
+ * (subjectRef only). Idempotent: an unknown or already erased subject is left alone.
+ */
+export function forgetSubject(ctx: Ctx, subjectId: string): void {
+  const s = stmts(ctx.db);
+  const key = s.key.get(subjectId) as Buffer | undefined;
+  const row = getSubject(ctx.db, subjectId);
+  if (!row || (row.erasedAt !== null && !key)) return;
+  const subjectRef = key ? subjectRefFromKey(key) : undefined;
+  const identifiers = s.deleteIdentifiers.run(subjectId).changes;
+  const events = s.deleteEvents.run(subjectId).changes;
+  const states = s.deleteStates.run(subjectId).changes;
+  s.deleteKey.run(subjectId);
+  s.markErased.run(ctx.now(), subjectId);
+  ctx.audit.append({
+    type: 'subject.forgotten',
+    actor: ctx.actor,
+    ...(subjectRef ? { subjectRef } : {}),
+    data: { identifiers, consentEvents: events, consentStates: states },
+  });
+}
