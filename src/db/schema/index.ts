@@ -7,3 +7,6 @@ export * from './subjects.js';
 export * from './purposes.js';
 export * from './consents.js';
 export * from './outbox.js';
+export * from './requests.js';
+export * from './request-identities.js';
+export * from './tasks.js';

@@ -1,0 +1,46 @@
+import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core';
+
+export const TASK_PHASES = ['access', 'erase', 'verify'] as const;
+export type TaskPhase = (typeof TASK_PHASES)[number];
+export const TASK_STATUSES = ['queued', 'running', 'done', 'failed', 'waiting', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export interface TaskCounts {
+  collections: { name: string; found?: number; deleted?: number; masked?: number; retained?: number; retainedBecause?: string; retainedFields?: string[]; portable?: boolean }[];
+  found: number;
+  deleted: number;
+  masked: number;
+  retained: number;
+  discovered?: number;
+  pendingRef?: string;
+}
+
+/**
+ * One connector call to make for a request (connector × phase × round). A worker claims a due
+ * task by setting a lease; the outcome is recorded only by the lease holder. `done` is final:
+ * a task recorded done is never run again.
+ */
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    requestId: text('request_id').notNull(),
+    connectorId: text('connector_id').notNull(),
+    phase: text('phase').$type<TaskPhase>().notNull(),
+    round: integer('round').notNull(),
+    status: text('status').$type<TaskStatus>().notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    /** Highest request_identities.id the call was made with (identity expansion). */
+    identityWatermark: integer('identity_watermark').notNull(),
+    lastErrorCode: text('last_error_code'),
+    lastError: text('last_error'),
+    result: text('result', { mode: 'json' }).$type<TaskCounts>(),
+    createdAt: integer('created_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('tasks_due_idx').on(t.status, t.nextAttemptAt), index('tasks_request_idx').on(t.requestId, t.phase, t.round)],
+);
+export type Task = typeof tasks.$inferSelect;
