@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { CountryCode } from 'libphonenumber-js';
 
 /**
  * Everything the service reads from its environment, parsed once. Nothing below this module
@@ -23,6 +24,8 @@ const EnvSchema = z.object({
   OUBLI_API_RATE_LIMIT: z.coerce.number().int().min(0).default(0),
   /** Session lifetime for staff, in hours. */
   OUBLI_SESSION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(12),
+  /** Region (ISO 3166-1 alpha-2) for phone numbers written without a country code. */
+  OUBLI_PHONE_REGION: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as FR').default('FR'),
 });
 
 export interface Config {
@@ -37,6 +40,7 @@ export interface Config {
   bodyLimit: number;
   apiRateLimit: number;
   sessionHours: number;
+  phoneRegion: CountryCode;
 }
 
 export class ConfigError extends Error {}
@@ -63,5 +67,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bodyLimit: e.OUBLI_BODY_LIMIT,
     apiRateLimit: e.OUBLI_API_RATE_LIMIT,
     sessionHours: e.OUBLI_SESSION_HOURS,
+    phoneRegion: e.OUBLI_PHONE_REGION as CountryCode,
   };
 }
