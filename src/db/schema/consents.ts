@@ -27,8 +27,6 @@ export const consentEvents = sqliteTable(
     evidence: text('evidence'),
     gpc: integer('gpc').notNull(),
     auditIdx: integer('audit_idx').notNull(),
-    /** Compact JWS receipt, signed on first GET …/receipt (lazy, so writes stay fast). */
-    receipt: text('receipt'),
   },
   (t) => [
     index('consent_events_subject_idx').on(t.subjectId, t.occurredAt),
