@@ -26,6 +26,14 @@ const EnvSchema = z.object({
   OUBLI_SESSION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(12),
   /** Region (ISO 3166-1 alpha-2) for phone numbers written without a country code. */
   OUBLI_PHONE_REGION: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as FR').default('FR'),
+  /** Days an access/portability export stays downloadable before it is deleted. */
+  OUBLI_EXPORT_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  /** The controller's time zone: request deadlines are calendar days there. */
+  OUBLI_TIMEZONE: z.string().min(1).refine((tz) => { try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; } }, 'must be an IANA time zone such as Europe/Paris').default('Europe/Paris'),
+  /** Engine: per-call connector timeout (ms), attempts before a task fails, concurrent calls per connector. */
+  OUBLI_TASK_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  OUBLI_TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  OUBLI_CONNECTOR_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
 });
 
 export interface Config {
@@ -41,6 +49,11 @@ export interface Config {
   apiRateLimit: number;
   sessionHours: number;
   phoneRegion: CountryCode;
+  exportTtlDays: number;
+  timeZone: string;
+  taskTimeoutMs: number;
+  taskMaxAttempts: number;
+  connectorConcurrency: number;
 }
 
 export class ConfigError extends Error {}
@@ -68,5 +81,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apiRateLimit: e.OUBLI_API_RATE_LIMIT,
     sessionHours: e.OUBLI_SESSION_HOURS,
     phoneRegion: e.OUBLI_PHONE_REGION as CountryCode,
+    exportTtlDays: e.OUBLI_EXPORT_TTL_DAYS,
+    timeZone: e.OUBLI_TIMEZONE,
+    taskTimeoutMs: e.OUBLI_TASK_TIMEOUT_MS,
+    taskMaxAttempts: e.OUBLI_TASK_MAX_ATTEMPTS,
+    connectorConcurrency: e.OUBLI_CONNECTOR_CONCURRENCY,
   };
 }
