@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { createTestApp } from '../helpers/deps.js';
+import { authSuite } from '../helpers/auth-suite.js';
+import { call } from '../helpers/http.js';
+import { consentApp, NEWSLETTER } from './helpers.js';
+
+authSuite('purposes', () => createTestApp(), [
+  { method: 'POST', path: '/v1/purposes', scope: 'admin', body: NEWSLETTER },
+  { method: 'GET', path: '/v1/purposes', scope: 'admin' },
+  { method: 'GET', path: '/v1/purposes/newsletter', scope: 'admin' },
+  { method: 'PATCH', path: '/v1/purposes/newsletter', scope: 'admin', body: { channels: ['email'] } },
+]);
+
+describe('purposes catalogue', () => {
+  it('creates, lists and reads a purpose with its text hash, and audits it', async () => {
+    const t = await consentApp();
+    const list = await t.get('/v1/purposes');
+    expect(list.status).toBe(200);
+    expect(list.json.purposes.map((p: { id: string }) => p.id)).toEqual(['newsletter', 'targeted-ads']);
+    const one = await t.get('/v1/purposes/newsletter');
+    expect(one.json).toMatchObject({ id: 'newsletter', version: 1, validityDays: 365, gpcApplies: false, legalBasis: 'dpv:Consent' });
+    const sha = createHash('sha256').update(JSON.stringify({ en: NEWSLETTER.text.en, fr: NEWSLETTER.text.fr })).digest('hex');
+    expect(one.json.textSha256).toBe(sha);
+    expect(one.json.versions).toHaveLength(1);
+    const types = t.deps.audit.entries(0, 100).map((e) => JSON.parse(e.entry).type);
+    expect(types.filter((x: string) => x === 'purpose.created')).toHaveLength(2);
+  });
+
+  it('a text change creates a new version; the old text and hash are kept; other changes do not', async () => {
+    const t = await consentApp();
+    const before = (await t.get('/v1/purposes/newsletter')).json;
+    const r = await call(t.app, 'PATCH', '/v1/purposes/newsletter', {
+      headers: t.auth,
+      body: { text: { fr: 'Nouveau texte.', en: 'New text.' } },
+    });
+    expect(r.status).toBe(200);
+    expect(r.json.version).toBe(2);
+    expect(r.json.versions.map((v: { version: number }) => v.version)).toEqual([1, 2]);
+    expect(r.json.versions[0]).toMatchObject({ text: NEWSLETTER.text, textSha256: before.textSha256 });
+    expect(r.json.textSha256).not.toBe(before.textSha256);
+    const r2 = await call(t.app, 'PATCH', '/v1/purposes/newsletter', { headers: t.auth, body: { validityDays: 30 } });
+    expect(r2.json).toMatchObject({ version: 2, validityDays: 30 });
+  });
+
+  it('rejects a duplicate id (409), an unknown purpose (404), a bad legal basis (400)', async () => {
+    const t = await consentApp();
+    const dup = await call(t.app, 'POST', '/v1/purposes', { headers: t.auth, body: NEWSLETTER });
+    expect(dup.status).toBe(409);
+    expect(dup.json.error.code).toBe('PURPOSE_EXISTS');
+    const missing = await t.get('/v1/purposes/nope');
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.code).toBe('PURPOSE_NOT_FOUND');
+    const bad = await call(t.app, 'POST', '/v1/purposes', { headers: t.auth, body: { ...NEWSLETTER, id: 'x', legalBasis: 'consent' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('VALIDATION_FAILED');
+  });
+});
