@@ -11,6 +11,7 @@ import { authRoutes } from './auth/routes.js';
 import { apiKeyRoutes } from './auth/api-key-routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { docsRoutes } from './web/docs.js';
+import { requestRoutes } from './requests/routes.js';
 import { consentRoutes, gpcRoutes, purposeRoutes, subjectRoutes } from './consent/routes.js';
 
 /** Routes that accept bodies above the default cap, with their own cap in bytes. */
@@ -61,6 +62,7 @@ export function createApp(deps: Deps) {
   app.route('/v1/api-keys', apiKeyRoutes);
   app.route('/v1/audit', auditRoutes);
   app.route('/docs', docsRoutes);
+  app.route('/v1/requests', requestRoutes);
   app.route('/v1/purposes', purposeRoutes);
   app.route('/v1/consents', consentRoutes);
   app.route('/v1/subjects', subjectRoutes);

@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import type { Deps } from './deps.js';
+import { Engine } from './engine/worker.js';
 
 export interface RunningServer {
   url: string;
@@ -26,12 +27,18 @@ export async function startServer(deps: Deps): Promise<RunningServer> {
   }, 1000);
   heads.unref();
 
+  // The durable request engine: claims due tasks, calls connectors, survives restarts.
+  const engine = new Engine(deps);
+  engine.start();
+
   return {
     url,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await engine.stop();
+      await new Promise<void>((resolve) => {
         clearInterval(heads);
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }

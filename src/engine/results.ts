@@ -1,0 +1,53 @@
+/**
+ * Connector results are untrusted input: a malformed one fails the task at once (not
+ * retryable) and nothing of it is recorded as done.
+ */
+import { z } from 'zod';
+import type { AccessResult, ErasureResult, Pending } from '../../connectors/types.js';
+import { ConnectorError } from '../../connectors/types.js';
+
+const Count = z.number().int().min(0);
+
+const AccessSchema = z.object({
+  collections: z.array(
+    z.object({
+      name: z.string().min(1).max(200),
+      portable: z.boolean(),
+      records: z.array(z.record(z.string(), z.unknown())),
+    }),
+  ),
+  discovered: z.array(z.object({ type: z.string(), value: z.string(), reason: z.string().max(500).optional() })),
+});
+
+const ErasureSchema = z.union([
+  z.object({
+    collections: z.array(
+      z.object({
+        name: z.string().min(1).max(200),
+        deleted: Count,
+        masked: Count,
+        retained: Count,
+        retainedBecause: z.string().max(500).optional(),
+        retainedFields: z.array(z.string().max(200)).optional(),
+      }),
+    ),
+  }),
+  z.object({ pending: z.literal(true), ref: z.string().min(1).max(500) }),
+]);
+
+function malformed(what: string, error: z.ZodError): ConnectorError {
+  const where = error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  return new ConnectorError('MALFORMED_RESULT', `connector returned a malformed ${what} result — ${where}`, false);
+}
+
+export function validateAccess(value: unknown): AccessResult {
+  const r = AccessSchema.safeParse(value);
+  if (!r.success) throw malformed('access', r.error);
+  return r.data as AccessResult;
+}
+
+export function validateErasure(value: unknown): ErasureResult | Pending {
+  const r = ErasureSchema.safeParse(value);
+  if (!r.success) throw malformed('erasure', r.error);
+  return r.data as ErasureResult | Pending;
+}

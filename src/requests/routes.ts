@@ -1,0 +1,341 @@
+/**
+ * /v1/requests — data-subject requests (access, portability, erasure). Routes parse input, call
+ * one verb from ./service.ts and shape the response.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { createRoute } from '@hono/zod-openapi';
+import { AUTHED, createRouter, errorResponses, jsonBody, queryInt, z } from '../http/openapi.js';
+import { actorOf, requireScope } from '../http/auth.js';
+import type { Context } from 'hono';
+import type { AppEnv } from '../http/env.js';
+import type { Ctx } from '../deps.js';
+import { CHANNELS, REQUEST_STATUSES, REQUEST_TYPES } from '../db/schema/requests.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
+import {
+  approveRequest,
+  cancelRequest,
+  denyRequest,
+  extendRequest,
+  listRequests,
+  normalizeIdentities,
+  openRequest,
+  requestView,
+  requireRequest,
+  retryRequest,
+  verifyRequest,
+} from './service.js';
+import { requestReceipt } from './receipt.js';
+import { previewErasure } from '../engine/preview.js';
+import { auditRequest } from '../engine/plan.js';
+
+const ctxOf = (c: Context<AppEnv>): Ctx => ({ ...c.get('deps'), actor: actorOf(c) });
+
+const DUE_CONVENTION =
+  '`dueAt` is the last millisecond (ISO 8601, UTC) of the due calendar day in the controller time zone (OUBLI_TIMEZONE, Europe/Paris by default): receipt date + 1 calendar month, same day number clamped to the month end (31 Jan → 28/29 Feb), + the extension months. `dueDate` is that calendar day.';
+
+const IdentityIn = z
+  .object({
+    type: z.string().max(40).openapi({ example: 'email' }),
+    value: z.string().max(320).openapi({ example: 'alice@example.com' }),
+  })
+  .openapi('IdentityInput');
+
+const CreateBody = z
+  .object({
+    type: z.enum(REQUEST_TYPES),
+    identities: z.array(IdentityIn).max(20),
+    channel: z.enum(CHANNELS).optional(),
+    locale: z.enum(['fr', 'en']).optional(),
+    verified: z.literal(true).optional().openapi({ description: 'The caller checked the person’s identity; needs the requests:verify scope.' }),
+  })
+  .strict()
+  .openapi('CreateRequest');
+
+const Summary = z
+  .object({
+    id: z.string(),
+    type: z.enum(REQUEST_TYPES),
+    status: z.enum(REQUEST_STATUSES),
+    channel: z.string(),
+    locale: z.string(),
+    receivedAt: z.string(),
+    dueAt: z.string().openapi({ description: DUE_CONVENTION }),
+    dueDate: z.string(),
+    overdue: z.boolean(),
+    completedAt: z.string().nullable(),
+  })
+  .openapi('RequestSummary');
+
+const Counts = z.object({ found: z.number(), deleted: z.number(), masked: z.number(), retained: z.number() });
+
+const View = Summary.extend({
+  statusReason: z.string().nullable(),
+  verified: z.boolean(),
+  extendedMonths: z.number().int(),
+  extensionReason: z.string().nullable(),
+  stage: z.string().nullable(),
+  identities: z.array(
+    z.object({ type: z.string(), value: z.string().openapi({ description: 'masked' }), source: z.string(), reason: z.string().nullable(), round: z.number(), searchable: z.boolean() }),
+  ),
+  tasks: z.array(
+    z.object({
+      id: z.string(),
+      connector: z.string(),
+      phase: z.enum(['access', 'erase', 'verify']),
+      round: z.number(),
+      status: z.string(),
+      attempts: z.number(),
+      nextAttemptAt: z.string().nullable(),
+      lastError: z.object({ code: z.string(), message: z.string() }).nullable(),
+      counts: Counts.nullable(),
+      collections: z.array(z.object({ name: z.string() }).passthrough()),
+    }),
+  ),
+  outcome: z.array(Counts.extend({ connector: z.string(), phase: z.string(), status: z.string() })),
+  verification: z.unknown().nullable(),
+  export: z.object({ available: z.boolean(), expiresAt: z.string().nullable() }).nullable(),
+}).openapi('Request');
+
+const Created = z
+  .object({
+    id: z.string(),
+    status: z.enum(REQUEST_STATUSES),
+    receivedAt: z.string(),
+    dueAt: z.string().openapi({ description: DUE_CONVENTION }),
+    notSearchable: z.array(z.string()).openapi({ description: 'Identity types no configured connector can search by (accepted, not searched).' }),
+  })
+  .openapi('RequestCreated');
+
+const IdParam = z.object({ id: z.string().regex(/^req_[0-9a-z]{26}$/).openapi({ param: { name: 'id', in: 'path' }, example: 'req_01jabcdefghjkmnpqrstvwxyz0' }) });
+
+const read = requireScope('requests:read');
+const write = requireScope('requests:write');
+const verify = requireScope('requests:verify');
+
+const ok = <T extends z.ZodType>(schema: T, description: string) => ({
+  200: { description, content: { 'application/json': { schema } } },
+});
+const created = <T extends z.ZodType>(schema: T, description: string) => ({
+  201: { description, content: { 'application/json': { schema } } },
+});
+
+function action(path: string, summary: string, scope = write) {
+  return createRoute({
+    method: 'post',
+    path,
+    tags: ['Requests'],
+    summary,
+    security: AUTHED,
+    middleware: [scope] as const,
+    request: { params: IdParam },
+    responses: { ...ok(View, 'The request after the transition'), ...errorResponses(400, 401, 403, 404, 409) },
+  });
+}
+
+function actionWithBody<T extends z.ZodType>(path: string, summary: string, body: T) {
+  return createRoute({
+    method: 'post',
+    path,
+    tags: ['Requests'],
+    summary,
+    security: AUTHED,
+    middleware: [write] as const,
+    request: { params: IdParam, body: jsonBody(body) },
+    responses: { ...ok(View, 'The request after the transition'), ...errorResponses(400, 401, 403, 404, 409) },
+  });
+}
+
+const Reason = z.string().trim().min(1).max(1000);
+
+export const requestRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/',
+      tags: ['Requests'],
+      summary: 'Open a data-subject request (access, portability, erasure)',
+      description: `Without \`verified: true\` the request waits in pending_verification. ${DUE_CONVENTION}`,
+      security: AUTHED,
+      middleware: [write] as const,
+      request: { body: jsonBody(CreateBody) },
+      responses: { ...created(Created, 'Request opened'), ...errorResponses(400, 401, 403, 413, 415) },
+    }),
+    (c) => {
+      const body = c.req.valid('json');
+      if (body.verified && !c.get('principal')!.scopes.includes('requests:verify')) {
+        throw new ForbiddenError('INSUFFICIENT_SCOPE', 'opening a request as verified needs the requests:verify scope');
+      }
+      const { request, notSearchable } = openRequest(ctxOf(c), body);
+      return c.json(
+        { id: request.id, status: request.status, receivedAt: new Date(request.receivedAt).toISOString(), dueAt: new Date(request.dueAt).toISOString(), notSearchable },
+        201,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/preview',
+      tags: ['Requests'],
+      summary: 'Erasure dry run: what each connector would delete, mask or retain, and which identities it would follow',
+      security: AUTHED,
+      middleware: [write] as const,
+      request: { body: jsonBody(z.object({ type: z.literal('erasure'), identities: z.array(IdentityIn).max(20) }).strict()) },
+      responses: {
+        ...ok(
+          z.object({
+            connectors: z.array(z.object({ connector: z.string(), collections: z.array(z.object({ name: z.string() }).passthrough()), error: z.object({ code: z.string(), message: z.string() }).nullable() })),
+            identities: z.array(z.object({ type: z.string(), value: z.string(), source: z.string(), reason: z.string(), round: z.number(), searchable: z.boolean() })),
+          }),
+          'Nothing was changed',
+        ),
+        ...errorResponses(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const { identities } = c.req.valid('json');
+      const deps = c.get('deps');
+      const result = await previewErasure(deps, normalizeIdentities(deps, identities));
+      return c.json(result, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/',
+      tags: ['Requests'],
+      summary: 'List requests, newest first',
+      security: AUTHED,
+      middleware: [read] as const,
+      request: {
+        query: z
+          .object({
+            status: z.enum(REQUEST_STATUSES).optional(),
+            type: z.enum(REQUEST_TYPES).optional(),
+            overdue: z.enum(['true', 'false']).optional(),
+            cursor: z.string().max(40).optional(),
+            limit: queryInt('limit').pipe(z.number().int().min(1).max(200)).default(50),
+          })
+          .strict(),
+      },
+      responses: { ...ok(z.object({ items: z.array(Summary), nextCursor: z.string().nullable() }), 'A page of requests'), ...errorResponses(400, 401, 403) },
+    }),
+    (c) => {
+      const q = c.req.valid('query');
+      const page = listRequests(ctxOf(c), {
+        status: q.status,
+        type: q.type,
+        overdue: q.overdue === undefined ? undefined : q.overdue === 'true',
+        cursor: q.cursor,
+        limit: q.limit,
+      });
+      return c.json(page, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{id}',
+      tags: ['Requests'],
+      summary: 'A request: status, deadline, masked identities, per connector and phase: status, attempts, last error, counts',
+      security: AUTHED,
+      middleware: [read] as const,
+      request: { params: IdParam },
+      responses: { ...ok(View, 'The request'), ...errorResponses(400, 401, 403, 404) },
+    }),
+    (c) => {
+      const ctx = ctxOf(c);
+      return c.json(requestView(ctx, requireRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+    },
+  )
+  .openapi(action('/{id}/verify', 'Mark the person’s identity as checked (pending_verification → running or awaiting_approval)', verify), (c) => {
+    const ctx = ctxOf(c);
+    return c.json(requestView(ctx, verifyRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+  })
+  .openapi(action('/{id}/approve', 'DPO approval (awaiting_approval → running)'), (c) => {
+    const ctx = ctxOf(c);
+    return c.json(requestView(ctx, approveRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+  })
+  .openapi(actionWithBody('/{id}/deny', 'Refuse the request with a reason (GDPR Art. 12(4))', z.object({ reason: Reason }).strict()), (c) => {
+    const ctx = ctxOf(c);
+    return c.json(requestView(ctx, denyRequest(ctx, c.req.valid('param').id, c.req.valid('json').reason)) as z.infer<typeof View>, 200);
+  })
+  .openapi(
+    actionWithBody(
+      '/{id}/extend',
+      'Extend the deadline by 1 or 2 months (at most 2 in total, counted from receipt), with a reason',
+      z.object({ months: z.union([z.literal(1), z.literal(2)]), reason: Reason }).strict(),
+    ),
+    (c) => {
+      const ctx = ctxOf(c);
+      const { months, reason } = c.req.valid('json');
+      return c.json(requestView(ctx, extendRequest(ctx, c.req.valid('param').id, months, reason)) as z.infer<typeof View>, 200);
+    },
+  )
+  .openapi(action('/{id}/cancel', 'Cancel an open request'), (c) => {
+    const ctx = ctxOf(c);
+    return c.json(requestView(ctx, cancelRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+  })
+  .openapi(action('/{id}/retry', 'Re-run only the failed tasks (needs_attention → running)'), (c) => {
+    const ctx = ctxOf(c);
+    return c.json(requestView(ctx, retryRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+  })
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{id}/receipt',
+      tags: ['Requests'],
+      summary: 'Signed receipt: outcome per connector (counts), audit entries with inclusion proofs, signed tree head',
+      security: AUTHED,
+      middleware: [read] as const,
+      request: { params: IdParam },
+      responses: { ...ok(z.object({ jws: z.string() }), 'Compact JWS (EdDSA, audit key, typ oubli-receipt+jws)'), ...errorResponses(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const ctx = ctxOf(c);
+      return c.json(await requestReceipt(ctx, requireRequest(ctx, c.req.valid('param').id)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{id}/export',
+      tags: ['Requests'],
+      summary: 'The access / portability archive (ZIP: data.json, one CSV per collection, index.html, manifest.json)',
+      description:
+        'manifest.json = {files: {path: sha256 hex}, jws}: `jws` is a compact JWS (audit key) whose payload is the files map. Portability holds only portable collections. Deleted after OUBLI_EXPORT_TTL_DAYS (7 by default).',
+      security: AUTHED,
+      middleware: [read] as const,
+      request: { params: IdParam },
+      responses: {
+        200: { description: 'ZIP archive', content: { 'application/zip': { schema: z.string().openapi({ format: 'binary' }) } } },
+        ...errorResponses(400, 401, 403, 404, 409),
+      },
+    }),
+    async (c) => {
+      const ctx = ctxOf(c);
+      const req = requireRequest(ctx, c.req.valid('param').id);
+      if (req.type === 'erasure') throw new ConflictError('NO_EXPORT_FOR_ERASURE', 'an erasure request has no export');
+      if (req.status !== 'completed') throw new ConflictError('EXPORT_NOT_READY', `the export is ready once the request is completed (it is ${req.status})`, { status: req.status });
+      if (!req.exportPath) throw new NotFoundError('EXPORT_EXPIRED', 'the export was deleted after its retention period');
+      let size: number;
+      try {
+        size = (await stat(req.exportPath)).size;
+      } catch {
+        throw new NotFoundError('EXPORT_EXPIRED', 'the export was deleted after its retention period');
+      }
+      auditRequest(ctx, req, 'request.export_downloaded', { bytes: size });
+      const stream = Readable.toWeb(createReadStream(req.exportPath)) as unknown as ReadableStream;
+      return new Response(stream, {
+        status: 200,
+        headers: {
+          'content-type': 'application/zip',
+          'content-length': String(size),
+          'content-disposition': `attachment; filename="oubli-${req.id}.zip"`,
+          'cache-control': 'no-store',
+        },
+      });
+    },
+  );

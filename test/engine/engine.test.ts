@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synthetic-connector.js';
+import { engineHarness } from './helpers.js';
+import { findSubjectIdByIdentity } from '../../src/subjects/service.js';
+import { backoffDelay, Engine } from '../../src/engine/worker.js';
+
+describe('engine: erasure across silos with identity expansion', () => {
+  it('an erasure by email alone reaches analytics (via customer_id) and till receipts (via phone → loyalty card)', async () => {
+    const silos = syntheticSilos([ALICE, BOB]);
+    const h = engineHarness(silos.all);
+    const id = await h.submit('erasure', [{ type: 'email', value: ' Alice@Example.com ' }]);
+    await h.engine.runUntilIdle();
+
+    const res = await h.api('GET', `/v1/requests/${id}`);
+    expect(res.status).toBe(200);
+    expect(res.json.status).toBe('completed');
+    // Alice is gone everywhere, invoices retained; Bob untouched.
+    const rows = (c: string, coll: string) => silos.all.find((s) => s.id === c)!.collections.find((x) => x.name === coll)!.rows;
+    expect(rows('shop', 'customers').map((r) => r.email)).toEqual([BOB.email]);
+    expect(rows('shop', 'orders').every((r) => r.customer_id === BOB.customerId)).toBe(true);
+    expect(rows('shop', 'invoices')).toHaveLength(2);
+    expect(rows('loyalty', 'cards').map((r) => r.number)).toEqual([BOB.card]);
+    expect(rows('loyalty', 'receipts').map((r) => r.card)).toEqual([BOB.card]);
+    expect(rows('analytics', 'events').every((r) => r.customer_id === BOB.customerId)).toBe(true);
+    expect(rows('crm', 'contacts').map((r) => r.email)).toEqual([BOB.email]);
+    expect(rows('newsletter', 'subscribers').map((r) => r.email)).toEqual([BOB.email]);
+
+    // Identities: followed with reasons, shown masked; values destroyed after completion.
+    const types = res.json.identities.map((i: { type: string }) => i.type).sort();
+    expect(types).toEqual(['customer_id', 'email', 'loyalty_card', 'phone']);
+    const card = res.json.identities.find((i: { type: string }) => i.type === 'loyalty_card');
+    expect(card.source).toBe('loyalty');
+    expect(card.reason).toContain('loyalty.cards.number');
+    expect(card.value).not.toBe(ALICE.card);
+    expect(h.deps.db.$client.prepare('select count(*) from request_identities where request_id = ? and value is not null').pluck().get(id)).toBe(0);
+
+    // Verification recorded: only the declared retained invoices remain.
+    expect(res.json.verification).toEqual({ ok: true, residual: [], retained: [{ connector: 'shop', collection: 'invoices', records: 1 }] });
+    const erase = res.json.tasks.filter((t: { phase: string }) => t.phase === 'erase');
+    expect(erase.map((t: { connector: string }) => t.connector).sort()).toEqual(['analytics', 'crm', 'loyalty', 'newsletter', 'shop']);
+    expect(erase.find((t: { connector: string }) => t.connector === 'shop').counts).toEqual({ found: 0, deleted: 3, masked: 0, retained: 1 });
+
+    // Audit: transitions and outcomes, never a personal value; the person's pseudonym key is destroyed.
+    const types2 = h.auditTypes(id);
+    expect(types2).toContain('request.received');
+    expect(types2).toContain('request.started');
+    expect(types2).toContain('request.expansion_round');
+    expect(types2.filter((t) => t === 'task.completed').length).toBeGreaterThanOrEqual(10);
+    expect(types2).toContain('request.verified_erasure');
+    expect(types2.at(-1)).toBe('request.completed');
+    const all = (h.deps.db.$client.prepare('select entry from audit_entries').pluck().all() as string[]).join('\n');
+    for (const v of [ALICE.email, ALICE.phone, ALICE.customerId, ALICE.card, 'alice']) expect(all).not.toContain(v);
+    expect(h.auditTypes()).toContain('subject.forgotten');
+    expect(findSubjectIdByIdentity(h.deps.db, { type: 'email', value: ALICE.email })).toBeUndefined();
+    const retainedEntry = h.auditData('task.completed').find((e) => e.data.phase === 'erase' && e.data.connector === 'shop')!;
+    expect(JSON.stringify(retainedEntry.data)).toContain('10-year retention');
+    expect(retainedEntry.subjectRef).toMatch(/^sref_/);
+  });
+
+  it('an identity type no connector knows is accepted and reported as not searchable', async () => {
+    const h = engineHarness(syntheticSilos([ALICE]).all);
+    const res = await h.api('POST', '/v1/requests', { type: 'access', identities: [{ type: 'email', value: ALICE.email }, { type: 'iban', value: 'FR7630006000011234567890189' }], verified: true });
+    expect(res.status).toBe(201);
+    expect(res.json.notSearchable).toEqual(['iban']);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${res.json.id}`);
+    expect(view.json.status).toBe('completed');
+    expect(view.json.identities.find((i: { type: string }) => i.type === 'iban').searchable).toBe(false);
+  });
+
+  it('expansion is bounded and each connector reruns only when it has new identities to search by', async () => {
+    const silos = syntheticSilos([ALICE]);
+    const h = engineHarness(silos.all);
+    const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('completed');
+    const access = view.json.tasks.filter((t: { phase: string }) => t.phase === 'access');
+    const byConnector = (c: string) => access.filter((t: { connector: string }) => t.connector === c).map((t: { round: number }) => t.round).sort();
+    expect(byConnector('shop')).toEqual([1, 2]); // email, then the customer_id it discovered itself
+    expect(byConnector('newsletter')).toEqual([1]);
+    expect(byConnector('analytics')).toEqual([2]);
+    expect(byConnector('loyalty')).toEqual([2, 3]); // phone in round 2, then the card it discovered
+    expect(silos.analytics.calls.access).toBe(1);
+  });
+});
+
+describe('engine: connector failures', () => {
+  it('a connector failing twice then succeeding completes, attempts recorded, backoff applied', async () => {
+    const flaky = syntheticConnector({
+      id: 'flaky',
+      collections: [{ name: 'rows', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }],
+      eraseFaults: ['retryable', 'throw'],
+    });
+    const h = engineHarness([flaky]);
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    let view = await h.api('GET', `/v1/requests/${id}`);
+    let erase = view.json.tasks.find((t: { phase: string }) => t.phase === 'erase');
+    expect(erase).toMatchObject({ status: 'queued', attempts: 1, lastError: { code: 'UNAVAILABLE' } });
+    // Not due before the backoff (1 s · 2^0, jitter 0.5 → 750 ms).
+    expect(Date.parse(erase.nextAttemptAt) - h.deps.now()).toBe(750);
+    h.deps.clock.advance(749);
+    await h.engine.runUntilIdle();
+    expect(flaky.calls.erase).toBe(1);
+    h.deps.clock.advance(1);
+    await h.engine.runUntilIdle();
+    view = await h.api('GET', `/v1/requests/${id}`);
+    erase = view.json.tasks.find((t: { phase: string }) => t.phase === 'erase');
+    expect(erase).toMatchObject({ status: 'queued', attempts: 2, lastError: { code: 'CONNECTOR_ERROR' } });
+    h.deps.clock.advance(60_000);
+    await h.engine.runUntilIdle();
+    view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('completed');
+    erase = view.json.tasks.find((t: { phase: string }) => t.phase === 'erase');
+    expect(erase).toMatchObject({ status: 'done', attempts: 3, counts: { deleted: 1 } });
+    expect(h.auditTypes(id).filter((t) => t === 'task.retry_scheduled')).toHaveLength(2);
+    expect(flaky.removed).toBe(1);
+  });
+
+  it('a connector permanently down: the others finish, the request shows which silo failed and why; retry re-runs only it', async () => {
+    const silos = syntheticSilos([ALICE]);
+    silos.newsletter.setDown(true);
+    const h = engineHarness(silos.all, { engine: { maxAttempts: 3 } });
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    for (let i = 0; i < 5; i++) {
+      await h.engine.runUntilIdle();
+      h.deps.clock.advance(10 * 60_000);
+    }
+    let view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('needs_attention');
+    expect(view.json.statusReason).toContain('newsletter (access): CONNECTION_REFUSED');
+    const failed = view.json.tasks.filter((t: { status: string }) => t.status === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ connector: 'newsletter', attempts: 3, lastError: { code: 'CONNECTION_REFUSED' } });
+    // The others did not wait: every other silo is erased and verified.
+    expect(view.json.tasks.filter((t: { connector: string; status: string }) => t.connector !== 'newsletter' && t.status !== 'done')).toEqual([]);
+    expect(silos.shop.collections[0]!.rows).toEqual([]);
+    expect(silos.analytics.collections[0]!.rows).toEqual([]);
+    expect(view.json.tasks.filter((t: { connector: string }) => t.connector === 'newsletter')).toHaveLength(1);
+    expect(h.auditTypes(id)).toContain('request.needs_attention');
+
+    const doneBefore = view.json.tasks.filter((t: { status: string }) => t.status === 'done').length;
+    const callsBefore = silos.shop.calls.access;
+    silos.newsletter.setDown(false);
+    const retry = await h.api('POST', `/v1/requests/${id}/retry`);
+    expect(retry.status).toBe(200);
+    expect(retry.json.status).toBe('running');
+    const queued = retry.json.tasks.filter((t: { status: string }) => t.status === 'queued');
+    expect(queued.map((t: { connector: string }) => t.connector)).toEqual(['newsletter']);
+    expect(retry.json.tasks.filter((t: { status: string }) => t.status === 'done')).toHaveLength(doneBefore);
+    await h.engine.runUntilIdle();
+    view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('completed');
+    expect(silos.shop.calls.access).toBe(callsBefore); // nothing re-run but the failed silo
+    expect(silos.shop.calls.erase).toBe(1);
+    expect(view.json.tasks.filter((t: { connector: string }) => t.connector === 'newsletter').map((t: { phase: string }) => t.phase).sort()).toEqual(['access', 'erase', 'verify']);
+    expect(silos.newsletter.collections[0]!.rows).toEqual([]);
+  });
+
+  it('a malformed result fails the task at once with a clear error; nothing is recorded as done', async () => {
+    const bad = syntheticConnector({ id: 'bad', collections: [{ name: 'rows', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }], eraseFaults: ['malformed'] });
+    const h = engineHarness([bad]);
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('needs_attention');
+    const erase = view.json.tasks.find((t: { phase: string }) => t.phase === 'erase');
+    expect(erase.status).toBe('failed');
+    expect(erase.attempts).toBe(1);
+    expect(erase.counts).toBeNull();
+    expect(erase.lastError.code).toBe('MALFORMED_RESULT');
+    expect(erase.lastError.message).toMatch(/malformed erasure result/);
+    expect(h.auditData('task.failed')[0]!.data).toMatchObject({ code: 'MALFORMED_RESULT', retryable: false });
+    expect(h.auditTypes(id)).not.toContain('request.completed');
+  });
+
+  it('a non-retryable error fails at once; a hung connector times out and is retried', async () => {
+    const fatal = syntheticConnector({ id: 'fatal', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], accessFaults: ['fatal'] });
+    const hang = syntheticConnector({ id: 'hang', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], accessFaults: ['hang'] });
+    const h = engineHarness([fatal, hang], { engine: { timeoutMs: 50 } });
+    const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    const t = (c: string) => view.json.tasks.find((x: { connector: string }) => x.connector === c);
+    expect(t('fatal')).toMatchObject({ status: 'failed', attempts: 1, lastError: { code: 'BAD_REQUEST' } });
+    expect(t('hang')).toMatchObject({ status: 'queued', attempts: 1, lastError: { code: 'TIMEOUT' } });
+    expect(view.json.status).toBe('running');
+    h.deps.clock.advance(5000);
+    await h.engine.runUntilIdle();
+    const after = await h.api('GET', `/v1/requests/${id}`);
+    expect(after.json.status).toBe('needs_attention');
+    expect(after.json.statusReason).toContain('fatal (access): BAD_REQUEST');
+  });
+
+  it('honours the per-connector concurrency limit', async () => {
+    const slow = syntheticConnector({ id: 'slow', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], delayMs: 5 });
+    const h = engineHarness([slow], { engine: { concurrency: 2 } });
+    for (let i = 0; i < 8; i++) await h.submit('access', [{ type: 'email', value: `p${i}@example.com` }]);
+    await h.engine.runUntilIdle();
+    expect(slow.calls.access).toBe(8);
+    expect(slow.maxConcurrent).toBe(2);
+    const listed = await h.api('GET', '/v1/requests?status=completed');
+    expect(listed.json.items).toHaveLength(8);
+  });
+
+  it('backoff grows exponentially with jitter and is capped', () => {
+    expect(backoffDelay(1, 1000, 60_000, () => 0)).toBe(500);
+    expect(backoffDelay(1, 1000, 60_000, () => 1)).toBe(1000);
+    expect(backoffDelay(3, 1000, 60_000, () => 1)).toBe(4000);
+    expect(backoffDelay(20, 1000, 60_000, () => 1)).toBe(60_000);
+  });
+});
+
+describe('engine: crash safety (leases)', () => {
+  it('a task whose worker died is re-run after its lease expires; a task recorded done is never re-run', async () => {
+    const silos = syntheticSilos([ALICE]);
+    const hang = syntheticConnector({ id: 'hang', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }], eraseFaults: ['hang'] });
+    const h = engineHarness([...silos.all, hang], { engine: { timeoutMs: 10_000 } });
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    // Worker A runs until the erase pass, then "dies" while `hang` erases (its promise never settles for us).
+    const a = h.engine;
+    const run = a.runUntilIdle();
+    await new Promise((r) => setTimeout(r, 100));
+    const running = h.deps.db.$client.prepare("select connector_id, lease_owner from tasks where request_id = ? and status = 'running'").all(id) as { connector_id: string; lease_owner: string }[];
+    expect(running).toEqual([{ connector_id: 'hang', lease_owner: a.opts.workerId }]);
+    const erasedBefore = silos.all.map((s) => s.calls.erase);
+    expect(erasedBefore).toEqual([1, 1, 1, 1, 1]);
+
+    // Worker B (a restarted process) does not touch the leased task before the lease expires…
+    const b = new Engine(h.deps, { random: () => 0.5 });
+    await b.runUntilIdle();
+    expect(hang.calls.erase).toBe(1);
+    // …and takes it over afterwards; the finished erasures are not run again.
+    h.deps.clock.advance(10_000 + 5000);
+    await b.runUntilIdle();
+    expect(hang.calls.erase).toBe(2);
+    expect(silos.all.map((s) => s.calls.erase)).toEqual([1, 1, 1, 1, 1]);
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('completed');
+    expect(hang.removed).toBe(1);
+    // A's late outcome (its lease was lost) is ignored.
+    await a.stop();
+    await run;
+    expect(h.auditTypes(id).filter((t) => t === 'request.completed')).toHaveLength(1);
+  });
+});
