@@ -104,7 +104,11 @@ export function startRequest(ctx: Ctx, requestId: string): void {
 /** Latest done task per connector for a phase (a later round supersedes an earlier one). */
 export function latestDone(tasks: TaskRow[], phase: TaskPhase): Map<string, TaskRow> {
   const out = new Map<string, TaskRow>();
-  for (const t of tasks) if (t.phase === phase && t.status === 'done') out.set(t.connectorId, t);
+  for (const t of tasks) {
+    if (t.phase !== phase || t.status !== 'done') continue;
+    const prev = out.get(t.connectorId);
+    if (!prev || t.round > prev.round || (t.round === prev.round && t.identityWatermark > prev.identityWatermark)) out.set(t.connectorId, t);
+  }
   return out;
 }
 
@@ -227,7 +231,10 @@ export function outcomeCounts(tasks: TaskRow[]) {
   const out: { connector: string; phase: TaskPhase; status: string; found: number; deleted: number; masked: number; retained: number }[] = [];
   for (const phase of ['access', 'erase', 'verify'] as const) {
     const latest = new Map<string, TaskRow>();
-    for (const t of tasks) if (t.phase === phase) latest.set(t.connectorId, t);
+    for (const t of tasks) {
+      const prev = latest.get(t.connectorId);
+      if (t.phase === phase && (!prev || t.round >= prev.round)) latest.set(t.connectorId, t);
+    }
     for (const [connector, t] of latest) {
       const r = t.result;
       out.push({ connector, phase, status: t.status, found: r?.found ?? 0, deleted: r?.deleted ?? 0, masked: r?.masked ?? 0, retained: r?.retained ?? 0 });

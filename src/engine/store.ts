@@ -67,7 +67,7 @@ function statements(sqlite: Sqlite) {
     identityCount: p(`select count(*) from request_identities where request_id = ?`).pluck(),
     insertTask: p(`insert into tasks (id, request_id, connector_id, phase, round, status, attempts, next_attempt_at, identity_watermark, created_at)
       values (@id, @requestId, @connectorId, @phase, @round, 'queued', 0, @now, @watermark, @now)`),
-    tasksOf: p(`select ${TASK_COLS} from tasks where request_id = ? order by created_at, id`),
+    tasksOf: p(`select ${TASK_COLS} from tasks where request_id = ? order by round, created_at, connector_id`),
     openTaskCount: p(`select count(*) from tasks where request_id = ? and status in ('queued', 'running', 'waiting')`).pluck(),
     dueTasks: p(`select ${TASK_COLS} from tasks where (status = 'queued' and next_attempt_at <= @now)
       or (status = 'running' and lease_expires_at <= @now) order by next_attempt_at limit @limit`),
