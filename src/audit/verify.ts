@@ -85,9 +85,9 @@ export function verifyConsistency(
   try {
     if (!isSize(size1) || !isSize(size2) || !isHash(root1) || !isHash(root2) || !Array.isArray(proof)) return false;
     if (!proof.every(isHash) || size1 > size2) return false;
-    if (size1 === size2) return proof.length === 0 && equal(root1, root2);
-    // Every tree extends the empty tree, whose root is SHA-256 of nothing.
+    // Every tree extends the empty tree, whose root is SHA-256 of nothing (and no other root).
     if (size1 === 0) return proof.length === 0 && equal(root1, new Uint8Array(createHash('sha256').digest()));
+    if (size1 === size2) return proof.length === 0 && equal(root1, root2);
     if (proof.length === 0) return false;
     // RFC 9162: when size1 is a power of two its root is itself the first node of the path.
     const path = isPowerOfTwo(size1) ? [root1, ...proof] : proof;
