@@ -9,12 +9,17 @@ import type { Ctx, Deps } from './deps.js';
 import { createUser, findUserByEmail, setUserPassword } from './auth/users.js';
 import { generatePassword } from './auth/passwords.js';
 import { createApiKey } from './auth/api-keys.js';
+import { ensureDemoSilos } from '../connectors/demo/index.js';
 
 export const DEMO_ADMIN_EMAIL = 'dpo@demo.oubli.example';
 const DEMO_KEY_NAME = 'demo';
 
-export async function runDemo(deps: Deps, url: string): Promise<void> {
+export async function runDemo(deps: Deps, url: string, opts: { customers?: number } = {}): Promise<void> {
   const ctx: Ctx = { ...deps, actor: { type: 'system', id: 'demo' } };
+  // The demo silos (<data dir>/demo/*.db): generated on the first start, reused afterwards.
+  const silos = ensureDemoSilos(deps.config.dataDir, { customers: opts.customers });
+  if (silos.generated) deps.logger.info({ customers: silos.customers, ms: Math.round(silos.ms) }, 'demo silos generated');
+  for (const c of deps.connectors) await c.init?.();
   const password = generatePassword();
   const existing = findUserByEmail(ctx, DEMO_ADMIN_EMAIL);
   if (existing) await setUserPassword(ctx, existing.id, password);

@@ -16,11 +16,13 @@ import { createApiKey } from './auth/api-keys.js';
 import { verifyAuditLog } from './audit/verify-log.js';
 import { AppError } from './errors.js';
 import { runDemo } from './demo.js';
+import { demoConnectors } from '../connectors/demo/index.js';
 
 const USAGE = `usage: oubli <command>
 
   serve                                   start the service (loads ./oubli.config.ts or $OUBLI_CONFIG)
-  demo                                    start the service with demo silos, data and credentials
+  demo [--customers N]                    start the service with demo silos (N customers, default 10000),
+                                          data and credentials
   migrate                                 apply database migrations and exit
   admin create --email E --role R         create a staff user (admin|dpo|viewer); password from stdin,
                                           or generated and printed once
@@ -78,9 +80,14 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'demo': {
+      const { values: demoArgs } = parseArgs({ args: argv.slice(1), options: { customers: { type: 'string' } } });
+      const customers = demoArgs.customers === undefined ? undefined : Number(demoArgs.customers);
+      if (customers !== undefined && !(Number.isInteger(customers) && customers >= 1 && customers <= 5_000_000)) fail('--customers must be an integer from 1 to 5000000');
       const deps = buildDeps(config);
+      // The demo always uses the demo silos, whatever oubli.config.ts the directory holds.
+      deps.connectors = demoConnectors(config.dataDir);
       deps.startup.ready = false;
-      await serveUntilSignal(deps, (url) => runDemo(deps, url));
+      await serveUntilSignal(deps, (url) => runDemo(deps, url, { customers }));
       return;
     }
     case 'migrate': {

@@ -1,0 +1,336 @@
+/**
+ * The declarative SQL connector: a Connector built from data (see ./config.ts) for SQLite,
+ * PostgreSQL and MySQL/MariaDB.
+ *
+ * How a person is located, for access and erasure alike: collections are visited parents first;
+ * a collection's rows are those whose identity columns hold one of the person's identities
+ * (`match`), plus those pointing at a row already found in a parent collection (`relations`).
+ * Every statement is parameterized; table and column names come only from the validated config
+ * and were checked against the live schema by `init()`, then quoted per dialect.
+ *
+ * Erasure runs in ONE transaction of the silo: locate, then apply each collection's policy
+ * children first (so foreign keys hold). It is idempotent: deleted rows are gone, and a masked
+ * field already holding its mask (null, the fixed value, or a keyed hash) is not counted again.
+ */
+import { createHmac } from 'node:crypto';
+import type {
+  AccessCollection,
+  AccessResult,
+  Connector,
+  ConnectorContext,
+  DiscoveredIdentity,
+  ErasureCollectionResult,
+  ErasureResult,
+  Health,
+  Identity,
+} from '../types.js';
+import { ConnectorConfigError, parseSqlConfig, topoOrder, type MaskSpec, type ParsedSqlConfig, type SqlCollection, type SqlConnectorConfig } from './config.js';
+import { MAX_PARAMS, createDriver, mapDriverError, type Driver, type Param, type Row, type SqlRunner } from './drivers.js';
+
+export interface SqlConnector extends Connector {
+  readonly config: ParsedSqlConfig;
+  readonly dialect: Driver['dialect'];
+  init(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A prepared plan per collection, built from the config and the live schema. */
+interface Plan {
+  name: string;
+  c: SqlCollection;
+  /** Columns selected when locating (output ∪ key ∪ relation targets ∪ discover ∪ masks). */
+  select: string[];
+  /** Columns returned by access. */
+  output: string[];
+  /** Columns holding integers: identity values that are not integers cannot match them. */
+  integerColumns: Set<string>;
+  masks: [string, MaskSpec][];
+  discover: { type: string; column: string; reason: string }[];
+  /** Columns of this collection referenced by children (their values are needed). */
+  referenced: Set<string>;
+}
+
+const HASH_PATTERN = /^hmac:[0-9a-f]{40}$/;
+const INTEGER_TYPES = /int|serial|^bit$|year/;
+
+/** Builds the connector; throws ConnectorConfigError naming the connector and field on a bad config. No I/O. */
+export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
+  const cfg = parseSqlConfig(input);
+  const order = topoOrder(cfg.collections);
+  const driver = createDriver(cfg);
+  const q = (i: string) => driver.quote(i);
+  const lookupBy = [...new Set(Object.values(cfg.collections).flatMap((c) => Object.keys(c.match)))];
+  const hashKey = cfg.hashKey;
+
+  let plans: Plan[] | null = null;
+  let initializing: Promise<Plan[]> | null = null;
+
+  async function buildPlans(): Promise<Plan[]> {
+    const problems: string[] = [];
+    const live = new Map<string, Map<string, string>>();
+    for (const name of order) {
+      const c = cfg.collections[name]!;
+      let cols;
+      try {
+        cols = await driver.columns(c.table);
+      } catch (err) {
+        throw mapDriverError(cfg.id, driver.dialect, err);
+      }
+      if (!cols) {
+        problems.push(`collections.${name}.table: table "${c.table}" does not exist`);
+        continue;
+      }
+      live.set(name, new Map(cols.map((x) => [x.name, x.type])));
+    }
+    const referenced = new Map<string, Set<string>>(order.map((n) => [n, new Set<string>()]));
+    for (const name of order) {
+      for (const ref of Object.values(cfg.collections[name]!.relations)) {
+        const [target, col] = ref.split('.') as [string, string];
+        referenced.get(target)!.add(col);
+      }
+    }
+    const result: Plan[] = [];
+    for (const name of order) {
+      const c = cfg.collections[name]!;
+      const cols = live.get(name);
+      if (!cols) continue;
+      const need = (field: string, col: string) => {
+        if (!cols.has(col)) problems.push(`collections.${name}.${field}: column "${col}" does not exist in table "${c.table}"`);
+      };
+      need('key', c.key);
+      for (const col of c.columns ?? []) need('columns', col);
+      for (const [t, col] of Object.entries(c.match)) need(`match.${t}`, col);
+      for (const [col, ref] of Object.entries(c.relations)) {
+        need(`relations.${col}`, col);
+        const [target, tcol] = ref.split('.') as [string, string];
+        const tcols = live.get(target);
+        if (tcols && !tcols.has(tcol)) problems.push(`collections.${name}.relations.${col}: column "${tcol}" does not exist in table "${cfg.collections[target]!.table}"`);
+      }
+      const discover = Object.entries(c.discover).map(([type, spec]) => {
+        const column = typeof spec === 'string' ? spec : spec.column;
+        const reason = (typeof spec === 'string' ? undefined : spec.reason) ?? `${cfg.id}.${name}.${column}`;
+        need(`discover.${type}`, column);
+        return { type, column, reason };
+      });
+      const masks: [string, MaskSpec][] = Object.entries(c.erase.action === 'mask' ? c.erase.fields : c.erase.action === 'retain' ? c.erase.mask : {});
+      for (const [f] of masks) need(`erase.${c.erase.action === 'mask' ? 'fields' : 'mask'}.${f}`, f);
+      if (c.erase.action === 'retain') for (const k of c.erase.keep) need('erase.keep', k);
+      const output = c.columns ?? [...cols.keys()];
+      const select = [...new Set([c.key, ...output, ...referenced.get(name)!, ...discover.map((d) => d.column), ...masks.map(([f]) => f)])];
+      const integerColumns = new Set([...cols].filter(([, type]) => INTEGER_TYPES.test(type)).map(([n]) => n));
+      result.push({ name, c, select, output, integerColumns, masks, discover, referenced: referenced.get(name)! });
+    }
+    if (problems.length) throw new ConnectorConfigError(problems.map((p) => `connector "${cfg.id}": ${p}`).join('\n'));
+    return result;
+  }
+
+  /** Validates the config against the live schema once; later calls reuse the result. */
+  async function ready(): Promise<Plan[]> {
+    if (plans) return plans;
+    initializing ??= buildPlans().then(
+      (p) => (plans = p),
+      (err) => {
+        initializing = null;
+        throw err;
+      },
+    );
+    return initializing;
+  }
+
+  function valuesFor(plan: Plan, column: string, values: unknown[]): Param[] {
+    const out = new Set<Param>();
+    for (const v of values) {
+      if (v === null || v === undefined) continue;
+      if (plan.integerColumns.has(column)) {
+        const s = String(v);
+        if (/^-?\d{1,18}$/.test(s)) out.add(typeof v === 'number' || typeof v === 'bigint' ? (v as Param) : s);
+      } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || Buffer.isBuffer(v)) out.add(v);
+      else if (v instanceof Date) out.add(v.toISOString());
+      else out.add(String(v));
+    }
+    return [...out];
+  }
+
+  /** Finds the person's rows in every collection (parents first). */
+  async function locate(tx: SqlRunner, plansNow: Plan[], who: Identity[]): Promise<Map<string, Row[]>> {
+    const found = new Map<string, Row[]>();
+    for (const plan of plansNow) {
+      const conds: { column: string; values: Param[] }[] = [];
+      for (const [type, column] of Object.entries(plan.c.match)) {
+        const values = valuesFor(
+          plan,
+          column,
+          who.filter((w) => w.type === type).map((w) => w.value),
+        );
+        if (values.length) conds.push({ column, values });
+      }
+      for (const [column, ref] of Object.entries(plan.c.relations)) {
+        const [target, tcol] = ref.split('.') as [string, string];
+        const values = valuesFor(plan, column, (found.get(target) ?? []).map((r) => r[tcol]));
+        if (values.length) conds.push({ column, values });
+      }
+      found.set(plan.name, conds.length ? await selectRows(tx, plan, conds) : []);
+    }
+    return found;
+  }
+
+  async function selectRows(tx: SqlRunner, plan: Plan, conds: { column: string; values: Param[] }[]): Promise<Row[]> {
+    const head = `SELECT ${plan.select.map(q).join(', ')} FROM ${q(plan.c.table)} WHERE `;
+    const total = conds.reduce((n, x) => n + x.values.length, 0);
+    if (total <= MAX_PARAMS) {
+      const params: Param[] = [];
+      const where = conds.map(({ column, values }) => `${q(column)} IN (${values.map((v) => (params.push(v), driver.param(params.length))).join(', ')})`);
+      return tx.all(`${head}${where.join(' OR ')} ORDER BY ${q(plan.c.key)}`, params);
+    }
+    // Too many values for one statement: one query per chunk, rows de-duplicated by key.
+    const byKey = new Map<string, Row>();
+    for (const { column, values } of conds) {
+      for (let i = 0; i < values.length; i += MAX_PARAMS) {
+        const chunk = values.slice(i, i + MAX_PARAMS);
+        const rows = await tx.all(`${head}${q(column)} IN (${chunk.map((_, j) => driver.param(j + 1)).join(', ')})`, chunk);
+        for (const r of rows) byKey.set(String(r[plan.c.key]), r);
+      }
+    }
+    return [...byKey.values()];
+  }
+
+  function maskValue(spec: MaskSpec, current: unknown): { value: Param; already: boolean } {
+    if (spec === null) return { value: null, already: current === null || current === undefined };
+    if (spec === 'hash') {
+      if (current === null || current === undefined) return { value: null, already: true };
+      const s = typeof current === 'string' ? current : String(jsonSafe(current));
+      if (HASH_PATTERN.test(s)) return { value: s, already: true };
+      const h = createHmac('sha256', hashKey!).update(s).digest('hex').slice(0, 40);
+      return { value: `hmac:${h}`, already: false };
+    }
+    return { value: spec.value, already: current !== null && current !== undefined && String(current) === String(spec.value) };
+  }
+
+  async function eraseCollection(tx: SqlRunner, plan: Plan, rows: Row[], dryRun: boolean): Promise<ErasureCollectionResult> {
+    const { c } = plan;
+    const base = { name: plan.name, deleted: 0, masked: 0, retained: 0 };
+    if (c.erase.action === 'delete') {
+      if (dryRun || rows.length === 0) return { ...base, deleted: rows.length };
+      const keys = rows.map((r) => r[c.key] as Param);
+      let deleted = 0;
+      for (let i = 0; i < keys.length; i += MAX_PARAMS) {
+        const chunk = keys.slice(i, i + MAX_PARAMS);
+        deleted += await tx.run(`DELETE FROM ${q(c.table)} WHERE ${q(c.key)} IN (${chunk.map((_, j) => driver.param(j + 1)).join(', ')})`, chunk);
+      }
+      return { ...base, deleted };
+    }
+    let masked = 0;
+    for (const row of rows) {
+      const sets: string[] = [];
+      const params: Param[] = [];
+      for (const [field, spec] of plan.masks) {
+        const m = maskValue(spec, row[field]);
+        if (m.already) continue;
+        params.push(m.value);
+        sets.push(`${q(field)} = ${driver.param(params.length)}`);
+      }
+      if (sets.length === 0) continue;
+      masked++;
+      if (dryRun) continue;
+      params.push(row[c.key] as Param);
+      await tx.run(`UPDATE ${q(c.table)} SET ${sets.join(', ')} WHERE ${q(c.key)} = ${driver.param(params.length)}`, params);
+    }
+    if (c.erase.action === 'mask') return { ...base, masked };
+    return { ...base, masked, retained: rows.length, retainedBecause: c.erase.basis, retainedFields: [...c.erase.keep] };
+  }
+
+  const connector: SqlConnector = {
+    id: cfg.id,
+    title: cfg.title,
+    lookupBy,
+    capabilities: { access: true, erasure: true },
+    config: cfg,
+    dialect: driver.dialect,
+
+    async init() {
+      await ready();
+    },
+
+    async access(who: Identity[], ctx: ConnectorContext): Promise<AccessResult> {
+      const plansNow = await ready();
+      const found = await driver.transaction((tx) => locate(tx, plansNow, who), { write: false, signal: ctx.signal });
+      const known = new Set(who.map((w) => `${w.type}\u0000${w.value}`));
+      const discovered: DiscoveredIdentity[] = [];
+      const collections: AccessCollection[] = [];
+      for (const name of Object.keys(cfg.collections)) {
+        const plan = plansNow.find((p) => p.name === name)!;
+        const rows = found.get(name) ?? [];
+        collections.push({
+          name,
+          portable: plan.c.portable,
+          records: rows.map((r) => Object.fromEntries(plan.output.map((col) => [col, jsonSafe(r[col])]))),
+        });
+        for (const d of plan.discover) {
+          for (const r of rows) {
+            const raw = r[d.column];
+            if (raw === null || raw === undefined || raw === '') continue;
+            let value = String(jsonSafe(raw));
+            if (d.type === 'email') value = value.toLowerCase();
+            const k = `${d.type}\u0000${value}`;
+            if (known.has(k)) continue;
+            known.add(k);
+            discovered.push({ type: d.type, value, reason: d.reason });
+          }
+        }
+      }
+      ctx.log.debug({ connector: cfg.id, collections: collections.map((c) => [c.name, c.records.length]), discovered: discovered.length }, 'sql access');
+      return { collections, discovered };
+    },
+
+    async erase(who: Identity[], ctx: ConnectorContext): Promise<ErasureResult> {
+      const plansNow = await ready();
+      const byName = await driver.transaction(
+        async (tx) => {
+          const found = await locate(tx, plansNow, who);
+          const out = new Map<string, ErasureCollectionResult>();
+          // Children first, so that foreign keys to parents still hold when parents go.
+          for (const plan of [...plansNow].reverse()) out.set(plan.name, await eraseCollection(tx, plan, found.get(plan.name) ?? [], ctx.dryRun));
+          return out;
+        },
+        { write: !ctx.dryRun, signal: ctx.signal },
+      );
+      const collections = Object.keys(cfg.collections).map((n) => byName.get(n)!);
+      ctx.log.info(
+        { connector: cfg.id, dryRun: ctx.dryRun, collections: collections.map((c) => ({ name: c.name, deleted: c.deleted, masked: c.masked, retained: c.retained })) },
+        'sql erase',
+      );
+      return { collections };
+    },
+
+    async health(ctx: ConnectorContext): Promise<Health> {
+      const t = performance.now();
+      try {
+        await driver.ping(ctx.signal);
+        return { ok: true, latencyMs: Math.round((performance.now() - t) * 10) / 10 };
+      } catch (err) {
+        const e = mapDriverError(cfg.id, driver.dialect, err);
+        return { ok: false, message: `${e.code}: ${e.message}`, latencyMs: Math.round(performance.now() - t) };
+      }
+    },
+
+    async close() {
+      await driver.close();
+    },
+  };
+  return connector;
+}
+
+/** Plain JSON-safe values: dates as ISO strings, bigints as strings, bytes as base64. */
+export function jsonSafe(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
+  if (Buffer.isBuffer(v)) return v.toString('base64');
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  if (typeof v === 'number' && !Number.isFinite(v)) return null;
+  if (typeof v === 'object') {
+    if (Array.isArray(v)) return v.map(jsonSafe);
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonSafe(x)]));
+  }
+  return v;
+}
