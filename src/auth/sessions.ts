@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, gte, lt, or } from 'drizzle-orm';
+import { and, eq, gt, lte, or } from 'drizzle-orm';
 import { writeTx, type Db } from '../db/client.js';
 import { sessions } from '../db/schema/sessions.js';
 import { users, type Role } from '../db/schema/users.js';
@@ -45,7 +45,7 @@ export async function login(ctx: Ctx, input: LoginInput): Promise<{ token: strin
 
   if (!ok || !user || user.disabledAt !== null) {
     writeTx(ctx.db, (tx) => {
-      tx.delete(loginFailures).where(lt(loginFailures.at, now - LOGIN_WINDOW_MS)).run();
+      tx.delete(loginFailures).where(lte(loginFailures.at, now - LOGIN_WINDOW_MS)).run();
       tx.insert(loginFailures).values({ accountRef, clientRef, at: now }).run();
       ctx.audit.append({
         type: 'auth.login_failed',
@@ -67,11 +67,12 @@ export async function login(ctx: Ctx, input: LoginInput): Promise<{ token: strin
 }
 
 function assertNotThrottled(ctx: Ctx, accountRef: string, clientRef: string): void {
+  // A failure counts for LOGIN_WINDOW_MS: at exactly `at + window` (what Retry-After promised) it is gone.
   const since = ctx.now() - LOGIN_WINDOW_MS;
   const failures = ctx.db
     .select({ accountRef: loginFailures.accountRef, clientRef: loginFailures.clientRef, at: loginFailures.at })
     .from(loginFailures)
-    .where(and(gte(loginFailures.at, since), or(eq(loginFailures.accountRef, accountRef), eq(loginFailures.clientRef, clientRef))))
+    .where(and(gt(loginFailures.at, since), or(eq(loginFailures.accountRef, accountRef), eq(loginFailures.clientRef, clientRef))))
     .orderBy(loginFailures.at)
     .all();
   for (const key of ['accountRef', 'clientRef'] as const) {
