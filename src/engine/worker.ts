@@ -69,7 +69,14 @@ export class Engine {
   private loopDone: Promise<void> | null = null;
   private kick: (() => void) | null = null;
   private lastSweep = 0;
-  private readonly waker = () => this.kick?.();
+  /** Requests that reached `finalize` (in this process, or found by the periodic scan). */
+  private readonly toFinalize = new Set<string>();
+  private scanFinalize = true;
+  private checkLeases = true;
+  private readonly waker = () => {
+    this.scanFinalize = true;
+    this.kick?.();
+  };
   /** Wall time spent inside connector calls (ms), for the overhead benchmark. */
   connectorMs = 0;
 
@@ -124,7 +131,12 @@ export class Engine {
         this.deps.logger.error({ err }, 'engine loop error');
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.pollMs);
+        const timer = setTimeout(() => {
+          // A quiet moment: look for leases to take over and requests to finalize.
+          this.scanFinalize = true;
+          this.checkLeases = true;
+          resolve();
+        }, this.opts.pollMs);
         this.kick = () => {
           clearTimeout(timer);
           this.kick = null;
@@ -136,6 +148,8 @@ export class Engine {
 
   /** Runs every due task (and whatever they lead to) until nothing is due or running. */
   async runUntilIdle(): Promise<void> {
+    this.scanFinalize = true;
+    this.checkLeases = true;
     for (;;) {
       const started = this.pump();
       if (this.inflight.size === 0 && started === 0) return;
@@ -146,7 +160,12 @@ export class Engine {
   /** Claims due tasks within the concurrency limits and starts them; also starts finalizers. */
   private pump(): number {
     let started = 0;
-    for (const id of stmts(this.deps.db).finalizing.all() as string[]) {
+    if (this.scanFinalize) {
+      this.scanFinalize = false;
+      for (const id of stmts(this.deps.db).finalizing.all() as string[]) this.toFinalize.add(id);
+    }
+    for (const id of this.toFinalize) {
+      this.toFinalize.delete(id);
       if (this.finalizing.has(id) || this.inflight.has(`fin:${id}`)) continue;
       this.track(`fin:${id}`, this.finalize(id));
       started++;
@@ -177,7 +196,13 @@ export class Engine {
     return writeTx(this.deps.db, () => {
       const claimed: TaskRow[] = [];
       const room = new Map<string, number>();
-      for (const raw of s.dueTasks.all({ now, limit: 256 })) {
+      const due = s.dueTasks.all({ now, limit: 256 });
+      // Leases of crashed workers: checked on the loop's timer, not after every outcome.
+      if (this.checkLeases) {
+        this.checkLeases = false;
+        due.push(...s.expiredLeases.all({ now, limit: 256 }));
+      }
+      for (const raw of due) {
         const t = toTask(raw);
         if (this.inflight.has(t.id)) continue;
         const used = (this.perConnector.get(t.connectorId) ?? 0) + (room.get(t.connectorId) ?? 0);
@@ -297,6 +322,7 @@ export class Engine {
         ...(followed.length ? { discovered: followed } : {}),
       });
       advance(ctx, task.requestId);
+      if (getRequestRow(this.deps.db, task.requestId)?.stage === 'finalize') this.toFinalize.add(task.requestId);
       return true;
     });
     if (changed) notifyEngine(this.deps.db);

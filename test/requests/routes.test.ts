@@ -313,7 +313,7 @@ describe('receipt', () => {
     const head = await verifyJws(payload.treeHead.jws, jwks);
     expect(head.root).toBe(payload.treeHead.root);
     for (const e of payload.entries) {
-      expect(verifyInclusion(fromHex(e.leafHash), e.index, head.size, e.proof.map(fromHex), fromHex(head.root))).toBe(true);
+      expect(verifyInclusion(fromHex(e.leafHash)!, e.index, head.size, e.proof.map((x: string) => fromHex(x)!), fromHex(head.root)!)).toBe(true);
     }
     expect(JSON.stringify(payload)).not.toContain('alice');
   });
