@@ -30,6 +30,9 @@ import { MAX_PARAMS, createDriver, mapDriverError, type Driver, type Param, type
 export interface SqlConnector extends Connector {
   readonly config: ParsedSqlConfig;
   readonly dialect: Driver['dialect'];
+  /** Synchronous silo: never Pending. */
+  erase(who: Identity[], ctx: ConnectorContext): Promise<ErasureResult>;
+  health(ctx: ConnectorContext): Promise<Health>;
   init(): Promise<void>;
   close(): Promise<void>;
 }

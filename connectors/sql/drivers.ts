@@ -152,7 +152,8 @@ class SqliteDriver implements Driver {
       this.db = db;
       return db;
     } catch (err) {
-      throw mapDriverError(this.id, 'sqlite', err);
+      // Missing directory or file, permissions: the silo is not there (yet); init() says so at start-up.
+      throw new ConnectorError('SILO_UNAVAILABLE', `${this.id}: cannot open SQLite file ${this.filename}: ${(err as Error).message}`, true, { cause: err });
     }
   }
 
@@ -281,9 +282,13 @@ class PostgresDriver implements Driver {
   }
 
   private async client(signal: AbortSignal): Promise<pg.PoolClient> {
+    if (signal.aborted) throw abortError(signal);
+    const connecting = this.getPool().connect();
     try {
-      return await raceAbort(this.getPool().connect(), signal);
+      return await raceAbort(connecting, signal);
     } catch (err) {
+      // Aborted while connecting: hand the connection back when it arrives, or the pool leaks it.
+      connecting.then((c) => c.release(), () => {});
       throw mapDriverError(this.id, 'postgres', err);
     }
   }
@@ -388,9 +393,12 @@ class MysqlDriver implements Driver {
   }
 
   private async conn(signal: AbortSignal): Promise<mysql.PoolConnection> {
+    if (signal.aborted) throw abortError(signal);
+    const connecting = this.getPool().getConnection();
     try {
-      return await raceAbort(this.getPool().getConnection(), signal);
+      return await raceAbort(connecting, signal);
     } catch (err) {
+      connecting.then((c) => c.release(), () => {});
       throw mapDriverError(this.id, 'mysql', err);
     }
   }

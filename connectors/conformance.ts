@@ -1,0 +1,212 @@
+/**
+ * The conformance suite every connector passes (vitest). It checks the contract in
+ * connectors/types.ts against a real silo:
+ *
+ * - access finds a seeded person (following the connector's own discovered identities);
+ * - a person who does not exist, or identity types the connector does not know, give empty
+ *   results and no error;
+ * - an aborted signal is honoured (rejects) and changes nothing;
+ * - a dry run reports what erasure would do and changes nothing;
+ * - erase removes the person; access afterwards finds nothing but declared retained data;
+ * - a second erase is harmless (nothing more deleted or masked).
+ *
+ * Usage, in a *.test.ts file:
+ *
+ *   describeConnectorConformance('sql on sqlite', async () => ({
+ *     connector, seedPerson: async () => [{ type: 'email', value: 'a@example.com' }],
+ *   }));
+ *
+ * `setup` may resolve to `{ skip: 'reason' }` when the silo is unreachable; the tests then skip
+ * with that reason (the caller decides whether unreachable is a failure instead).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccessResult, Connector, ConnectorContext, ErasureResult, Identity } from './types.js';
+import { isPending } from './types.js';
+
+export interface ConformanceSubject {
+  connector: Connector;
+  /** Puts a known person in the silo (or names one already there); returns identities to search by. */
+  seedPerson(): Promise<Identity[]>;
+  /** Identities of a person the silo does not hold (default: unlikely email/phone/customer_id). */
+  absentPerson?: Identity[];
+  /** Identity types the engine would discover here (e.g. ['customer_id']); checked when given. */
+  expectDiscovered?: string[];
+  /** Called after the suite (drop the database, close pools). The connector is closed too. */
+  teardown?(): Promise<void>;
+}
+
+export type ConformanceSetup = () => Promise<ConformanceSubject | { skip: string }>;
+
+export function conformanceContext(opts: { dryRun?: boolean; signal?: AbortSignal } = {}): ConnectorContext {
+  return {
+    signal: opts.signal ?? new AbortController().signal,
+    requestId: 'req_conformance',
+    dryRun: opts.dryRun ?? false,
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+  };
+}
+
+const total = (r: AccessResult) => r.collections.reduce((n, c) => n + c.records.length, 0);
+
+/** Access, then again with whatever the connector discovered that it can itself search by. */
+async function expandWithin(connector: Connector, start: Identity[]): Promise<{ who: Identity[]; result: AccessResult; discoveredTypes: Set<string> }> {
+  const who = [...start];
+  const discoveredTypes = new Set<string>();
+  let result = await connector.access(who, conformanceContext());
+  for (let round = 0; round < 5; round++) {
+    let added = false;
+    for (const d of result.discovered) {
+      discoveredTypes.add(d.type);
+      if (!connector.lookupBy.includes(d.type)) continue;
+      if (who.some((w) => w.type === d.type && w.value === d.value)) continue;
+      who.push({ type: d.type, value: d.value });
+      added = true;
+    }
+    if (!added) break;
+    result = await connector.access(who, conformanceContext());
+  }
+  return { who, result, discoveredTypes };
+}
+
+function assertErasureShape(r: ErasureResult) {
+  expect(Array.isArray(r.collections)).toBe(true);
+  for (const c of r.collections) {
+    expect(typeof c.name).toBe('string');
+    for (const k of ['deleted', 'masked', 'retained'] as const) {
+      expect(Number.isInteger(c[k]) && c[k] >= 0, `${c.name}.${k} is a non-negative integer`).toBe(true);
+    }
+    if (c.retained > 0) expect(c.retainedBecause, `${c.name}: retained data states its legal basis`).toBeTruthy();
+  }
+}
+
+function assertJsonSafe(r: AccessResult) {
+  // Records must survive a JSON round trip unchanged (no Date, bigint, Buffer, undefined).
+  expect(JSON.parse(JSON.stringify(r.collections))).toEqual(r.collections);
+}
+
+export function describeConnectorConformance(name: string, setup: ConformanceSetup) {
+  describe(`connector conformance: ${name}`, () => {
+    let subject: ConformanceSubject | null = null;
+    let skipReason = '';
+    let who: Identity[] = [];
+    let before: AccessResult;
+    let erased: ErasureResult;
+
+    beforeAll(async () => {
+      const s = await setup();
+      if ('skip' in s) {
+        skipReason = s.skip;
+        return;
+      }
+      subject = s;
+      await subject.connector.init?.();
+      const seeded = await subject.seedPerson();
+      const expanded = await expandWithin(subject.connector, seeded);
+      who = expanded.who;
+      before = expanded.result;
+      if (subject.expectDiscovered) for (const t of subject.expectDiscovered) expect(expanded.discoveredTypes.has(t), `discovers ${t}`).toBe(true);
+    });
+
+    afterAll(async () => {
+      if (!subject) return;
+      await subject.connector.close?.();
+      await subject.teardown?.();
+    });
+
+    const test = (title: string, fn: (s: ConformanceSubject) => Promise<void>) =>
+      it(title, async (ctx) => {
+        if (!subject) return ctx.skip(skipReason || 'setup failed');
+        await fn(subject);
+      });
+
+    test('declares an id, a title, lookup types and capabilities', async ({ connector }) => {
+      expect(connector.id).toMatch(/^[a-z0-9_-]+$/);
+      expect(connector.title.length).toBeGreaterThan(0);
+      expect(connector.lookupBy.length).toBeGreaterThan(0);
+      expect(typeof connector.capabilities.access).toBe('boolean');
+      expect(typeof connector.capabilities.erasure).toBe('boolean');
+    });
+
+    test('access finds the seeded person, as plain JSON', async () => {
+      expect(total(before)).toBeGreaterThan(0);
+      assertJsonSafe(before);
+      for (const d of before.discovered) {
+        expect(typeof d.type).toBe('string');
+        expect(typeof d.value).toBe('string');
+      }
+    });
+
+    test('a person the silo does not hold gives empty results, not an error', async ({ connector }) => {
+      const absent = subject!.absentPerson ?? [
+        { type: 'email', value: 'nobody.at.all.4242@absent.example' },
+        { type: 'phone', value: '+33699999998' },
+        { type: 'customer_id', value: '987654321' },
+        { type: 'loyalty_card', value: '0000000000000' },
+      ];
+      const r = await connector.access(absent, conformanceContext());
+      expect(total(r)).toBe(0);
+      expect(r.discovered).toEqual([]);
+      if (connector.capabilities.erasure) {
+        const e = await connector.erase(absent, conformanceContext());
+        if (!isPending(e)) for (const c of e.collections) expect([c.deleted, c.masked, c.retained]).toEqual([0, 0, 0]);
+      }
+    });
+
+    test('identity types it does not search by are ignored', async ({ connector }) => {
+      const r = await connector.access([{ type: 'zz_unknown_type', value: 'anything' }], conformanceContext());
+      expect(total(r)).toBe(0);
+      const mixed = await connector.access([{ type: 'zz_unknown_type', value: 'anything' }, ...who], conformanceContext());
+      expect(total(mixed)).toBe(total(before));
+    });
+
+    test('an aborted signal is honoured and changes nothing', async ({ connector }) => {
+      const ac = new AbortController();
+      ac.abort(new Error('test abort'));
+      await expect(connector.access(who, conformanceContext({ signal: ac.signal }))).rejects.toBeTruthy();
+      if (connector.capabilities.erasure) {
+        await expect(connector.erase(who, conformanceContext({ signal: ac.signal }))).rejects.toBeTruthy();
+      }
+      const after = await connector.access(who, conformanceContext());
+      expect(after.collections).toEqual(before.collections);
+    });
+
+    test('a dry run reports what would be erased and changes nothing', async ({ connector }) => {
+      if (!connector.capabilities.erasure) return;
+      const preview = await connector.erase(who, conformanceContext({ dryRun: true }));
+      if (isPending(preview)) return;
+      assertErasureShape(preview);
+      const touched = preview.collections.reduce((n, c) => n + c.deleted + c.masked + c.retained, 0);
+      expect(touched).toBeGreaterThan(0);
+      const after = await connector.access(who, conformanceContext());
+      expect(after.collections).toEqual(before.collections);
+    });
+
+    test('erase removes the person; only declared retained data remains', async ({ connector }) => {
+      if (!connector.capabilities.erasure) return;
+      const r = await connector.erase(who, conformanceContext());
+      if (isPending(r)) return;
+      assertErasureShape(r);
+      erased = r;
+      expect(r.collections.reduce((n, c) => n + c.deleted + c.masked, 0)).toBeGreaterThan(0);
+      const after = await connector.access(who, conformanceContext());
+      for (const c of after.collections) {
+        if (c.records.length === 0) continue;
+        const declared = r.collections.find((x) => x.name === c.name);
+        expect(declared?.retained ?? 0, `${c.name}: records left after erasure must be declared retained`).toBeGreaterThanOrEqual(c.records.length);
+      }
+    });
+
+    test('a second erase is harmless: nothing more deleted or masked', async ({ connector }) => {
+      if (!connector.capabilities.erasure || !erased) return;
+      const again = await connector.erase(who, conformanceContext());
+      if (isPending(again)) return;
+      assertErasureShape(again);
+      for (const c of again.collections) {
+        expect(c.deleted, `${c.name}.deleted`).toBe(0);
+        expect(c.masked, `${c.name}.masked`).toBe(0);
+        const first = erased.collections.find((x) => x.name === c.name);
+        expect(c.retained, `${c.name}.retained`).toBe(first?.retained ?? 0);
+      }
+    });
+  });
+}

@@ -1,0 +1,4 @@
+import { describeSqlConnector } from './sql-suite.js';
+import { mysqlTarget } from './sql-fixture.js';
+
+describeSqlConnector('MariaDB/MySQL', mysqlTarget);

@@ -1,0 +1,4 @@
+import { describeSqlConnector } from './sql-suite.js';
+import { sqliteTarget } from './sql-fixture.js';
+
+describeSqlConnector('SQLite', sqliteTarget);
