@@ -10,6 +10,7 @@ import { createUser, findUserByEmail, setUserPassword } from './auth/users.js';
 import { generatePassword } from './auth/passwords.js';
 import { createApiKey } from './auth/api-keys.js';
 import { ensureDemoSilos } from '../connectors/demo/index.js';
+import { seedConsentDemo } from './consent/demo-seed.js';
 
 export const DEMO_ADMIN_EMAIL = 'dpo@demo.oubli.example';
 const DEMO_KEY_NAME = 'demo';
@@ -35,6 +36,7 @@ export async function runDemo(deps: Deps, url: string, opts: { customers?: numbe
   });
   const key = createApiKey(ctx, { name: DEMO_KEY_NAME, scopes: [...SCOPES] });
 
+  await seedConsentDemo(ctx);
   deps.startup.ready = true;
   process.stdout.write(
     [
