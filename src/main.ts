@@ -105,6 +105,8 @@ async function main(argv: string[]): Promise<void> {
       const password = piped || generatePassword();
       const deps = buildDeps(config);
       const user = await createUser(cliCtx(deps), { email: values.email, role: values.role as Role, password });
+      // A CLI append is covered by a signed head at once, not only when a server next ticks.
+      await deps.treeHeads.sign();
       process.stderr.write(`created ${user.role} ${user.id}\n`);
       if (!piped) process.stdout.write(`password (shown once): ${password}\n`);
       deps.db.$client.close();
@@ -119,6 +121,7 @@ async function main(argv: string[]): Promise<void> {
       if (scopes.length === 0 || bad.length > 0) fail(`--scopes must list some of ${SCOPES.join(', ')}${bad.length ? ` (unknown: ${bad.join(', ')})` : ''}`);
       const deps = buildDeps(config);
       const created = createApiKey(cliCtx(deps), { name: values.name, scopes: scopes as Scope[] });
+      await deps.treeHeads.sign();
       process.stderr.write(`created API key ${created.id} with scopes ${created.scopes.join(',')}\n`);
       process.stdout.write(`${created.key}\n`);
       deps.db.$client.close();

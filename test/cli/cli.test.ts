@@ -1,0 +1,352 @@
+/**
+ * The `oubli` CLI as a user runs it: spawned processes on a temp data dir. Covers migrate,
+ * admin/apikey creation, config errors, key rotation, `audit verify` on good and tampered logs,
+ * and a CLI appending to the log while a server on the same data dir does too.
+ */
+import { cpSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import canonicalize from 'canonicalize';
+import { verify as argonVerify } from '@node-rs/argon2';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { buildDeps } from '../../src/runtime.js';
+import { createApp } from '../../src/app.js';
+import { leafHash, nodeHash } from '../../src/audit/verify.js';
+import { oubli, serve, tempDir } from './helpers.js';
+
+const T = 60_000;
+
+function inProcess(dataDir: string) {
+  const deps = buildDeps(loadConfig({ OUBLI_DATA_DIR: dataDir, OUBLI_LOG_LEVEL: 'silent' }));
+  return { deps, app: createApp(deps), close: () => deps.db.$client.close() };
+}
+
+describe('oubli migrate / admin / apikey', () => {
+  it('migrate twice is a no-op', { timeout: T }, async () => {
+    const dir = tempDir();
+    const first = await oubli(['migrate'], { dataDir: dir });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/migrations applied/);
+    const db = new Database(join(dir, 'oubli.db'), { readonly: true });
+    const before = db.prepare('select hash, created_at from __drizzle_migrations order by id').all();
+    const schema = db.prepare("select name, sql from sqlite_master order by name").all();
+    db.close();
+    const second = await oubli(['migrate'], { dataDir: dir });
+    expect(second.code).toBe(0);
+    const db2 = new Database(join(dir, 'oubli.db'), { readonly: true });
+    expect(db2.prepare('select hash, created_at from __drizzle_migrations order by id').all()).toEqual(before);
+    expect(db2.prepare("select name, sql from sqlite_master order by name").all()).toEqual(schema);
+    expect(db2.prepare('select count(*) from audit_entries').pluck().get()).toBe(0);
+    expect(db2.pragma('journal_mode', { simple: true })).toBe('wal');
+    db2.close();
+  });
+
+  it('admin create: password from stdin, or generated and printed once; bad input fails clearly', { timeout: T }, async () => {
+    const dir = tempDir();
+    const piped = await oubli(['admin', 'create', '--email', 'Boss@Example.com', '--role', 'admin'], { dataDir: dir, input: 'a long stdin password\n' });
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toBe(''); // nothing to show: the user chose the password
+    expect(piped.stderr).toMatch(/created admin usr_/);
+    const generated = await oubli(['admin', 'create', '--email', 'dpo@example.com', '--role', 'dpo'], { dataDir: dir });
+    expect(generated.code).toBe(0);
+    const m = /^password \(shown once\): (\S+)\n$/.exec(generated.stdout);
+    expect(m).not.toBeNull();
+    const db = new Database(join(dir, 'oubli.db'), { readonly: true });
+    const rows = db.prepare('select email, role, password_hash from users order by email').all() as { email: string; role: string; password_hash: string }[];
+    expect(rows.map((r) => [r.email, r.role])).toEqual([['boss@example.com', 'admin'], ['dpo@example.com', 'dpo']]);
+    expect(await argonVerify(rows[0]!.password_hash, 'a long stdin password')).toBe(true);
+    expect(await argonVerify(rows[1]!.password_hash, m![1]!)).toBe(true);
+    // the audit holds user.created twice, by id, and a signed head covers them
+    const texts = db.prepare('select entry from audit_entries order by idx').pluck().all() as string[];
+    expect(texts.map((t) => JSON.parse(t).type)).toEqual(['user.created', 'user.created']);
+    expect(texts.join()).not.toMatch(/example\.com/i);
+    expect(db.prepare('select max(size) from audit_tree_heads').pluck().get()).toBe(2);
+    db.close();
+
+    for (const [args, msg] of [
+      [['admin', 'create', '--email', 'x@example.com', '--role', 'root'], /--role must be one of admin, dpo, viewer/],
+      [['admin', 'create', '--role', 'admin'], /needs --email/],
+      [['admin', 'create', '--email', 'not-an-email', '--role', 'admin'], /INVALID_EMAIL/],
+      [['admin', 'create', '--email', 'boss@example.com', '--role', 'admin'], /USER_EXISTS/],
+    ] as const) {
+      const res = await oubli([...args], { dataDir: dir, input: 'another long password' });
+      expect(res.code, args.join(' ')).not.toBe(0);
+      expect(res.stderr).toMatch(msg);
+      expect(res.stdout).toBe('');
+    }
+    const short = await oubli(['admin', 'create', '--email', 'y@example.com', '--role', 'viewer'], { dataDir: dir, input: 'short\n' });
+    expect(short.code).not.toBe(0);
+    expect(short.stderr).toMatch(/PASSWORD_TOO_SHORT/);
+  });
+
+  it('apikey create prints the key alone as the last line of stdout, and the key works against the app', { timeout: T }, async () => {
+    const dir = tempDir();
+    const res = await oubli(['apikey', 'create', '--name', 'ci', '--scopes', 'audit:read,admin'], { dataDir: dir, env: { OUBLI_LOG_LEVEL: 'info' } });
+    expect(res.code).toBe(0);
+    const lines = res.stdout.trimEnd().split('\n');
+    const key = lines.at(-1)!;
+    expect(key).toMatch(/^oubli_sk_[A-Za-z0-9_-]{43}$/);
+    expect(res.stdout.endsWith(`${key}\n`)).toBe(true);
+    expect(res.stderr).not.toContain(key); // logs and notes go to stderr, without the secret
+    const { app, close } = inProcess(dir);
+    try {
+      const head = await app.request('/v1/audit/tree-head', { headers: { authorization: `Bearer ${key}` } });
+      expect(head.status).toBe(200);
+      expect(((await head.json()) as { size: number }).size).toBe(1);
+      const keys = await app.request('/v1/api-keys', { headers: { authorization: `Bearer ${key}` } });
+      expect(keys.status).toBe(200);
+    } finally {
+      close();
+    }
+    for (const args of [
+      ['apikey', 'create', '--name', 'x', '--scopes', 'audit:read,root'],
+      ['apikey', 'create', '--name', 'x'],
+      ['apikey', 'create', '--scopes', 'admin'],
+      ['apikey', 'list'],
+      ['nonsense'],
+    ]) {
+      const bad = await oubli(args, { dataDir: dir });
+      expect(bad.code, args.join(' ')).not.toBe(0);
+      expect(bad.stdout).toBe('');
+      expect(bad.stderr).toMatch(/oubli: /);
+    }
+  });
+});
+
+describe('configuration errors', () => {
+  it('a bad env value stops start-up with a clear message and a non-zero exit', { timeout: T }, async () => {
+    const dir = tempDir();
+    for (const [env, name] of [
+      [{ PORT: 'abc' }, 'PORT'],
+      [{ PORT: '70000' }, 'PORT'],
+      [{ PORT: '80.5' }, 'PORT'],
+      [{ OUBLI_LOG_LEVEL: 'loud' }, 'OUBLI_LOG_LEVEL'],
+      [{ OUBLI_PUBLIC_URL: 'not a url' }, 'OUBLI_PUBLIC_URL'],
+    ] as const) {
+      const res = await oubli(['serve'], { dataDir: dir, env });
+      expect(res.code, JSON.stringify(env)).not.toBe(0);
+      expect(res.stderr).toMatch(/invalid configuration/);
+      expect(res.stderr).toMatch(new RegExp(`${name}: `));
+      expect(res.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+      expect(res.stdout).toBe('');
+    }
+  });
+});
+
+describe('oubli keys rotate', () => {
+  it('adds a key; the old one stays in the JWKS; key files are 0600 in a 0700 dir', { timeout: T }, async () => {
+    const dir = tempDir();
+    expect((await oubli(['migrate'], { dataDir: dir })).code).toBe(0);
+    const before = readdirSync(join(dir, 'keys'));
+    expect(before).toHaveLength(1);
+    const res = await oubli(['keys', 'rotate'], { dataDir: dir });
+    expect(res.code).toBe(0);
+    const kid = /new signing key (\S+)/.exec(res.stdout)![1]!;
+    const after = readdirSync(join(dir, 'keys'));
+    expect(after).toHaveLength(2);
+    expect(after).toContain(`${kid}.json`);
+    for (const f of after) expect(statSync(join(dir, 'keys', f)).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'keys')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'secrets', 'pseudonym.key')).mode & 0o777).toBe(0o600);
+    const { app, deps, close } = inProcess(dir);
+    try {
+      const jwks = (await (await app.request('/.well-known/jwks.json')).json()) as { keys: { kid: string; alg: string; d?: string }[] };
+      expect(jwks.keys.map((k) => k.kid).sort()).toEqual([before[0]!.replace('.json', ''), kid].sort());
+      expect(jwks.keys.every((k) => k.alg === 'EdDSA' && k.d === undefined)).toBe(true);
+      expect(deps.keys.activeKid()).toBe(kid);
+      const entry = JSON.parse(deps.audit.entries(0, 10).at(-1)!.entry);
+      expect(entry).toMatchObject({ type: 'signing_key.rotated', data: { kid } });
+    } finally {
+      close();
+    }
+    expect((await oubli(['audit', 'verify'], { dataDir: dir })).code).toBe(0);
+  });
+});
+
+/** A data dir with 40 entries and signed heads at sizes 10, 20, 30, 40. */
+async function goodLog(): Promise<string> {
+  const dir = tempDir('audit');
+  const { deps, close } = inProcess(dir);
+  for (let b = 0; b < 4; b++) {
+    deps.audit.appendMany(
+      Array.from({ length: 10 }, (_, i) => ({ type: 'test.event', actor: { type: 'system' as const, id: 'test' }, data: { n: b * 10 + i, note: 'ok' } })),
+    );
+    await deps.treeHeads.sign();
+  }
+  close();
+  return dir;
+}
+
+function tampered(base: string, edit: (db: Database.Database) => void): string {
+  const dir = tempDir('tampered');
+  cpSync(base, dir, { recursive: true });
+  const db = new Database(join(dir, 'oubli.db'));
+  edit(db);
+  db.close();
+  return dir;
+}
+
+/** Recomputes every stored subtree node from the stored leaf hashes, the way the log does. */
+function rebuildNodes(db: Database.Database) {
+  db.exec('delete from audit_nodes');
+  const insert = db.prepare('insert into audit_nodes (level, idx, hash) values (?, ?, ?)');
+  let level = 0;
+  let row = (db.prepare('select leaf_hash from audit_entries order by idx').pluck().all() as Buffer[]).map((b) => new Uint8Array(b));
+  while (row.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i + 1 < row.length; i += 2) {
+      const h = nodeHash(row[i]!, row[i + 1]!);
+      insert.run(level + 1, i / 2, Buffer.from(h));
+      next.push(h);
+    }
+    row = next;
+    level++;
+  }
+}
+
+function rewrite(db: Database.Database, idx: number, change: (e: Record<string, any>) => void, withHash: boolean) {
+  const text = db.prepare('select entry from audit_entries where idx = ?').pluck().get(idx) as string;
+  const e = JSON.parse(text);
+  change(e);
+  const next = canonicalize(e)!;
+  db.prepare('update audit_entries set entry = ? where idx = ?').run(next, idx);
+  if (withHash) db.prepare('update audit_entries set leaf_hash = ? where idx = ?').run(Buffer.from(leafHash(next)), idx);
+}
+
+describe('oubli audit verify', () => {
+  it('passes on a good log and catches every kind of tampering, naming the entry', { timeout: 120_000 }, async () => {
+    const good = await goodLog();
+    const ok = await oubli(['audit', 'verify'], { dataDir: good });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^audit log ok: 40 entries, 4 signed tree heads, root [0-9a-f]{64}/);
+
+    const cases: [string, (db: Database.Database) => void, RegExp][] = [
+      ['altered entry text', (db) => rewrite(db, 17, (e) => (e.data.note = 'forged'), false), /entry 17: content does not match its stored leaf hash/],
+      ['non-canonical text', (db) => db.prepare('update audit_entries set entry = ? where idx = 17').run(JSON.stringify(JSON.parse(db.prepare('select entry from audit_entries where idx = 17').pluck().get() as string), null, 1)), /entry 17: not in canonical/],
+      ['garbage text', (db) => db.prepare("update audit_entries set entry = '{oops' where idx = 5").run(), /entry 5: not valid JSON/],
+      ['deleted middle row', (db) => db.prepare('delete from audit_entries where idx = 17').run(), /entry 17: missing/],
+      ['deleted last rows', (db) => db.prepare('delete from audit_entries where idx >= 38').run(), /entry 38: missing/],
+      [
+        'swapped entry texts',
+        (db) => {
+          const [a, b] = [10, 11].map((i) => db.prepare('select entry from audit_entries where idx = ?').pluck().get(i));
+          db.prepare('update audit_entries set entry = ? where idx = 10').run(b);
+          db.prepare('update audit_entries set entry = ? where idx = 11').run(a);
+        },
+        /entry 10: its content says index 11/,
+      ],
+      [
+        'swapped rows (text and leaf hash)',
+        (db) => {
+          const rows = db.prepare('select idx, entry, leaf_hash from audit_entries where idx in (24, 25)').all() as { entry: string; leaf_hash: Buffer }[];
+          db.prepare('update audit_entries set entry = ?, leaf_hash = ? where idx = 24').run(rows[1]!.entry, rows[1]!.leaf_hash);
+          db.prepare('update audit_entries set entry = ?, leaf_hash = ? where idx = 25').run(rows[0]!.entry, rows[0]!.leaf_hash);
+        },
+        /entry 24: its content says index 25/,
+      ],
+      [
+        'entry and leaf hash rewritten, nodes left',
+        (db) => rewrite(db, 17, (e) => (e.data.note = 'forged'), true),
+        /entry 17: stored tree node 1\/8 is missing or wrong/,
+      ],
+      [
+        'entry, leaf hash and every node rewritten consistently (only the signed head knows)',
+        (db) => {
+          rewrite(db, 17, (e) => (e.data.note = 'forged'), true);
+          rebuildNodes(db);
+        },
+        /entry 10: entries 10–19 do not match the signed tree head of size 20/,
+      ],
+      [
+        'stored head root edited',
+        (db) => db.prepare("update audit_tree_heads set root = ? where size = 30").run('0'.repeat(64)),
+        /entry 29: stored tree head of size 30 differs from what was signed/,
+      ],
+      [
+        'head signature forged',
+        (db) => {
+          const jws = db.prepare('select jws from audit_tree_heads where size = 20').pluck().get() as string;
+          const [h, p, s] = jws.split('.') as [string, string, string];
+          const sig = Buffer.from(s, 'base64url');
+          sig[0]! ^= 1;
+          db.prepare('update audit_tree_heads set jws = ? where size = 20').run(`${h}.${p}.${sig.toString('base64url')}`);
+        },
+        /entry 19: tree head of size 20 has an invalid signature/,
+      ],
+    ];
+    for (const [label, edit, message] of cases) {
+      const dir = tampered(good, edit);
+      const res = await oubli(['audit', 'verify'], { dataDir: dir });
+      expect(res.code, label).toBe(1);
+      expect(res.stderr, label).toMatch(/audit log FAILED verification/);
+      expect(res.stderr, label).toMatch(message);
+      expect(res.stdout).toBe('');
+    }
+  });
+});
+
+describe('oubli serve', () => {
+  it('runs with no connectors when no oubli.config.ts exists and OUBLI_CONFIG is unset', { timeout: T }, async () => {
+    const dir = tempDir();
+    const cwd = tempDir('cwd');
+    const s = await serve({ dataDir: dir, cwd, env: { OUBLI_LOG_LEVEL: 'info' } });
+    try {
+      const ready = await fetch(`${s.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(s.stderr()).not.toMatch(/deployment config loaded|invalid deployment config/);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
+  it('CLI appends while the server appends: one gap-free log that verifies', { timeout: 120_000 }, async () => {
+    const dir = tempDir('concurrent');
+    expect((await oubli(['admin', 'create', '--email', 'ops@example.com', '--role', 'admin'], { dataDir: dir, input: 'the right password' })).code).toBe(0);
+    const s = await serve({ dataDir: dir });
+    let logins = 0;
+    let failures = 0;
+    try {
+      const login = async (password: string) => {
+        const res = await fetch(`${s.url}/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: 'ops@example.com', password }),
+        });
+        if (res.status === 200) logins++;
+        else if (res.status === 401) failures++;
+        else throw new Error(`login → ${res.status}`);
+      };
+      const hammer = (async () => {
+        for (let i = 0; i < 24; i++) await login(i % 6 === 5 ? 'a wrong password' : 'the right password');
+      })();
+      const clis = Promise.all(
+        Array.from({ length: 5 }, (_, i) => oubli(['apikey', 'create', '--name', `k${i}`, '--scopes', 'audit:read'], { dataDir: dir })),
+      );
+      const [results] = await Promise.all([clis, hammer]);
+      for (const r of results) expect(r.code, r.stderr).toBe(0);
+      // let the server's ticker sign a head over the final log
+      await new Promise((r) => setTimeout(r, 1500));
+      const key = results[0]!.stdout.trim().split('\n').at(-1)!;
+      const head = (await (await fetch(`${s.url}/v1/audit/tree-head`, { headers: { authorization: `Bearer ${key}` } })).json()) as { size: number };
+      expect(head.size).toBe(1 + 5 + 24);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+    expect(logins).toBe(20);
+    expect(failures).toBe(4);
+    const db = new Database(join(dir, 'oubli.db'), { readonly: true });
+    const idx = db.prepare('select idx from audit_entries order by idx').pluck().all() as number[];
+    expect(idx).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    const types = (db.prepare('select entry from audit_entries order by idx').pluck().all() as string[]).map((t) => JSON.parse(t).type);
+    expect(types.filter((t) => t === 'api_key.created')).toHaveLength(5);
+    expect(types.filter((t) => t === 'auth.login_succeeded')).toHaveLength(20);
+    expect(types.filter((t) => t === 'auth.login_failed')).toHaveLength(4);
+    expect(db.prepare('select count(*) from audit_tree_heads').pluck().get()).toBeGreaterThanOrEqual(3);
+    db.close();
+    const verified = await oubli(['audit', 'verify'], { dataDir: dir });
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/audit log ok: 30 entries/);
+  });
+});
