@@ -20,8 +20,8 @@ export const ADS = {
 };
 
 /** An app with the two purposes above and an all-scopes key. */
-export async function consentApp() {
-  const t = createTestApp();
+export async function consentApp(overrides: Parameters<typeof createTestApp>[0] = {}) {
+  const t = createTestApp(overrides);
   const auth = { authorization: bearer(t.deps, [...SCOPES]).authorization };
   for (const p of [NEWSLETTER, ADS]) {
     const r = await call(t.app, 'POST', '/v1/purposes', { body: p, headers: auth });

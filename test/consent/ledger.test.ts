@@ -71,6 +71,14 @@ describe('recording and reading consents', () => {
     expect(s.json.subjectId).toBe(r.json.subjectId);
   });
 
+  it('uses OUBLI_PHONE_REGION for phone numbers written without a country code', async () => {
+    const t = await consentApp({ env: { OUBLI_PHONE_REGION: 'BE' } });
+    const r = await t.post({ ...grant('x'), subject: { type: 'phone', value: '0470 12 34 56' } });
+    expect(r.status).toBe(201);
+    const s = await t.get('/v1/subjects/phone:%2B32470123456/consents?purpose=newsletter');
+    expect(s.json).toMatchObject({ subjectId: r.json.subjectId, consents: [{ state: 'granted' }] });
+  });
+
   it('counts a grant as expired after the purpose validity', async () => {
     const t = await consentApp();
     await t.post(grant('alice@example.com'));
