@@ -192,7 +192,7 @@ function rebuildNodes(db: Database.Database) {
   db.exec('delete from audit_nodes');
   const insert = db.prepare('insert into audit_nodes (level, idx, hash) values (?, ?, ?)');
   let level = 0;
-  let row = (db.prepare('select leaf_hash from audit_entries order by idx').pluck().all() as Buffer[]).map((b) => new Uint8Array(b));
+  let row: Uint8Array[] = (db.prepare('select leaf_hash from audit_entries order by idx').pluck().all() as Buffer[]).map((b) => new Uint8Array(b));
   while (row.length > 1) {
     const next: Uint8Array[] = [];
     for (let i = 0; i + 1 < row.length; i += 2) {
