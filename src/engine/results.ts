@@ -13,7 +13,8 @@ const AccessSchema = z.object({
     z.object({
       name: z.string().min(1).max(200),
       portable: z.boolean(),
-      records: z.array(z.record(z.string(), z.unknown())),
+      // Checked by hand below: parsing would copy every record (100,000 of them, twice the memory).
+      records: z.array(z.unknown()),
     }),
   ),
   discovered: z.array(z.object({ type: z.string(), value: z.string(), reason: z.string().max(500).optional() })),
@@ -41,9 +42,21 @@ function malformed(what: string, error: z.ZodError): ConnectorError {
 }
 
 export function validateAccess(value: unknown): AccessResult {
-  const r = AccessSchema.safeParse(value);
-  if (!r.success) throw malformed('access', r.error);
-  return r.data as AccessResult;
+  const v = value as AccessResult;
+  const envelope = AccessSchema.safeParse(
+    v && typeof v === 'object' && Array.isArray(v.collections) ? { ...v, collections: v.collections.map((c) => (c && typeof c === 'object' ? { ...c, records: [] } : c)) } : v,
+  );
+  if (!envelope.success) throw malformed('access', envelope.error);
+  v.collections.forEach((c, i) => {
+    if (!Array.isArray(c.records)) throw new ConnectorError('MALFORMED_RESULT', `connector returned a malformed access result — collections.${i}.records: expected array`, false);
+    for (let j = 0; j < c.records.length; j++) {
+      const r = c.records[j];
+      if (typeof r !== 'object' || r === null || Array.isArray(r)) {
+        throw new ConnectorError('MALFORMED_RESULT', `connector returned a malformed access result — collections.${i}.records.${j}: expected an object`, false);
+      }
+    }
+  });
+  return { collections: v.collections.map((c) => ({ name: c.name, portable: c.portable, records: c.records })), discovered: envelope.data.discovered };
 }
 
 export function validateErasure(value: unknown): ErasureResult | Pending {

@@ -71,6 +71,7 @@ function statements(sqlite: Sqlite) {
     openTaskCount: p(`select count(*) from tasks where request_id = ? and status in ('queued', 'running', 'waiting')`).pluck(),
     // Two index-friendly queries instead of one OR (which would scan every task).
     dueTasks: p(`select ${TASK_COLS} from tasks where status = 'queued' and next_attempt_at <= @now order by next_attempt_at limit @limit`),
+    dueTasksOf: p(`select ${TASK_COLS} from tasks where status = 'queued' and next_attempt_at <= @now and connector_id = @connector order by next_attempt_at limit @limit`),
     expiredLeases: p(`select ${TASK_COLS} from tasks where status = 'running' and lease_expires_at <= @now limit @limit`),
     nextDue: p(`select min(next_attempt_at) from tasks where status = 'queued'`).pluck(),
     nextLease: p(`select min(lease_expires_at) from tasks where status = 'running'`).pluck(),

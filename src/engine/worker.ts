@@ -196,11 +196,19 @@ export class Engine {
     return writeTx(this.deps.db, () => {
       const claimed: TaskRow[] = [];
       const room = new Map<string, number>();
-      const due = s.dueTasks.all({ now, limit: 256 });
-      // Leases of crashed workers: checked on the loop's timer, not after every outcome.
+      // Only as many due tasks per connector as it has free slots: with thousands queued, a
+      // claim reads a handful of rows, not the whole queue.
+      const due: unknown[] = [];
+      for (const id of this.connectors.keys()) {
+        const free = this.opts.concurrency - (this.perConnector.get(id) ?? 0);
+        if (free > 0) due.push(...s.dueTasksOf.all({ now, connector: id, limit: free }));
+      }
+      // Leases of crashed workers, and tasks of connectors no longer configured (they fail):
+      // checked on the loop's timer, not after every outcome.
       if (this.checkLeases) {
         this.checkLeases = false;
         due.push(...s.expiredLeases.all({ now, limit: 256 }));
+        for (const raw of s.dueTasks.all({ now, limit: 256 })) if (!this.connectors.has((raw as TaskRow).connectorId)) due.push(raw);
       }
       for (const raw of due) {
         const t = toTask(raw);

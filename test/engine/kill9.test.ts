@@ -15,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'oubli-kill9-'));
 const env = {
   ...process.env,
   OUBLI_DATA_DIR: join(dir, 'data'),
-  OUBLI_CONFIG: join(dir, 'oubli.config.ts'),
+  OUBLI_CONFIG: join(dir, 'oubli.config.mts'),
   OUBLI_TASK_TIMEOUT_MS: '2500',
   OUBLI_LOG_LEVEL: 'warn',
   PORT: '0',
