@@ -13,6 +13,7 @@ import { auditRoutes } from './audit/routes.js';
 import { docsRoutes } from './web/docs.js';
 import { requestRoutes } from './requests/routes.js';
 import { consentRoutes, gpcRoutes, purposeRoutes, subjectRoutes } from './consent/routes.js';
+import { connectorRoutes } from './deployment/routes.js';
 
 /** Routes that accept bodies above the default cap, with their own cap in bytes. */
 export const LARGE_BODY_ROUTES: Record<string, number> = {
@@ -63,6 +64,7 @@ export function createApp(deps: Deps) {
   app.route('/v1/audit', auditRoutes);
   app.route('/docs', docsRoutes);
   app.route('/v1/requests', requestRoutes);
+  app.route('/v1/connectors', connectorRoutes);
   app.route('/v1/purposes', purposeRoutes);
   app.route('/v1/consents', consentRoutes);
   app.route('/v1/subjects', subjectRoutes);

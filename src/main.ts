@@ -17,6 +17,7 @@ import { verifyAuditLog } from './audit/verify-log.js';
 import { AppError } from './errors.js';
 import { runDemo } from './demo.js';
 import { demoConnectors } from '../connectors/demo/index.js';
+import { DeploymentConfigError, loadDeployment } from './deployment/config.js';
 
 const USAGE = `usage: oubli <command>
 
@@ -75,7 +76,19 @@ async function main(argv: string[]): Promise<void> {
 
   switch (command) {
     case 'serve': {
+      // The deployment's silos (./oubli.config.ts or $OUBLI_CONFIG), checked against the live
+      // schemas before anything listens; none found → no connectors.
+      let deployment;
+      try {
+        deployment = await loadDeployment(process.cwd(), config.configFile);
+      } catch (err) {
+        if (err instanceof DeploymentConfigError) fail(`invalid deployment config — ${err.message}`, 1);
+        throw err;
+      }
       const deps = buildDeps(config);
+      deps.connectors = deployment.connectors;
+      deps.requireApproval = deployment.requireApproval;
+      if (deployment.source) deps.logger.info({ config: deployment.source, connectors: deployment.connectors.map((c) => c.id) }, 'deployment config loaded');
       await serveUntilSignal(deps);
       return;
     }

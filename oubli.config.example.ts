@@ -1,0 +1,106 @@
+/**
+ * Example deployment config. Copy it to `oubli.config.ts` (or point OUBLI_CONFIG at your copy)
+ * and describe your own silos; `oubli serve` loads it, validates it and checks every table and
+ * column against the live databases before it starts. Secrets come from the environment.
+ *
+ * Here: a web shop on PostgreSQL and a loyalty programme on MariaDB. An erasure by email finds
+ * the shop customer, which reveals their customer number and phone; the phone finds the loyalty
+ * card, which finds the till receipts.
+ */
+import { defineConfig } from './src/deployment/config.js';
+
+export default defineConfig({
+  // Erasures wait for the DPO's approval; access and portability run as soon as verified.
+  requireApproval: ['erasure'],
+
+  connectors: [
+    {
+      id: 'shop',
+      title: 'Web shop (PostgreSQL)',
+      driver: 'postgres',
+      connection: process.env.SHOP_DATABASE_URL ?? 'postgres://oubli@shop-db.internal:5432/shop',
+      poolSize: 4,
+      queryTimeoutMs: 10_000,
+      // Key for keyed-hash masks (HMAC-SHA256); keep it secret and stable.
+      hashKey: process.env.SHOP_MASK_KEY,
+      collections: {
+        customers: {
+          table: 'customers',
+          key: 'id',
+          match: { email: 'email', phone: 'phone', customer_id: 'id' },
+          discover: {
+            customer_id: { column: 'id', reason: 'shop.customers.id of the account found' },
+            phone: { column: 'phone', reason: 'shop.customers.phone of the account found' },
+          },
+          portable: true,
+          erase: { action: 'delete' },
+        },
+        addresses: {
+          table: 'addresses',
+          key: 'id',
+          relations: { customer_id: 'customers.id' },
+          portable: true,
+          erase: { action: 'delete' },
+        },
+        orders: {
+          table: 'orders',
+          key: 'id',
+          relations: { customer_id: 'customers.id' },
+          portable: true,
+          erase: { action: 'delete' },
+        },
+        invoices: {
+          table: 'invoices',
+          key: 'id',
+          match: { customer_id: 'customer_id' },
+          relations: { customer_id: 'customers.id' },
+          erase: {
+            action: 'retain',
+            basis: 'legal obligation: 10-year retention of accounting records (Code de commerce L123-22)',
+            keep: ['number', 'order_id', 'customer_id', 'amount_cents', 'vat_cents', 'issued_at'],
+            mask: { customer_name: { value: '[erased]' }, billing_address: null },
+          },
+        },
+        product_reviews: {
+          table: 'product_reviews',
+          key: 'id',
+          relations: { customer_id: 'customers.id' },
+          portable: true,
+          // Reviews stay published, no longer signed: the author's name becomes a stable pseudonym.
+          erase: { action: 'mask', fields: { author_name: 'hash', author_email: null } },
+        },
+      },
+    },
+    {
+      id: 'loyalty',
+      title: 'Loyalty programme (MariaDB)',
+      driver: 'mysql',
+      connection: {
+        host: process.env.LOYALTY_DB_HOST ?? 'loyalty-db.internal',
+        port: 3306,
+        user: 'oubli',
+        password: process.env.LOYALTY_DB_PASSWORD,
+        database: 'loyalty',
+      },
+      collections: {
+        cards: {
+          table: 'cards',
+          key: 'card_number',
+          match: { phone: 'phone', loyalty_card: 'card_number' },
+          discover: { loyalty_card: { column: 'card_number', reason: 'loyalty.cards.card_number of the card registered to the phone' } },
+          portable: true,
+          erase: { action: 'delete' },
+        },
+        receipts: {
+          table: 'receipts',
+          key: 'id',
+          match: { loyalty_card: 'card_number' },
+          relations: { card_number: 'cards.card_number' },
+          portable: true,
+          // The sale stays in the store statistics; its link to the person goes.
+          erase: { action: 'mask', fields: { card_number: null } },
+        },
+      },
+    },
+  ],
+});
