@@ -14,7 +14,7 @@ export const DEMO_SILOS = ['shop', 'loyalty', 'crm', 'newsletter', 'analytics'] 
 export type DemoSilo = (typeof DEMO_SILOS)[number];
 
 /** Bump when the schema or the generator changes: existing silos are then regenerated. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 const DEFAULT_CUSTOMERS = 10_000;
 
 export interface DemoManifest {
@@ -96,14 +96,14 @@ function writeSilo(dataDir: string, silo: DemoSilo, people: DemoCustomer[]): voi
 
 const SCHEMAS: Record<DemoSilo, string> = {
   shop: `
-    CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, phone TEXT, first_name TEXT NOT NULL,
+    CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL, phone TEXT, first_name TEXT NOT NULL,
       last_name TEXT NOT NULL, birth_date TEXT, created_at TEXT NOT NULL, marketing_opt_in INTEGER NOT NULL DEFAULT 0);
     CREATE TABLE addresses (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id), label TEXT NOT NULL,
       line1 TEXT NOT NULL, postal_code TEXT NOT NULL, city TEXT NOT NULL, country TEXT NOT NULL);
     CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id), placed_at TEXT NOT NULL,
       status TEXT NOT NULL, total_cents INTEGER NOT NULL, shipping_address TEXT NOT NULL);
     -- Invoices outlive the customer and the order (10-year legal retention): no foreign keys.
-    CREATE TABLE invoices (id INTEGER PRIMARY KEY, number TEXT NOT NULL UNIQUE, order_id INTEGER NOT NULL, customer_id INTEGER NOT NULL,
+    CREATE TABLE invoices (id INTEGER PRIMARY KEY, number TEXT NOT NULL, order_id INTEGER NOT NULL, customer_id INTEGER NOT NULL,
       customer_name TEXT, billing_address TEXT, amount_cents INTEGER NOT NULL, vat_cents INTEGER NOT NULL, issued_at TEXT NOT NULL);`,
   loyalty: `
     CREATE TABLE cards (card_number TEXT PRIMARY KEY, phone TEXT NOT NULL, first_name TEXT, last_name TEXT, enrolled_at TEXT NOT NULL,
@@ -117,7 +117,7 @@ const SCHEMAS: Record<DemoSilo, string> = {
     CREATE TABLE tickets (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL REFERENCES contacts(id), channel TEXT NOT NULL,
       subject TEXT NOT NULL, notes TEXT, opened_at TEXT NOT NULL, closed_at TEXT, agent TEXT NOT NULL);`,
   newsletter: `
-    CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, first_name TEXT, status TEXT NOT NULL,
+    CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email TEXT NOT NULL, first_name TEXT, status TEXT NOT NULL,
       subscribed_at TEXT NOT NULL, source TEXT NOT NULL, consent_text_version TEXT NOT NULL);
     CREATE TABLE sends (id INTEGER PRIMARY KEY, subscriber_id INTEGER NOT NULL REFERENCES subscribers(id), campaign TEXT NOT NULL,
       sent_at TEXT NOT NULL, opened_at TEXT, clicked_at TEXT);`,
@@ -127,11 +127,13 @@ const SCHEMAS: Record<DemoSilo, string> = {
 };
 
 const INDEXES: Record<DemoSilo, string> = {
-  shop: `CREATE INDEX customers_phone ON customers(phone); CREATE INDEX addresses_customer ON addresses(customer_id);
+  // Unique constraints as indexes built after the bulk load (faster than checking row by row).
+  shop: `CREATE UNIQUE INDEX customers_email ON customers(email); CREATE UNIQUE INDEX invoices_number ON invoices(number);
+    CREATE INDEX customers_phone ON customers(phone); CREATE INDEX addresses_customer ON addresses(customer_id);
     CREATE INDEX orders_customer ON orders(customer_id); CREATE INDEX invoices_customer ON invoices(customer_id);`,
   loyalty: `CREATE INDEX cards_phone ON cards(phone); CREATE INDEX receipts_card ON receipts(card_number);`,
   crm: `CREATE INDEX contacts_email ON contacts(email); CREATE INDEX contacts_phone ON contacts(phone); CREATE INDEX tickets_contact ON tickets(contact_id);`,
-  newsletter: `CREATE INDEX sends_subscriber ON sends(subscriber_id);`,
+  newsletter: `CREATE UNIQUE INDEX subscribers_email ON subscribers(email); CREATE INDEX sends_subscriber ON sends(subscriber_id);`,
   analytics: `CREATE INDEX events_customer ON events(customer_id);`,
 };
 

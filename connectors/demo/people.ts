@@ -3,6 +3,8 @@
  * the size of the generated silos, so tests, benchmarks and the consent seed can name someone
  * without opening a database.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fr } from '@faker-js/faker';
 
 export const DEMO_SEED = 20261124;
@@ -153,7 +155,30 @@ export function demoCustomer(i: number): DemoCustomer {
   };
 }
 
-/** The first `n` demo customers (from `start`). */
-export function listDemoCustomers(n: number, start = 1): DemoCustomer[] {
+/**
+ * The first `n` demo customers (from `start`): `listDemoCustomers(n)`, or
+ * `listDemoCustomers(dataDir, n)` to stop at the number of customers generated in that data dir.
+ */
+export function listDemoCustomers(n: number, start?: number): DemoCustomer[];
+export function listDemoCustomers(dataDir: string, n: number, start?: number): DemoCustomer[];
+export function listDemoCustomers(a: number | string, b?: number, c?: number): DemoCustomer[] {
+  let n: number;
+  let start: number;
+  if (typeof a === 'string') {
+    const generated = generatedCustomers(a);
+    start = c ?? 1;
+    n = Math.max(0, Math.min(b ?? generated, generated - start + 1));
+  } else {
+    n = a;
+    start = b ?? 1;
+  }
   return Array.from({ length: n }, (_, k) => demoCustomer(start + k));
+}
+
+function generatedCustomers(dataDir: string): number {
+  try {
+    return (JSON.parse(readFileSync(join(dataDir, 'demo', 'manifest.json'), 'utf8')) as { customers: number }).customers;
+  } catch {
+    return 0;
+  }
 }

@@ -143,3 +143,13 @@ describe('demo silos', () => {
     expect(count('analytics', 'SELECT count(*) AS n FROM events WHERE customer_id = 2')).toBeGreaterThanOrEqual(demoCustomer(2).hasWebEvents ? 1 : 0);
   });
 });
+
+describe('listDemoCustomers', () => {
+  it('lists from a data dir, capped at what was generated', () => {
+    expect(listDemoCustomers(dir, 5).map((p) => p.customerId)).toEqual([1, 2, 3, 4, 5]);
+    expect(listDemoCustomers(dir, 10_000)).toHaveLength(300);
+    expect(listDemoCustomers(dir, 3, 299).map((p) => p.customerId)).toEqual([299, 300]);
+    expect(listDemoCustomers(join(dir, 'nothing-here'), 5)).toEqual([]);
+    expect(listDemoCustomers(2, 10).map((p) => p.customerId)).toEqual([10, 11]);
+  });
+});
