@@ -9,7 +9,7 @@ import type { Ctx, Deps } from './deps.js';
 import { createUser, findUserByEmail, setUserPassword } from './auth/users.js';
 import { generatePassword } from './auth/passwords.js';
 import { createApiKey } from './auth/api-keys.js';
-import { ensureDemoSilos } from '../connectors/demo/index.js';
+import { demoCustomer, ensureDemoSilos } from '../connectors/demo/index.js';
 import { seedConsentDemo } from './consent/demo-seed.js';
 
 export const DEMO_ADMIN_EMAIL = 'dpo@demo.oubli.example';
@@ -52,6 +52,11 @@ export async function runDemo(deps: Deps, url: string, opts: { customers?: numbe
       `  API key       ${key.key}`,
       '',
       `try: curl -H "Authorization: Bearer ${key.key}" ${url}/v1/audit/tree-head`,
+      '',
+      `demo silos (${silos.customers} customers): curl -H "Authorization: Bearer ${key.key}" ${url}/v1/connectors`,
+      `a demo customer found in every silo: ${demoCustomer(1).email}`,
+      `erase them: curl -X POST -H "Authorization: Bearer ${key.key}" -H 'content-type: application/json' ${url}/v1/requests \\`,
+      `  -d '{"type":"erasure","identities":[{"type":"email","value":"${demoCustomer(1).email}"}],"verified":true}'`,
       '',
     ].join('\n'),
   );
