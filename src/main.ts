@@ -15,8 +15,6 @@ import { generatePassword } from './auth/passwords.js';
 import { createApiKey } from './auth/api-keys.js';
 import { verifyAuditLog } from './audit/verify-log.js';
 import { AppError } from './errors.js';
-import { runDemo } from './demo.js';
-import { demoConnectors } from '../connectors/demo/index.js';
 import { DeploymentConfigError, loadDeployment } from './deployment/config.js';
 
 const USAGE = `usage: oubli <command>
@@ -96,6 +94,9 @@ async function main(argv: string[]): Promise<void> {
       const { values: demoArgs } = parseArgs({ args: argv.slice(1), options: { customers: { type: 'string' } } });
       const customers = demoArgs.customers === undefined ? undefined : Number(demoArgs.customers);
       if (customers !== undefined && !(Number.isInteger(customers) && customers >= 1 && customers <= 5_000_000)) fail('--customers must be an integer from 1 to 5000000');
+      // Loaded here only: the demo's data generator (faker) costs start-up time `serve` never needs.
+      const { runDemo } = await import('./demo.js');
+      const { demoConnectors } = await import('../connectors/demo/index.js');
       const deps = buildDeps(config);
       // The demo always uses the demo silos, whatever oubli.config.ts the directory holds.
       deps.connectors = demoConnectors(config.dataDir);
