@@ -140,7 +140,8 @@ export class Engine {
         this.kick = () => {
           clearTimeout(timer);
           this.kick = null;
-          resolve();
+          // Outcomes finishing in the same turn share one pump.
+          setImmediate(resolve);
         };
       });
     }
@@ -193,8 +194,9 @@ export class Engine {
     const now = this.deps.now();
     const s = stmts(this.deps.db);
     const until = now + this.opts.timeoutMs + this.opts.leaseMarginMs;
-    return writeTx(this.deps.db, () => {
-      const claimed: TaskRow[] = [];
+    // Candidates are read without the write lock; the guarded UPDATE in the transaction below
+    // is what claims them (a task another worker took meanwhile is skipped).
+    const candidates = (() => {
       const room = new Map<string, number>();
       // Only as many due tasks per connector as it has free slots: with thousands queued, a
       // claim reads a handful of rows, not the whole queue.
@@ -210,13 +212,22 @@ export class Engine {
         due.push(...s.expiredLeases.all({ now, limit: 256 }));
         for (const raw of s.dueTasks.all({ now, limit: 256 })) if (!this.connectors.has((raw as TaskRow).connectorId)) due.push(raw);
       }
+      const out: TaskRow[] = [];
       for (const raw of due) {
         const t = toTask(raw);
         if (this.inflight.has(t.id)) continue;
         const used = (this.perConnector.get(t.connectorId) ?? 0) + (room.get(t.connectorId) ?? 0);
         if (used >= this.opts.concurrency) continue;
-        if (s.claim.run({ id: t.id, owner: this.opts.workerId, until, now }).changes !== 1) continue;
         room.set(t.connectorId, (room.get(t.connectorId) ?? 0) + 1);
+        out.push(t);
+      }
+      return out;
+    })();
+    if (candidates.length === 0) return [];
+    return writeTx(this.deps.db, () => {
+      const claimed: TaskRow[] = [];
+      for (const t of candidates) {
+        if (s.claim.run({ id: t.id, owner: this.opts.workerId, until, now }).changes !== 1) continue;
         claimed.push({ ...t, attempts: t.attempts + 1, status: 'running', leaseOwner: this.opts.workerId, leaseExpiresAt: until });
       }
       return claimed;
@@ -254,7 +265,7 @@ export class Engine {
       if (task.phase === 'erase') {
         const r = validateErasure(raw);
         if (isPending(r)) {
-          this.recordDone(task, { collections: [], found: 0, deleted: 0, masked: 0, retained: 0, pendingRef: r.ref }, [], 'waiting');
+          await this.recordDone(task, { collections: [], found: 0, deleted: 0, masked: 0, retained: 0, pendingRef: r.ref }, [], 'waiting');
           return;
         }
         const counts: TaskCounts = { collections: r.collections.map((c) => ({ ...c })), found: 0, deleted: 0, masked: 0, retained: 0 };
@@ -263,7 +274,7 @@ export class Engine {
           counts.masked += c.masked;
           counts.retained += c.retained;
         }
-        this.recordDone(task, counts, []);
+        await this.recordDone(task, counts, []);
       } else {
         const r = validateAccess(raw);
         raw = undefined;
@@ -279,23 +290,62 @@ export class Engine {
         if (task.phase === 'access' && req.type !== 'erasure') {
           await writeSpool(spoolFile(this.deps.config.dataDir, req.id, task.id), r.collections);
         }
-        this.recordDone(task, counts, task.phase === 'access' ? r.discovered : []);
+        await this.recordDone(task, counts, task.phase === 'access' ? r.discovered : []);
       }
     } catch (err) {
       if (this.stopped && ac.signal.aborted && (ac.signal.reason as ConnectorError | undefined)?.code === 'SHUTDOWN') {
         this.release(task);
         return;
       }
-      this.recordFailure(task, err);
+      await this.recordFailure(task, err);
     } finally {
       clearTimeout(timer);
       this.controllers.delete(ac);
     }
   }
 
-  private recordDone(task: TaskRow, counts: TaskCounts, discovered: DiscoveredIdentity[], status: 'done' | 'waiting' = 'done'): void {
+  private batch: { fn: () => boolean; resolve: (v: boolean) => void; reject: (e: unknown) => void }[] = [];
+
+  /**
+   * Group commit: outcomes that arrive in the same turn of the event loop are recorded in one
+   * write transaction (one WAL commit), each in its own savepoint so one failure cannot undo
+   * the others. Until it commits, an outcome is not recorded: a crash re-runs the task.
+   */
+  private commit(fn: () => boolean): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.batch.push({ fn, resolve, reject });
+      if (this.batch.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const items = this.batch;
+    this.batch = [];
+    const results: ({ ok: true; v: boolean } | { ok: false; e: unknown })[] = [];
+    try {
+      writeTx(this.deps.db, () => {
+        for (const item of items) {
+          try {
+            results.push({ ok: true, v: this.deps.db.$client.transaction(item.fn)() });
+          } catch (e) {
+            results.push({ ok: false, e });
+          }
+        }
+      });
+    } catch (e) {
+      for (const item of items) item.reject(e);
+      return;
+    }
+    items.forEach((item, i) => {
+      const r = results[i]!;
+      if (r.ok) item.resolve(r.v);
+      else item.reject(r.e);
+    });
+  }
+
+  private async recordDone(task: TaskRow, counts: TaskCounts, discovered: DiscoveredIdentity[], status: 'done' | 'waiting' = 'done'): Promise<void> {
     const ctx = { ...this.ctx, now: this.deps.now };
-    const changed = writeTx(this.deps.db, () => {
+    const changed = await this.commit(() => {
       const now = this.deps.now();
       const ok = stmts(this.deps.db).finish.run({
         id: task.id,
@@ -333,7 +383,7 @@ export class Engine {
       if (getRequestRow(this.deps.db, task.requestId)?.stage === 'finalize') this.toFinalize.add(task.requestId);
       return true;
     });
-    if (changed) notifyEngine(this.deps.db);
+    if (changed) this.deps.logger.debug({ taskId: task.id, connector: task.connectorId, phase: task.phase }, 'connector task done');
   }
 
   /** Normalizes and stores discovered identities (bounded); returns {type, reason} of the new ones. */
@@ -370,14 +420,14 @@ export class Engine {
     return added;
   }
 
-  private recordFailure(task: TaskRow, err: unknown): void {
+  private async recordFailure(task: TaskRow, err: unknown): Promise<void> {
     const ce = err instanceof ConnectorError ? err : null;
     const code = ce?.code ?? (err instanceof AppError ? err.code : 'CONNECTOR_ERROR');
     const retryable = ce ? ce.retryable : !(err instanceof AppError);
     const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
     const final = !retryable || task.attempts >= this.opts.maxAttempts;
     const ctx = this.ctx;
-    const changed = writeTx(this.deps.db, () => {
+    const changed = await this.commit(() => {
       const now = this.deps.now();
       const next = final ? task.nextAttemptAt : now + backoffDelay(task.attempts, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.random);
       const ok = stmts(this.deps.db).finish.run({
@@ -406,7 +456,7 @@ export class Engine {
       if (final) advance(ctx, task.requestId);
       return true;
     });
-    if (changed) notifyEngine(this.deps.db);
+    if (!changed) return;
     this.deps.logger.warn({ taskId: task.id, connector: task.connectorId, code, attempts: task.attempts, final }, 'connector task failed');
   }
 

@@ -41,6 +41,11 @@ export const tasks = sqliteTable(
     createdAt: integer('created_at').notNull(),
     finishedAt: integer('finished_at'),
   },
-  (t) => [index('tasks_due_idx').on(t.status, t.nextAttemptAt), index('tasks_request_idx').on(t.requestId, t.phase, t.round)],
+  (t) => [
+    index('tasks_due_idx').on(t.status, t.nextAttemptAt),
+    index('tasks_request_idx').on(t.requestId, t.phase, t.round),
+    // The worker claims per connector (up to its free slots): without this, each claim scans the queue.
+    index('tasks_connector_due_idx').on(t.connectorId, t.status, t.nextAttemptAt),
+  ],
 );
 export type Task = typeof tasks.$inferSelect;

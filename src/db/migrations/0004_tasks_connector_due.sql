@@ -1,0 +1,1 @@
+CREATE INDEX `tasks_connector_due_idx` ON `tasks` (`connector_id`,`status`,`next_attempt_at`);
