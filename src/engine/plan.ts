@@ -79,6 +79,13 @@ function planPhase(ctx: Ctx, req: DsrRequest, phase: 'erase' | 'verify', round: 
     if (!capable || !usable(c, identities) || blocked.has(c.id)) continue;
     const need = relevantWatermark(c, identities);
     const mine = tasks.filter((t) => t.connectorId === c.id && t.status === 'done');
+    // A silo whose access pass, with every identity it can use, found nothing holds nothing to
+    // erase or verify (the contract makes access and erase see the same data).
+    const searched = [...mine].filter((t) => t.phase === 'access' && t.identityWatermark >= need);
+    if (c.capabilities.access && searched.length > 0 && searched.every((t) => (t.result?.found ?? 0) === 0)) {
+      const erased = mine.some((t) => t.phase === 'erase');
+      if (phase === 'erase' || !erased) continue;
+    }
     if (phase === 'erase') {
       if (mine.some((t) => t.phase === 'erase' && t.identityWatermark >= need)) continue;
     } else {

@@ -85,6 +85,21 @@ describe('engine: erasure across silos with identity expansion', () => {
   });
 });
 
+describe('engine: planning', () => {
+  it('a silo that holds nothing on the person (access with every usable identity found nothing) is not erased or verified', async () => {
+    const silos = syntheticSilos([BOB]);
+    const alice = syntheticConnector({ id: 'alice_only', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }] });
+    const h = engineHarness([...silos.all, alice]);
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('completed');
+    expect(view.json.tasks.filter((t: { phase: string }) => t.phase !== 'access').map((t: { connector: string; phase: string }) => `${t.connector}:${t.phase}`).sort()).toEqual(['alice_only:erase', 'alice_only:verify']);
+    expect(silos.all.every((s) => s.calls.erase === 0)).toBe(true);
+    expect(alice.collections[0]!.rows).toEqual([]);
+  });
+});
+
 describe('engine: connector failures', () => {
   it('a connector failing twice then succeeding completes, attempts recorded, backoff applied', async () => {
     const flaky = syntheticConnector({
