@@ -98,6 +98,7 @@ export class Engine {
       ...opts,
     };
     this.ctx = { ...deps, actor: ENGINE_ACTOR };
+    this.savepoint = deps.db.$client.transaction((fn: () => boolean) => fn());
     this.connectors = new Map(deps.connectors.map((c) => [c.id, c]));
     this.searchable = new Set(deps.connectors.flatMap((c) => c.lookupBy));
   }
@@ -305,6 +306,8 @@ export class Engine {
   }
 
   private batch: { fn: () => boolean; resolve: (v: boolean) => void; reject: (e: unknown) => void }[] = [];
+  /** Runs `fn` in a savepoint of the current transaction (one prepared wrapper, reused). */
+  private readonly savepoint: (fn: () => boolean) => boolean;
 
   /**
    * Group commit: outcomes that arrive in the same turn of the event loop are recorded in one
@@ -326,7 +329,7 @@ export class Engine {
       writeTx(this.deps.db, () => {
         for (const item of items) {
           try {
-            results.push({ ok: true, v: this.deps.db.$client.transaction(item.fn)() });
+            results.push({ ok: true, v: this.savepoint(item.fn) });
           } catch (e) {
             results.push({ ok: false, e });
           }
@@ -380,7 +383,7 @@ export class Engine {
         ...(followed.length ? { discovered: followed } : {}),
       });
       advance(ctx, task.requestId);
-      if (getRequestRow(this.deps.db, task.requestId)?.stage === 'finalize') this.toFinalize.add(task.requestId);
+      if (req.type !== 'erasure' && getRequestRow(this.deps.db, task.requestId)?.stage === 'finalize') this.toFinalize.add(task.requestId);
       return true;
     });
     if (changed) this.deps.logger.debug({ taskId: task.id, connector: task.connectorId, phase: task.phase }, 'connector task done');
