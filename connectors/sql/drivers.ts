@@ -66,6 +66,13 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** Waits for `p` at most `ms` (best-effort clean-up must not hold up a rejection). */
+async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 const RETRYABLE_NODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
 
 /**
@@ -95,7 +102,8 @@ export function mapDriverError(connectorId: string, dialect: Driver['dialect'], 
   }
   if (dialect === 'mysql') {
     if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT') return mk('SILO_CONFLICT', true, false);
-    if (code === 'PROTOCOL_CONNECTION_LOST' || code === 'ER_CON_COUNT_ERROR' || code === 'PROTOCOL_SEQUENCE_TIMEOUT' || code === 'ER_SERVER_SHUTDOWN')
+    if (code === 'PROTOCOL_SEQUENCE_TIMEOUT' || code === 'ER_QUERY_TIMEOUT' || code === 'ER_STATEMENT_TIMEOUT') return mk('SILO_TIMEOUT', true, false);
+    if (code === 'PROTOCOL_CONNECTION_LOST' || code === 'ER_CON_COUNT_ERROR' || code === 'ER_SERVER_SHUTDOWN')
       return mk('SILO_UNAVAILABLE', true, true);
     if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_FIELD_ERROR' || code === 'ER_BAD_DB_ERROR') return mk('SILO_SCHEMA', false, true);
     if (code === 'ER_PARSE_ERROR') return mk('SILO_QUERY_FAILED', false, true);
@@ -273,6 +281,8 @@ class PostgresDriver implements Driver {
       idleTimeoutMillis: 30_000,
       statement_timeout: this.queryTimeoutMs,
       max: this.poolSize,
+      // Lets the silo's DBA see (and account for) oubli's sessions.
+      application_name: `oubli:${this.id}`,
       ...base,
     });
     // An idle client dropped by the server must not crash the process; the next query reconnects.
@@ -332,10 +342,13 @@ class PostgresDriver implements Driver {
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      // After an abort a query may still be running on this connection: drop the connection
-      // (the server rolls the transaction back) instead of queueing a ROLLBACK behind it.
-      if (opts.signal.aborted) broken = true;
-      else {
+      // After an abort a statement may still be running (e.g. waiting on a lock): terminate that
+      // backend from another session, so its transaction rolls back and its locks go now, and
+      // drop the connection instead of queueing a ROLLBACK behind the statement.
+      if (opts.signal.aborted) {
+        broken = true;
+        await atMost(this.terminate(client), 2_000);
+      } else {
         try {
           await client.query('ROLLBACK');
         } catch {
@@ -345,6 +358,19 @@ class PostgresDriver implements Driver {
       throw mapDriverError(this.id, 'postgres', err);
     } finally {
       client.release(broken);
+    }
+  }
+
+  private async terminate(client: pg.PoolClient): Promise<void> {
+    const pid = (client as unknown as { processID?: number }).processID;
+    if (!pid) return;
+    const base: pg.ClientConfig = typeof this.connection === 'string' ? { connectionString: this.connection } : (this.connection as pg.ClientConfig);
+    const killer = new pg.Client({ connectionTimeoutMillis: 2_000, ...base });
+    try {
+      await killer.connect();
+      await killer.query('SELECT pg_terminate_backend($1)', [pid]);
+    } finally {
+      await killer.end().catch(() => {});
     }
   }
 
@@ -443,18 +469,34 @@ class MysqlDriver implements Driver {
       await conn.query('COMMIT');
       return result;
     } catch (err) {
-      if (opts.signal.aborted) broken = true;
-      else {
+      const mapped = mapDriverError(this.id, 'mysql', err);
+      // Aborted, or the client-side query timeout fired: the statement still runs on the server
+      // (holding its locks); kill that connection from another one so the transaction rolls back.
+      if (opts.signal.aborted || mapped.code === 'SILO_TIMEOUT') {
+        broken = true;
+        await atMost(this.kill(conn.threadId), 2_000);
+      } else {
         try {
           await conn.query('ROLLBACK');
         } catch {
           broken = true;
         }
       }
-      throw mapDriverError(this.id, 'mysql', err);
+      throw mapped;
     } finally {
       if (broken) conn.destroy();
       else conn.release();
+    }
+  }
+
+  private async kill(threadId: number | null | undefined): Promise<void> {
+    if (!threadId) return;
+    const base: mysql.ConnectionOptions = typeof this.connection === 'string' ? { uri: this.connection } : (this.connection as mysql.ConnectionOptions);
+    const killer = await mysql.createConnection({ connectTimeout: 2_000, ...base });
+    try {
+      await killer.query(`KILL CONNECTION ${Number(threadId)}`);
+    } finally {
+      killer.destroy();
     }
   }
 

@@ -21,6 +21,8 @@ export interface SqlTarget {
   base: { driver: 'sqlite'; filename: string } | { driver: 'postgres' | 'mysql'; connection: Record<string, unknown> };
   exec(sql: string): Promise<void>;
   count(sql: string, params?: unknown[]): Promise<number>;
+  /** Sessions the connector `id` holds open on the server (postgres/mysql only). */
+  sessions?(id: string): Promise<number>;
   /** A second session holding a row lock until release() (postgres/mysql only). */
   lockRow?(table: string, id: number): Promise<{ release(): Promise<void> }>;
   drop(): Promise<void>;
@@ -75,6 +77,7 @@ export async function postgresTarget(): Promise<SqlTarget | { skip: string }> {
     base: { driver: 'postgres', connection },
     exec: async (sql) => void (await admin.query(sql)),
     count: async (sql, params = []) => Number((await admin.query(sql.replace(/\?/g, (_, i) => `$${sql.slice(0, i).split('?').length}`), params)).rows[0].n),
+    sessions: async (id) => Number((await admin.query('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [`oubli:${id}`])).rows[0].n),
     lockRow: async (table, id) => {
       const c = new pg.Client(connection);
       await c.connect();
@@ -110,6 +113,9 @@ export async function mysqlTarget(): Promise<SqlTarget | { skip: string }> {
     base: { driver: 'mysql', connection },
     exec: async (sql) => void (await admin.query(sql)),
     count: async (sql, params = []) => Number(((await admin.query(sql, params))[0] as { n: number }[])[0]!.n),
+    // The database is unique to this run: every other session in it is a connector's.
+    sessions: async () =>
+      Number((((await admin.query('SELECT count(*) AS n FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()', [database]))[0]) as { n: number }[])[0]!.n),
     lockRow: async (table, id) => {
       const c = await mysql.createConnection(connection);
       await c.query('START TRANSACTION');

@@ -201,6 +201,39 @@ export function describeSqlConnector(name: string, makeTarget: () => Promise<Sql
       expect(err).toMatchObject({ code: 'SILO_UNAVAILABLE', retryable: true });
     });
 
+    test('a statement that exceeds the query time limit is a retryable timeout, rolled back', async (t) => {
+      if (!t.lockRow) return;
+      const c = make(undefined, { queryTimeoutMs: 300 });
+      await c.init();
+      const lock = await t.lockRow('customers', 2);
+      try {
+        const err = await c.erase([{ type: 'email', value: BOB.email }], ctx()).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ConnectorError);
+        expect(err).toMatchObject({ retryable: true });
+        expect(['SILO_TIMEOUT', 'SILO_CONFLICT']).toContain((err as ConnectorError).code);
+      } finally {
+        await lock.release();
+      }
+      expect(await t.count('SELECT count(*) AS n FROM orders WHERE customer_id = 2')).toBe(1);
+    }, 20_000);
+
+    test('close() releases the connection pool', async (t) => {
+      if (!t.sessions) return;
+      // Other connectors of this file may hold idle sessions too: compare with the count before.
+      const baseline = await t.sessions('fx-close');
+      const c = make(undefined, { id: 'fx-close' });
+      await c.access([{ type: 'email', value: ALICE.email }], ctx());
+      expect(await t.sessions('fx-close')).toBeGreaterThan(baseline);
+      await c.close();
+      const deadline = Date.now() + 3000;
+      let left = await t.sessions('fx-close');
+      while (left > baseline && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        left = await t.sessions('fx-close');
+      }
+      expect(left).toBe(baseline);
+    });
+
     test(
       'abort while the erasure waits on a lock: rejects promptly, nothing is committed',
       async (t) => {
@@ -216,6 +249,10 @@ export function describeSqlConnector(name: string, makeTarget: () => Promise<Sql
           const err = await pending.catch((e: unknown) => e);
           expect(err).toMatchObject({ code: 'ABORTED', retryable: true });
           expect(Date.now() - started).toBeLessThan(3000);
+          // The aborted transaction is gone server-side too: the order row it had deleted is not
+          // locked any more (this would hang if its session still ran).
+          const orderLock = await t.lockRow!('orders', 20);
+          await orderLock.release();
         } finally {
           await lock.release();
         }
