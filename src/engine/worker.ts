@@ -11,7 +11,7 @@
  * - stage changes and the tasks they create commit with the outcome that triggers them.
  */
 import { randomBytes } from 'node:crypto';
-import { unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import type { Connector, ConnectorContext, DiscoveredIdentity } from '../../connectors/types.js';
 import { ConnectorError, isPending } from '../../connectors/types.js';
 import { writeTx, type Sqlite } from '../db/client.js';
@@ -21,7 +21,7 @@ import { maskIdentity, normalizeIdentity, TYPE_PATTERN } from '../identity.js';
 import { AppError } from '../errors.js';
 import { advance, auditRequest, ENGINE_ACTOR, MAX_IDENTITIES, outcomeCounts } from './plan.js';
 import { validateAccess, validateErasure } from './results.js';
-import { removeSpool, spoolFile, writeSpool } from './spool.js';
+import { exportsDir, removeSpool, spoolFile, writeSpool } from './spool.js';
 import { getRequestRow, identitiesOf, setStatus, stmts, tasksOf, toRequest, toTask, type TaskRow } from './store.js';
 import { buildExport } from '../requests/export.js';
 
@@ -500,9 +500,30 @@ export class Engine {
     }
   }
 
+  /**
+   * Deletes spooled access results that will never become an export (request cancelled,
+   * denied, expired) or already did: personal data does not linger on disk.
+   */
+  private async sweepSpools(): Promise<void> {
+    const dir = exportsDir(this.deps.config.dataDir);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    const status = this.deps.db.$client.prepare('select status from requests where id = ?').pluck();
+    for (const name of names) {
+      if (!/^req_[0-9a-z]+$/.test(name)) continue;
+      const s = status.get(name) as string | undefined;
+      if (s === undefined || ['completed', 'cancelled', 'denied', 'expired', 'failed'].includes(s)) await removeSpool(this.deps.config.dataDir, name);
+    }
+  }
+
   /** Expires never-verified requests past their deadline; deletes exports past their TTL. */
   async sweep(): Promise<void> {
     this.lastSweep = this.deps.now();
+    await this.sweepSpools();
     const now = this.deps.now();
     const sqlite = this.deps.db.$client;
     const stale = sqlite.prepare("select id from requests where status = 'pending_verification' and due_at < ?").pluck().all(now) as string[];
@@ -521,6 +542,8 @@ export class Engine {
       await unlink(path).catch(() => undefined);
       writeTx(this.deps.db, () => {
         const r = sqlite.prepare('update requests set export_path = null where id = ? and export_path is not null').run(id);
+        // The archive is gone: so is the request's copy of the person's identifiers.
+        sqlite.prepare('update request_identities set value = null where request_id = ?').run(id);
         if (r.changes === 1) auditRequest(this.ctx, toRequest(sqlite.prepare('select id, subject_id as subjectId from requests where id = ?').get(id)) ?? { id, subjectId: null }, 'request.export_deleted', {});
       });
     }

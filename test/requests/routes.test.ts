@@ -283,6 +283,30 @@ describe('exports', () => {
     expect(h.auditTypes(acc)).toContain('request.export_deleted');
   });
 
+  it('spooled results of a request that will not be exported are deleted by the sweep; identities cleared with the export', async () => {
+    const silos = syntheticSilos([ALICE]);
+    silos.newsletter.setDown(true);
+    const h = engineHarness(silos.all, { engine: { maxAttempts: 1 } });
+    const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('needs_attention');
+    const spool = `${h.deps.config.dataDir}/exports/${id}`;
+    expect(existsSync(spool)).toBe(true);
+    await h.engine.sweep();
+    expect(existsSync(spool)).toBe(true); // kept: a retry builds the export from it
+    await h.api('POST', `/v1/requests/${id}/cancel`);
+    await h.engine.sweep();
+    expect(existsSync(spool)).toBe(false);
+
+    const ok = await h.submit('access', [{ type: 'email', value: BOB.email }]);
+    silos.newsletter.setDown(false);
+    await h.engine.runUntilIdle();
+    expect(h.deps.db.$client.prepare('select count(*) from request_identities where request_id = ? and value is not null').pluck().get(ok)).toBe(1);
+    h.deps.clock.advance(8 * 86_400_000);
+    await h.engine.sweep();
+    expect(h.deps.db.$client.prepare('select count(*) from request_identities where request_id = ? and value is not null').pluck().get(ok)).toBe(0);
+  });
+
   it('a key without requests:read cannot download an export (403)', async () => {
     const h = engineHarness(syntheticSilos([ALICE]).all);
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
