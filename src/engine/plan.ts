@@ -13,7 +13,7 @@ import type { Ctx } from '../deps.js';
 import type { DsrRequest, Verification } from '../db/schema/requests.js';
 import type { TaskPhase } from '../db/schema/tasks.js';
 import { findSubjectIdByIdentity, forgetSubject, subjectRefOf } from '../subjects/service.js';
-import { getRequestRow, identitiesOf, setStage, setStatus, stmts, tasksOf, type IdentityRow, type TaskRow } from './store.js';
+import { getRequestLite, getRequestRow, identitiesOf, setStage, setStatus, stmts, tasksOf, type IdentityRow, type RequestLite, type TaskRow } from './store.js';
 
 /** Identity expansion bounds: rounds of access calls, identities per request. */
 export const MAX_ROUNDS = 5;
@@ -40,12 +40,12 @@ function usable(c: Connector, identities: IdentityRow[]): boolean {
   return identities.some((i) => i.value !== null && c.lookupBy.includes(i.type));
 }
 
-function createTask(ctx: Ctx, req: DsrRequest, connectorId: string, phase: TaskPhase, round: number, watermark: number): void {
+function createTask(ctx: Ctx, req: RequestLite, connectorId: string, phase: TaskPhase, round: number, watermark: number): void {
   stmts(ctx.db).insertTask.run({ id: ctx.ids('tsk'), requestId: req.id, connectorId, phase, round, now: ctx.now(), watermark });
 }
 
 /** Access tasks for connectors that have not yet searched with every identity they can use. */
-function planAccessRound(ctx: Ctx, req: DsrRequest, round: number, tasks: TaskRow[], identities: IdentityRow[], blocked: Set<string> = new Set()): number {
+function planAccessRound(ctx: Ctx, req: RequestLite, round: number, tasks: TaskRow[], identities: IdentityRow[], blocked: Set<string> = new Set()): number {
   const watermark = identities.reduce((m, i) => Math.max(m, i.id), 0);
   let created = 0;
   for (const c of ctx.connectors) {
@@ -71,7 +71,7 @@ function relevantWatermark(c: Connector, identities: IdentityRow[]): number {
  * identity they can use yet; no verification since their latest erasure. Connectors with a
  * failed task are skipped (the request ends in needs_attention; a retry plans them again).
  */
-function planPhase(ctx: Ctx, req: DsrRequest, phase: 'erase' | 'verify', round: number, tasks: TaskRow[], identities: IdentityRow[], blocked: Set<string>): number {
+function planPhase(ctx: Ctx, req: RequestLite, phase: 'erase' | 'verify', round: number, tasks: TaskRow[], identities: IdentityRow[], blocked: Set<string>): number {
   const watermark = identities.reduce((m, i) => Math.max(m, i.id), 0);
   let created = 0;
   for (const c of ctx.connectors) {
@@ -145,7 +145,7 @@ export function judgeVerification(tasks: TaskRow[]): Verification {
  */
 export function advance(ctx: Ctx, requestId: string): void {
   for (let guard = 0; guard < 10; guard++) {
-    const req = getRequestRow(ctx.db, requestId);
+    const req = getRequestLite(ctx.db, requestId);
     if (!req || req.status !== 'running') return;
     if ((stmts(ctx.db).openTaskCount.get(req.id) as number) > 0) return;
     const tasks = tasksOf(ctx.db, req.id);
@@ -194,7 +194,7 @@ export function advance(ctx: Ctx, requestId: string): void {
   }
 }
 
-function needsAttention(ctx: Ctx, req: DsrRequest, failed: TaskRow[]): void {
+function needsAttention(ctx: Ctx, req: RequestLite, failed: TaskRow[]): void {
   const reason = failed.map((t) => `${t.connectorId} (${t.phase}): ${t.lastErrorCode ?? 'ERROR'} — ${(t.lastError ?? '').slice(0, 200)}`).join('; ');
   setStatus(ctx.db, req.id, ['running'], 'needs_attention', ctx.now(), `${failed.length} task(s) failed: ${reason}`.slice(0, 2000));
   auditRequest(ctx, req, 'request.needs_attention', {
@@ -207,7 +207,7 @@ function needsAttention(ctx: Ctx, req: DsrRequest, failed: TaskRow[]): void {
  * request's copy of their identifiers, then completes. A verification that finds data beyond
  * what was declared retained stops in needs_attention instead (retry erases again).
  */
-function finishErasure(ctx: Ctx, req: DsrRequest, tasks: TaskRow[], identities: IdentityRow[]): void {
+function finishErasure(ctx: Ctx, req: RequestLite, tasks: TaskRow[], identities: IdentityRow[]): void {
   const verification = judgeVerification(tasks);
   ctx.db.$client.prepare('update requests set verification = ? where id = ?').run(JSON.stringify(verification), req.id);
   auditRequest(ctx, req, 'request.verified_erasure', verification as unknown as Record<string, unknown>);

@@ -56,6 +56,7 @@ function statements(sqlite: Sqlite) {
   const p = (sql: string): Stmt => sqlite.prepare(sql);
   return {
     request: p(`select ${REQUEST_COLS} from requests where id = ?`),
+    requestLite: p(`select id, type, status, stage, round, subject_id as subjectId from requests where id = ?`),
     insertRequest: p(`insert into requests (id, type, status, status_reason, channel, locale, verified, subject_id, received_at, due_at,
       extended_months, extension_reason, stage, round, verification, created_by, updated_at)
       values (@id, @type, @status, null, @channel, @locale, @verified, @subjectId, @receivedAt, @dueAt, 0, null, null, 0, null, @createdBy, @updatedAt)`),
@@ -105,6 +106,13 @@ export function toRequest(raw: unknown): DsrRequest | undefined {
   if (!raw) return undefined;
   const r = raw as RawRequest;
   return { ...r, verified: r.verified === 1, verification: r.verification ? (JSON.parse(r.verification) as Verification) : null };
+}
+
+/** The columns the engine's hot path needs. */
+export type RequestLite = Pick<DsrRequest, 'id' | 'type' | 'status' | 'stage' | 'round' | 'subjectId'>;
+
+export function getRequestLite(db: Db, id: string): RequestLite | undefined {
+  return stmts(db).requestLite.get(id) as RequestLite | undefined;
 }
 
 export function getRequestRow(db: Db, id: string): DsrRequest | undefined {

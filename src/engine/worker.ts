@@ -22,7 +22,7 @@ import { AppError } from '../errors.js';
 import { advance, auditRequest, ENGINE_ACTOR, MAX_IDENTITIES, outcomeCounts } from './plan.js';
 import { validateAccess, validateErasure } from './results.js';
 import { exportsDir, removeSpool, spoolFile, writeSpool } from './spool.js';
-import { getRequestRow, identitiesOf, setStatus, stmts, tasksOf, toRequest, toTask, type TaskRow } from './store.js';
+import { getRequestLite, getRequestRow, identitiesOf, setStatus, stmts, tasksOf, toRequest, toTask, type TaskRow } from './store.js';
 import { buildExport } from '../requests/export.js';
 
 export interface EngineOptions {
@@ -236,7 +236,7 @@ export class Engine {
   }
 
   private async execute(task: TaskRow): Promise<void> {
-    const req = getRequestRow(this.deps.db, task.requestId);
+    const req = getRequestLite(this.deps.db, task.requestId);
     const connector = this.connectors.get(task.connectorId);
     const ac = new AbortController();
     this.controllers.add(ac);
@@ -362,7 +362,7 @@ export class Engine {
         next: task.nextAttemptAt,
       });
       if (ok.changes !== 1) return false; // lease lost or request cancelled: someone else owns the outcome
-      const req = getRequestRow(this.deps.db, task.requestId)!;
+      const req = getRequestLite(this.deps.db, task.requestId)!;
       const followed = discovered.length > 0 ? this.addDiscovered(task, discovered) : [];
       auditRequest(ctx, req, status === 'waiting' ? 'task.pending' : 'task.completed', {
         taskId: task.id,
@@ -383,7 +383,7 @@ export class Engine {
         ...(followed.length ? { discovered: followed } : {}),
       });
       advance(ctx, task.requestId);
-      if (req.type !== 'erasure' && getRequestRow(this.deps.db, task.requestId)?.stage === 'finalize') this.toFinalize.add(task.requestId);
+      if (req.type !== 'erasure' && getRequestLite(this.deps.db, task.requestId)?.stage === 'finalize') this.toFinalize.add(task.requestId);
       return true;
     });
     if (changed) this.deps.logger.debug({ taskId: task.id, connector: task.connectorId, phase: task.phase }, 'connector task done');
