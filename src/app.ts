@@ -1,11 +1,8 @@
-import { bodyLimit } from 'hono/body-limit';
-import { requestId } from 'hono/request-id';
-import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps.js';
 import { createRouter } from './http/openapi.js';
 import { handleError, handleNotFound } from './http/errors.js';
 import { authenticate } from './http/auth.js';
-import { PayloadTooLargeError } from './errors.js';
+import { basics } from './http/basics.js';
 import { systemRoutes } from './http/system-routes.js';
 import { authRoutes } from './auth/routes.js';
 import { apiKeyRoutes } from './auth/api-key-routes.js';
@@ -26,34 +23,7 @@ export const LARGE_BODY_ROUTES: Record<string, number> = {
  */
 export function createApp(deps: Deps) {
   const app = createRouter();
-  app.use(
-    requestId({ headerName: 'X-Request-Id', generator: () => deps.ids('rid') }),
-    secureHeaders({
-      contentSecurityPolicy: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-      },
-      strictTransportSecurity: deps.config.publicUrl?.startsWith('https:') ? 'max-age=31536000; includeSubDomains' : false,
-    }),
-  );
-  app.use(async (c, next) => {
-    c.set('deps', deps);
-    await next();
-  });
-  app.use(async (c, next) => {
-    const path = new URL(c.req.url).pathname;
-    const maxSize = LARGE_BODY_ROUTES[path] ?? deps.config.bodyLimit;
-    return bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new PayloadTooLargeError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxSize} bytes`);
-      },
-    })(c, next);
-  });
+  app.use(basics(deps, LARGE_BODY_ROUTES));
   app.use('/v1/*', authenticate(deps));
   app.onError(handleError);
   app.notFound(handleNotFound);

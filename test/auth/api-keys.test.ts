@@ -87,6 +87,7 @@ describe('POST /v1/api-keys', () => {
 describe('GET /v1/api-keys', () => {
   it('lists keys, newest first, never with the key or its hash', async () => {
     const { app, deps, headers } = setup();
+    deps.clock.advance(1000); // ids made within one ms are not ordered
     const a = (await call(app, 'POST', '/v1/api-keys', { headers, body: { name: 'a', scopes: ['audit:read'] } })).json;
     deps.clock.advance(1000);
     const b = (await call(app, 'POST', '/v1/api-keys', { headers, body: { name: 'b', scopes: [...SCOPES] } })).json;
