@@ -144,7 +144,9 @@ const INDEXES: Record<DemoSilo, string> = {
 class Inserter {
   private readonly many: Database.Statement;
   private readonly one: Database.Statement;
-  private buf: unknown[] = [];
+  /** Reused between batches: better-sqlite3 copies the values while binding. */
+  private readonly buf: unknown[];
+  private n = 0;
   constructor(
     db: Database.Database,
     table: string,
@@ -155,18 +157,19 @@ class Inserter {
     const head = `INSERT INTO ${table} (${columns.join(', ')}) VALUES `;
     this.many = db.prepare(head + Array.from({ length: batch }, () => row).join(', '));
     this.one = db.prepare(head + row);
+    this.buf = new Array(batch * columns.length);
   }
   add(...values: unknown[]): void {
-    for (const v of values) this.buf.push(v);
-    if (this.buf.length === this.batch * this.columns.length) {
+    for (let i = 0; i < values.length; i++) this.buf[this.n++] = values[i];
+    if (this.n === this.buf.length) {
       this.many.run(this.buf);
-      this.buf = [];
+      this.n = 0;
     }
   }
   flush(): void {
-    const n = this.columns.length;
-    for (let i = 0; i < this.buf.length; i += n) this.one.run(this.buf.slice(i, i + n));
-    this.buf = [];
+    const w = this.columns.length;
+    for (let i = 0; i < this.n; i += w) this.one.run(this.buf.slice(i, i + w));
+    this.n = 0;
   }
 }
 
