@@ -100,6 +100,30 @@ describe('demo silos', () => {
     }
   });
 
+  it('are deterministic: two generations hold the same rows', () => {
+    const a = mkdtempSync(join(tmpdir(), 'oubli-demo-a-'));
+    const b = mkdtempSync(join(tmpdir(), 'oubli-demo-b-'));
+    try {
+      ensureDemoSilos(a, { customers: 120 });
+      ensureDemoSilos(b, { customers: 120 });
+      for (const silo of DEMO_SILOS) {
+        const dump = (d: string) => {
+          const db = new Database(join(d, 'demo', `${silo}.db`), { readonly: true });
+          const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+          const out = tables.map((t) => db.prepare(`SELECT * FROM ${t}`).all());
+          db.close();
+          return out;
+        };
+        const da = dump(a);
+        expect(da.flat().length).toBeGreaterThan(0);
+        expect(dump(b)).toEqual(da);
+      }
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+
   it('validate against the live schema', async () => {
     for (const c of connectors) await c.init?.();
     expect(connectors.map((c) => c.id)).toEqual(['shop', 'loyalty', 'crm', 'newsletter', 'analytics']);
