@@ -39,7 +39,7 @@ async function startService(): Promise<{ url: string; child: ChildProcess }> {
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const url = await new Promise<string>((resolveUrl, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out} ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out} ${err}`)), 60_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening on (http:\/\/\S+)/.exec(out);
@@ -116,7 +116,7 @@ export default {
     await waitFor(
       () => [count('gamma', "select count(*) from calls where phase = 'erase'"), count('alpha', 'select count(*) from effects'), count('beta', 'select count(*) from effects')],
       (v) => v.every((n) => n >= 1),
-      20_000,
+      60_000,
       'erase in progress',
     );
     first.child.kill('SIGKILL');
@@ -128,7 +128,7 @@ export default {
     const final = await waitFor(
       async () => ((await (await fetch(`${second.url}/v1/requests/${id}`, { headers })).json()) as { status: string; tasks: { connector: string; phase: string; status: string; attempts: number }[] }),
       (v) => v.status === 'completed' || v.status === 'needs_attention',
-      30_000,
+      60_000,
       'completion after restart',
     );
     expect(final.status).toBe('completed');
@@ -153,5 +153,5 @@ export default {
     const verify = cli('audit', 'verify');
     expect(verify.status, verify.stderr).toBe(0);
     expect(verify.stdout).toMatch(/audit log ok/);
-  }, 90_000);
+  }, 240_000);
 });
