@@ -255,6 +255,8 @@ class SqliteDriver implements Driver {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
+const guarded = new WeakSet<object>();
+
 class PostgresDriver implements Driver {
   readonly dialect = 'postgres' as const;
   private pool: pg.Pool | null = null;
@@ -295,7 +297,14 @@ class PostgresDriver implements Driver {
     if (signal.aborted) throw abortError(signal);
     const connecting = this.getPool().connect();
     try {
-      return await raceAbort(connecting, signal);
+      const client = await raceAbort(connecting, signal);
+      // A checked-out client whose server goes away emits 'error'; without a listener that would
+      // crash the process. The failure still reaches the caller through the query's rejection.
+      if (!guarded.has(client)) {
+        guarded.add(client);
+        client.on('error', () => {});
+      }
+      return client;
     } catch (err) {
       // Aborted while connecting: hand the connection back when it arrives, or the pool leaks it.
       connecting.then((c) => c.release(), () => {});
@@ -319,7 +328,8 @@ class PostgresDriver implements Driver {
   }
 
   async columns(table: string): Promise<ColumnInfo[] | null> {
-    const signal = AbortSignal.timeout(this.queryTimeoutMs);
+    // Start-up introspection: not bounded by the (possibly short) per-query limit.
+    const signal = AbortSignal.timeout(Math.max(this.queryTimeoutMs, 15_000));
     const client = await this.client(signal);
     try {
       const rows = await this.runner(client, signal).all(
@@ -446,7 +456,8 @@ class MysqlDriver implements Driver {
   }
 
   async columns(table: string): Promise<ColumnInfo[] | null> {
-    const signal = AbortSignal.timeout(this.queryTimeoutMs);
+    // Start-up introspection: not bounded by the (possibly short) per-query limit.
+    const signal = AbortSignal.timeout(Math.max(this.queryTimeoutMs, 15_000));
     const conn = await this.conn(signal);
     try {
       const rows = await this.runner(conn, signal).all(

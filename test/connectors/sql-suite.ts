@@ -85,6 +85,17 @@ export function describeSqlConnector(name: string, makeTarget: () => Promise<Sql
       expect(odd.collections.every((x) => x.records.length === 0)).toBe(true);
     });
 
+    test('`columns` limits what access returns; identities already known are not re-discovered', async () => {
+      const c = make({
+        customers: { table: 'customers', key: 'id', columns: ['id', 'email'], match: { email: 'email', phone: 'phone' }, discover: { customer_id: 'id', phone: 'phone' }, erase: { action: 'delete' } },
+      });
+      const r = await c.access([{ type: 'email', value: ALICE.email }, { type: 'phone', value: ALICE.phone }], ctx());
+      expect(r.collections.find((x) => x.name === 'customers')!.records).toEqual([{ id: 1, email: ALICE.email }]);
+      // Children are still found through the key, which is selected even when not returned.
+      expect(r.collections.find((x) => x.name === 'orders')!.records).toHaveLength(2);
+      expect(r.discovered.map((d) => d.type)).toEqual(['customer_id']);
+    });
+
     test('thousands of identities are looked up in chunks', async () => {
       const c = make();
       const many = Array.from({ length: 2500 }, (_, i) => ({ type: 'email', value: `someone${i}@example.org` }));
@@ -203,7 +214,7 @@ export function describeSqlConnector(name: string, makeTarget: () => Promise<Sql
 
     test('a statement that exceeds the query time limit is a retryable timeout, rolled back', async (t) => {
       if (!t.lockRow) return;
-      const c = make(undefined, { queryTimeoutMs: 300 });
+      const c = make(undefined, { queryTimeoutMs: 1000 });
       await c.init();
       const lock = await t.lockRow('customers', 2);
       try {
