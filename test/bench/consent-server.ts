@@ -2,7 +2,8 @@
  * Child process for the consent benchmarks, so the server and autocannon each get a core:
  * `consent-server.ts hello` serves a bare Hono hello-world (the baseline);
  * `consent-server.ts app <db>` serves the real app over the fixture database.
- * Prints `PORT <n>` once listening, on 127.0.0.1 only.
+ * Prints `PORT <n>` once listening, on 127.0.0.1 only; answers the IPC message 'cpu' with its
+ * CPU time in µs.
  */
 import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
@@ -28,3 +29,11 @@ server.once('listening', () => {
   process.stdout.write(`PORT ${(server.address() as AddressInfo).port}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));
+// The parent asks for this process's CPU time around each measurement (server cost per request,
+// independent of how fast the load generator on the same machine can go).
+process.on('message', (m) => {
+  if (m === 'cpu') {
+    const u = process.cpuUsage();
+    process.send!({ cpu: u.user + u.system });
+  }
+});
