@@ -114,7 +114,11 @@ export async function seedConsentDemo(ctx: Ctx): Promise<{ purposesCreated: numb
     people.push(c);
     const r = rng(mix(0xc0115e47, i));
     const created = Math.min(Date.parse(c.createdAt), now - 30 * DAY);
-    const at = (from: number) => new Date(from + Math.floor(r() * Math.max(DAY, now - from - DAY))).toISOString();
+    // Spread over the customer's life, a third of them in the last 90 days (the dashboard's window).
+    const at = (from: number) => {
+      const start = r() < 0.35 ? Math.max(from, now - 90 * DAY) : from;
+      return new Date(start + Math.floor(r() * Math.max(DAY, now - start - DAY))).toISOString();
+    };
     const add = (purpose: string, decision: Decision, channel: SourceChannel, occurredAt: string, extra: Record<string, unknown> = {}) =>
       lines.push({
         line: lines.length + 1,
@@ -137,7 +141,7 @@ export async function seedConsentDemo(ctx: Ctx): Promise<{ purposesCreated: numb
       if (r() < 0.2) add('newsletter', 'withdrawn', r() < 0.5 ? 'email' : 'web', at(Date.parse(t)));
     } else if (r() < 0.5) add('newsletter', 'refused', 'web', at(created));
     // Cookie banner: analytics and targeted ads, some visitors sending Global Privacy Control.
-    const banner = at(created);
+    const banner = at(Math.max(created, now - 395 * DAY));
     const gpc = r() < 0.1;
     add('analytics', r() < 0.7 ? 'granted' : 'refused', 'web', banner);
     add('targeted-ads', r() < 0.45 ? 'granted' : 'refused', 'web', banner, gpc ? { gpc: true } : {});
