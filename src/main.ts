@@ -3,6 +3,7 @@
  * print (a URL, a key, a verdict), so scripts can capture it.
  */
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
 
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildDeps } from './runtime.js';
@@ -143,6 +144,9 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'audit': {
       if (sub !== 'verify') fail(USAGE);
+      // The rebuild allocates a few small buffers per entry: a larger young generation cuts the
+      // time spent collecting them on a million-entry log.
+      v8.setFlagsFromString('--max-semi-space-size=64');
       const deps = buildDeps(config);
       const started = performance.now();
       const report = await verifyAuditLog(deps.db.$client, deps.keys.jwks());
