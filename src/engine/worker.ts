@@ -324,20 +324,28 @@ export class Engine {
   private flush(): void {
     const items = this.batch;
     this.batch = [];
-    const results: ({ ok: true; v: boolean } | { ok: false; e: unknown })[] = [];
+    let results: ({ ok: true; v: boolean } | { ok: false; e: unknown })[];
     try {
-      writeTx(this.deps.db, () => {
-        for (const item of items) {
-          try {
-            results.push({ ok: true, v: this.savepoint(item.fn) });
-          } catch (e) {
-            results.push({ ok: false, e });
+      // Fast path: all in one transaction. Should one item throw, the whole transaction rolls
+      // back and the batch is replayed with a savepoint per item (each item is a guarded,
+      // self-contained change, so replaying it is safe).
+      results = writeTx(this.deps.db, () => items.map((item) => ({ ok: true as const, v: item.fn() })));
+    } catch {
+      results = [];
+      try {
+        writeTx(this.deps.db, () => {
+          for (const item of items) {
+            try {
+              results.push({ ok: true, v: this.savepoint(item.fn) });
+            } catch (e) {
+              results.push({ ok: false, e });
+            }
           }
-        }
-      });
-    } catch (e) {
-      for (const item of items) item.reject(e);
-      return;
+        });
+      } catch (e) {
+        for (const item of items) item.reject(e);
+        return;
+      }
     }
     items.forEach((item, i) => {
       const r = results[i]!;

@@ -227,6 +227,29 @@ describe('engine: connector failures', () => {
   });
 });
 
+describe('engine: group commit', () => {
+  it('an outcome that fails to record does not undo the others recorded in the same batch', async () => {
+    const silos = syntheticSilos([ALICE]);
+    const h = engineHarness(silos.all);
+    const append = h.deps.audit.append.bind(h.deps.audit);
+    let thrown = 0;
+    h.deps.audit.append = (input) => {
+      if (input.type === 'task.completed' && input.data?.connector === 'crm' && thrown++ < 2) throw new Error('disk full');
+      return append(input);
+    };
+    const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    // crm's first outcome could not be recorded: retried later; the others of its batch stand.
+    const crm = view.json.tasks.find((t: { connector: string; round: number }) => t.connector === 'crm' && t.round === 1);
+    expect(crm).toMatchObject({ status: 'queued', attempts: 1, lastError: { code: 'CONNECTOR_ERROR' } });
+    expect(view.json.tasks.filter((t: { round: number; status: string }) => t.round === 1 && t.status === 'done').map((t: { connector: string }) => t.connector).sort()).toEqual(['newsletter', 'shop']);
+    h.deps.clock.advance(60_000);
+    await h.engine.runUntilIdle();
+    expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('completed');
+  });
+});
+
 describe('engine: crash safety (leases)', () => {
   it('a task whose worker died is re-run after its lease expires; a task recorded done is never re-run', async () => {
     const silos = syntheticSilos([ALICE]);
