@@ -311,8 +311,8 @@ export class Engine {
 
   /**
    * Group commit: outcomes that arrive in the same turn of the event loop are recorded in one
-   * write transaction (one WAL commit), each in its own savepoint so one failure cannot undo
-   * the others. Until it commits, an outcome is not recorded: a crash re-runs the task.
+   * write transaction (one WAL commit); one failing item cannot undo the others (see flush).
+   * Until it commits, an outcome is not recorded: a crash re-runs the task.
    */
   private commit(fn: () => boolean): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
