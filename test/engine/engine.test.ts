@@ -250,6 +250,26 @@ describe('engine: group commit', () => {
   });
 });
 
+describe('engine: several workers on one database', () => {
+  it('two engines share the queue: every task runs exactly once', async () => {
+    const slow = syntheticConnector({ id: 'slow', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: Array.from({ length: 20 }, (_, i) => ({ email: `p${i}@example.com` })) }], delayMs: 3 });
+    const h = engineHarness([slow], { engine: { concurrency: 2 } });
+    const other = new Engine(h.deps, { concurrency: 2, random: () => 0.5 });
+    for (let i = 0; i < 20; i++) await h.submit('erasure', [{ type: 'email', value: `p${i}@example.com` }]);
+    await Promise.all([h.engine.runUntilIdle(), other.runUntilIdle()]);
+    await Promise.all([h.engine.runUntilIdle(), other.runUntilIdle()]);
+    const tasks = h.deps.db.$client.prepare('select count(*) from tasks').pluck().get() as number;
+    expect(tasks).toBe(60);
+    expect(slow.calls.access + slow.calls.erase).toBe(60);
+    expect(slow.removed).toBe(20);
+    expect(h.engine.connectorMs).toBeGreaterThan(0); // both did part of the work
+    expect(other.connectorMs).toBeGreaterThan(0);
+    const owners = h.deps.db.$client.prepare("select count(*) from requests where status = 'completed'").pluck().get();
+    expect(owners).toBe(20);
+    expect(h.deps.db.$client.prepare("select count(*) from audit_entries where type = 'task.completed'").pluck().get()).toBe(60);
+  });
+});
+
 describe('engine: crash safety (leases)', () => {
   it('a task whose worker died is re-run after its lease expires; a task recorded done is never re-run', async () => {
     const silos = syntheticSilos([ALICE]);
