@@ -8,10 +8,10 @@
  *   and the server appending to the same file still produce one gap-free log;
  * - entries never hold personal data in clear: actors and people are ids or keyed pseudonyms.
  */
-import canonicalize from 'canonicalize';
 import type { Sqlite } from '../db/client.js';
 import { consistencyPath, inclusionPath, rangeHash, type NodeReader } from './merkle.js';
-import { leafHash, nodeHash } from './verify.js';
+import { fastLeafHash, fastNodeHash } from './hash.js';
+import { canonicalJson } from './canonical.js';
 import { AppError, ValidationError } from '../errors.js';
 
 export interface Actor {
@@ -34,6 +34,11 @@ export interface AuditEntry extends Required<Omit<AuditInput, 'subjectRef' | 're
   requestId?: string;
 }
 
+interface Subtree {
+  level: number;
+  hash: Uint8Array;
+}
+
 export interface AppendedEntry {
   index: number;
   leafHash: Uint8Array;
@@ -41,9 +46,7 @@ export interface AppendedEntry {
 
 /** Serialises an entry exactly as it is hashed (RFC 8785). */
 export function canonicalEntry(entry: AuditEntry): string {
-  const out = canonicalize(entry);
-  if (out === undefined) throw new Error('entry is not serialisable');
-  return out;
+  return canonicalJson(entry);
 }
 
 const EMPTY_ROOT = new Uint8Array(Buffer.from('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex'));
@@ -86,14 +89,15 @@ export class AuditLog {
       let index = this.size();
       const at = new Date(this.now()).toISOString();
       const out: AppendedEntry[] = [];
+      const edge: Subtree[] = [];
       for (const input of inputs) {
         const entry: AuditEntry = { index, at, type: input.type, actor: input.actor, data: input.data ?? {} };
         if (input.subjectRef !== undefined) entry.subjectRef = input.subjectRef;
         if (input.requestId !== undefined) entry.requestId = input.requestId;
         const text = canonicalEntry(entry);
-        const leaf = leafHash(text);
+        const leaf = fastLeafHash(text);
         this.stmt.insertEntry.run(index, input.type, input.requestId ?? null, text, leaf);
-        this.addParents(index, leaf);
+        this.addParents(index, leaf, edge);
         out.push({ index, leafHash: leaf });
         index++;
       }
@@ -102,17 +106,24 @@ export class AuditLog {
     return this.sqlite.inTransaction ? run() : this.sqlite.transaction(run).immediate();
   }
 
-  /** Stores the hash of every perfect subtree that leaf `index` completes. */
-  private addParents(index: number, leaf: Uint8Array): void {
+  /**
+   * Stores the hash of every perfect subtree that leaf `index` completes. `edge` holds the
+   * subtrees this batch made along the right edge of the tree (a binary counter): a left sibling
+   * made in the batch is taken from it, an older one is read from the store.
+   */
+  private addParents(index: number, leaf: Uint8Array, edge: Subtree[]): void {
     let level = 0;
     let idx = index;
     let hash = leaf;
     while (idx % 2 === 1) {
-      hash = nodeHash(this.node(level, idx - 1), hash);
+      const top = edge[edge.length - 1];
+      const left = top !== undefined && top.level === level ? edge.pop()!.hash : this.node(level, idx - 1);
+      hash = fastNodeHash(left, hash);
       level++;
       idx = (idx - 1) / 2;
       this.stmt.insertNode.run(level, idx, hash);
     }
+    edge.push({ level, hash });
   }
 
   private readonly node: NodeReader = (level, idx) => {

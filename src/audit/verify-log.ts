@@ -3,11 +3,11 @@
  * against everything stored beside it — leaf hashes, subtree nodes, and every signed tree head
  * (signature, root, and consistency with the previous head). Reports the first bad entry by index.
  */
-import * as crypto from 'node:crypto';
 import type { JSONWebKeySet } from 'jose';
 import type { Sqlite } from '../db/client.js';
 import { consistencyPath } from './merkle.js';
-import { fromHex, leafHash, nodeHash, toHex, verifyConsistency, verifyTreeHead } from './verify.js';
+import { fromHex, nodeHash, toHex, verifyConsistency, verifyTreeHead } from './verify.js';
+import { fastLeafHash, fastNodeHash } from './hash.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -25,27 +25,6 @@ interface HeadRow {
 }
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
-
-// The rebuild hashes two million times per million entries: one-shot crypto.hash over a reused
-// buffer costs half of createHash().update().digest(). Same bytes as verify.ts's leafHash/nodeHash.
-const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
-let scratch = Buffer.alloc(4096);
-function fastLeafHash(text: string): Uint8Array {
-  if (!oneShot) return leafHash(text);
-  const need = 1 + Buffer.byteLength(text, 'utf8');
-  if (need > scratch.length) scratch = Buffer.alloc(need * 2);
-  scratch[0] = 0x00;
-  scratch.write(text, 1, 'utf8');
-  return oneShot('sha256', scratch.subarray(0, need), 'buffer');
-}
-const pair = Buffer.alloc(65);
-function fastNodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  if (!oneShot) return nodeHash(left, right);
-  pair[0] = 0x01;
-  pair.set(left, 1);
-  pair.set(right, 33);
-  return oneShot('sha256', pair, 'buffer');
-}
 
 /** Every object's keys in RFC 8785 order (UTF-16 code units, which is how JS compares strings). */
 function keysSorted(v: unknown): boolean {
