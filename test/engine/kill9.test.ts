@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seedCountingSilo } from './fixtures/counting-silo.js';
+import { unzip, verifyJws } from '../requests/zip.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'oubli-kill9-'));
@@ -154,5 +155,50 @@ export default {
     const verify = cli('audit', 'verify');
     expect(verify.status, verify.stderr).toBe(0);
     expect(verify.stdout).toMatch(/audit log ok/);
+  }, 240_000);
+
+  it('an access request interrupted by kill -9 completes after restart with a verifiable archive', async () => {
+    env.OUBLI_DATA_DIR = join(dir, 'data-access');
+    env.OUBLI_CONFIG = join(dir, 'access.config.mts');
+    seedCountingSilo(join(dir, 'slow.db'), [['p1', 'email', 'carol@example.com'], ['p1', 'note', 'n1']]);
+    writeFileSync(
+      env.OUBLI_CONFIG,
+      `import { countingSilo } from ${JSON.stringify(resolve(ROOT, 'test/engine/fixtures/counting-silo.ts'))};
+export default { connectors: [countingSilo({ id: 'slow', file: ${JSON.stringify(join(dir, 'slow.db'))}, lookupBy: ['email'], accessSleepMs: 1500 })] };
+`,
+    );
+    const keyOut = cli('apikey', 'create', '--name', 'kill9b', '--scopes', 'requests:read,requests:write,requests:verify');
+    expect(keyOut.status, keyOut.stderr).toBe(0);
+    const headers = { authorization: `Bearer ${keyOut.stdout.trim().split('\n').at(-1)!}`, 'content-type': 'application/json' };
+    const first = await startService();
+    const created = await fetch(`${first.url}/v1/requests`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ type: 'access', identities: [{ type: 'email', value: 'carol@example.com' }], verified: true }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    await waitFor(() => count('slow', "select count(*) from calls where phase = 'access'"), (n) => n >= 1, 60_000, 'access in progress');
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+
+    const second = await startService();
+    await waitFor(
+      async () => ((await (await fetch(`${second.url}/v1/requests/${id}`, { headers })).json()) as { status: string }).status,
+      (s) => s === 'completed' || s === 'needs_attention',
+      60_000,
+      'completion after restart',
+    );
+    const res = await fetch(`${second.url}/v1/requests/${id}/export`, { headers });
+    expect(res.status).toBe(200);
+    const files = await unzip(Buffer.from(await res.arrayBuffer()));
+    const data = JSON.parse(files.get('data.json')!.toString());
+    expect(data.connectors.slow.people).toHaveLength(2);
+    const jwks = (await (await fetch(`${second.url}/.well-known/jwks.json`)).json()) as { keys: never[] };
+    const manifest = JSON.parse(files.get('manifest.json')!.toString());
+    expect(await verifyJws(manifest.jws, jwks)).toEqual(manifest.files);
+    second.child.kill('SIGTERM');
+    await new Promise((r) => second.child.once('exit', r));
+    const verify = cli('audit', 'verify');
+    expect(verify.status, verify.stderr).toBe(0);
   }, 240_000);
 });
