@@ -9,7 +9,7 @@
  * Baselines measured in the same run: the connector calls alone, raw better-sqlite3 writes.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -186,9 +186,7 @@ report('1. one verified erasure across the 5 demo silos (100,000 customers), sub
   const env = { ...process.env, OUBLI_DATA_DIR: dataDir, OUBLI_CONFIG: join(ROOT, 'test/bench/requests-fixture.ts'), OUBLI_LOG_LEVEL: 'warn', PORT: '0', BENCH_RECORDS: '100000' };
   const key = spawnSync(process.execPath, [join(ROOT, 'bin/oubli.js'), 'apikey', 'create', '--name', 'bench', '--scopes', 'requests:read,requests:write,requests:verify'], { env, encoding: 'utf8' });
   const token = key.stdout.trim().split('\n').at(-1)!;
-  const useCli = existsSync(join(ROOT, 'src/deployment/config.ts'));
-  const args = useCli ? [join(ROOT, 'bin/oubli.js'), 'serve'] : ['--import', 'tsx', join(ROOT, 'test/engine/fixtures/serve.ts')];
-  const child = spawn(process.execPath, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin/oubli.js'), 'serve'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((ok, fail) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {

@@ -3,7 +3,7 @@
  * is erased exactly once (counted by the silos' own side-effect logs), and the audit log verifies.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -30,11 +30,9 @@ function cli(...args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, 'bin/oubli.js'), ...args], { env, encoding: 'utf8', cwd: dir });
 }
 
-/** `oubli serve` (or, before the deployment loader exists, the same server via a stand-in). */
+/** The real `oubli serve`, connectors from OUBLI_CONFIG. */
 async function startService(): Promise<{ url: string; child: ChildProcess }> {
-  const useCli = existsSync(join(ROOT, 'src/deployment/config.ts'));
-  const args = useCli ? [join(ROOT, 'bin/oubli.js'), 'serve'] : ['--import', 'tsx', join(ROOT, 'test/engine/fixtures/serve.ts')];
-  const child = spawn(process.execPath, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin/oubli.js'), 'serve'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
