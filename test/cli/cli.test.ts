@@ -296,6 +296,19 @@ describe('oubli serve', () => {
       expect(ready.status).toBe(200);
       expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(s.stderr()).not.toMatch(/deployment config loaded|invalid deployment config/);
+      // over a real socket (the Node fast path), the same headers as under app.request()
+      expect(ready.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(ready.headers.get('x-request-id')).toMatch(/^rid_[0-9a-z]{26}$/);
+      const api = await fetch(`${s.url}/v1/audit/tree-head`);
+      expect(api.status).toBe(401);
+      expect(api.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(api.headers.get('x-frame-options')).toBe('DENY');
+      expect(((await api.json()) as { error: { requestId: string } }).error.requestId).toBe(api.headers.get('x-request-id'));
+      const page = await fetch(`${s.url}/docs`);
+      expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+      expect(page.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      const big = await fetch(`${s.url}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2 * 1024 * 1024) });
+      expect(big.status).toBe(413);
     } finally {
       expect(await s.stop()).toBe(0);
     }
