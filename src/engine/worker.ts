@@ -371,7 +371,7 @@ export class Engine {
       });
       if (ok.changes !== 1) return false; // lease lost or request cancelled: someone else owns the outcome
       const req = getRequestLite(this.deps.db, task.requestId)!;
-      const followed = discovered.length > 0 ? this.addDiscovered(task, discovered) : [];
+      const { added: followed, limited } = discovered.length > 0 ? this.addDiscovered(task, discovered) : { added: [], limited: false };
       auditRequest(ctx, req, status === 'waiting' ? 'task.pending' : 'task.completed', {
         taskId: task.id,
         connector: task.connectorId,
@@ -389,6 +389,7 @@ export class Engine {
             : { found: c.found }),
         })),
         ...(followed.length ? { discovered: followed } : {}),
+        ...(limited ? { identityLimitReached: MAX_IDENTITIES } : {}),
       });
       advance(ctx, task.requestId);
       if (req.type !== 'erasure' && getRequestLite(this.deps.db, task.requestId)?.stage === 'finalize') this.toFinalize.add(task.requestId);
@@ -398,12 +399,16 @@ export class Engine {
   }
 
   /** Normalizes and stores discovered identities (bounded); returns {type, reason} of the new ones. */
-  private addDiscovered(task: TaskRow, discovered: DiscoveredIdentity[]): { type: string; reason: string }[] {
+  private addDiscovered(task: TaskRow, discovered: DiscoveredIdentity[]): { added: { type: string; reason: string }[]; limited: boolean } {
     const s = stmts(this.deps.db);
     const added: { type: string; reason: string }[] = [];
     let count = s.identityCount.get(task.requestId) as number;
+    let limited = false;
     for (const d of discovered) {
-      if (count >= MAX_IDENTITIES) break;
+      if (count >= MAX_IDENTITIES) {
+        limited = true; // bounded expansion: the DPO sees it in the audit entry
+        break;
+      }
       const type = String(d.type ?? '').trim().toLowerCase();
       let id;
       try {
@@ -428,7 +433,7 @@ export class Engine {
         added.push({ type: id.type, reason });
       }
     }
-    return added;
+    return { added, limited };
   }
 
   private async recordFailure(task: TaskRow, err: unknown): Promise<void> {

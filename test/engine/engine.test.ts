@@ -100,6 +100,22 @@ describe('engine: planning', () => {
   });
 });
 
+describe('engine: bounded expansion', () => {
+  it('stops following identities at 50 per request and says so in the audit entry', async () => {
+    const many = syntheticConnector({
+      id: 'many',
+      collections: [{ name: 'r', keys: { email: 'email' }, discovers: { cid: 'customer_id' }, policy: 'delete', rows: Array.from({ length: 60 }, (_, i) => ({ email: ALICE.email, cid: `C${i}` })) }],
+    });
+    const h = engineHarness([many]);
+    const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('completed');
+    expect(view.json.identities).toHaveLength(50);
+    expect(h.auditData('task.completed')[0]!.data).toMatchObject({ identityLimitReached: 50 });
+  });
+});
+
 describe('engine: connector failures', () => {
   it('a connector failing twice then succeeding completes, attempts recorded, backoff applied', async () => {
     const flaky = syntheticConnector({
