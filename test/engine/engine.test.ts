@@ -116,6 +116,24 @@ describe('engine: bounded expansion', () => {
   });
 });
 
+describe('engine: bounded rounds', () => {
+  it('runs at most 5 rounds of identity expansion, then moves on', async () => {
+    // Each row links one customer id to the next: an endless trail.
+    const chain = syntheticConnector({
+      id: 'chain',
+      collections: [{ name: 'links', keys: { from: 'customer_id' }, discovers: { to: 'customer_id' }, policy: 'delete', rows: Array.from({ length: 20 }, (_, i) => ({ from: `C${i}`, to: `C${i + 1}` })) }],
+    });
+    const h = engineHarness([chain]);
+    const id = await h.submit('erasure', [{ type: 'customer_id', value: 'C0' }]);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('completed');
+    const rounds = view.json.tasks.filter((t: { phase: string }) => t.phase === 'access').map((t: { round: number }) => t.round);
+    expect(rounds).toEqual([1, 2, 3, 4, 5]);
+    expect(view.json.identities.map((i: { value: string }) => i.value)).toHaveLength(6);
+  });
+});
+
 describe('engine: connector failures', () => {
   it('a connector failing twice then succeeding completes, attempts recorded, backoff applied', async () => {
     const flaky = syntheticConnector({
