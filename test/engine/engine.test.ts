@@ -224,6 +224,28 @@ describe('engine: connector failures', () => {
     expect(h.auditTypes(id)).not.toContain('request.completed');
   });
 
+  it('a verification that finds data left stops in needs_attention; retry erases and verifies again', async () => {
+    const buggy = syntheticConnector({ id: 'buggy', collections: [{ name: 'rows', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }], eraseNoops: 1 });
+    const h = engineHarness([buggy]);
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    let view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('needs_attention');
+    expect(view.json.verification).toEqual({ ok: false, residual: [{ connector: 'buggy', collection: 'rows', records: 1 }], retained: [] });
+    expect(view.json.statusReason).toContain('buggy.rows: 1');
+    expect(h.auditTypes(id)).not.toContain('request.completed');
+    // The identities are kept (values) until the erasure is really done.
+    expect(h.deps.db.$client.prepare('select count(*) from request_identities where request_id = ? and value is not null').pluck().get(id)).toBe(1);
+    const retry = await h.api('POST', `/v1/requests/${id}/retry`);
+    expect(retry.json.status).toBe('running');
+    await h.engine.runUntilIdle();
+    view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('completed');
+    expect(view.json.verification.ok).toBe(true);
+    expect(buggy.calls.erase).toBe(2);
+    expect(buggy.collections[0]!.rows).toEqual([]);
+  });
+
   it('a non-retryable error fails at once; a hung connector times out and is retried', async () => {
     const fatal = syntheticConnector({ id: 'fatal', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], accessFaults: ['fatal'] });
     const hang = syntheticConnector({ id: 'hang', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], accessFaults: ['hang'] });

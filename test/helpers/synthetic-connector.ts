@@ -36,6 +36,8 @@ export interface SyntheticOptions {
   down?: boolean;
   /** Added to every call. */
   delayMs?: number;
+  /** The first N erase calls report success but change nothing (a buggy silo). */
+  eraseNoops?: number;
 }
 
 export interface SyntheticConnector extends Connector {
@@ -124,13 +126,14 @@ export function syntheticConnector(opts: SyntheticOptions): SyntheticConnector {
       conn.maxConcurrent = Math.max(conn.maxConcurrent, active);
       try {
         if ((await enter(eraseFaults, ctx)) === 'malformed') return { collections: [{ name: 'x', deleted: -1 }] } as unknown as ErasureResult;
+        const noop = conn.calls.erase <= (opts.eraseNoops ?? 0);
         const out: ErasureResult = { collections: [] };
         for (const c of opts.collections) {
           const hit = c.rows.filter((r) => matches(c, r, who));
           const res = { name: c.name, deleted: 0, masked: 0, retained: 0 } as ErasureResult['collections'][number];
           if (c.policy === 'delete') {
             res.deleted = hit.length;
-            if (!ctx.dryRun) c.rows = c.rows.filter((r) => !hit.includes(r));
+            if (!ctx.dryRun && !noop) c.rows = c.rows.filter((r) => !hit.includes(r));
           } else if (c.policy === 'mask') {
             res.masked = hit.length;
             if (!ctx.dryRun) for (const r of hit) for (const f of c.fields ?? Object.keys(c.keys)) r[f] = null;
@@ -139,7 +142,7 @@ export function syntheticConnector(opts: SyntheticOptions): SyntheticConnector {
             res.retainedBecause = c.retainedBecause ?? 'legal obligation';
             res.retainedFields = c.fields ?? [];
           }
-          if (!ctx.dryRun && c.policy !== 'retain') conn.removed += hit.length;
+          if (!ctx.dryRun && !noop && c.policy !== 'retain') conn.removed += hit.length;
           out.collections.push(res);
         }
         return out;
