@@ -239,31 +239,120 @@ function writeEvent(s: Statements, p: Prepared, eventId: string, subjectId: stri
   return changed;
 }
 
-/** Records one consent event (POST /v1/consents). */
-export function recordConsent(ctx: Ctx, input: ConsentInput, opts: RecordOptions = {}): RecordedConsent {
-  const now = ctx.now();
-  const p = prepareEvent(ctx.db, now, input, opts);
-  const s = stmts(ctx.db);
-  return writeTx(ctx.db, () => {
+/** One validated event waiting to be written, with who records it and when. */
+interface Pending {
+  ctx: Ctx;
+  p: Prepared;
+  now: number;
+}
+
+/**
+ * Writes events inside the caller's transaction, in order: people resolved (and created) one
+ * after the other, so a later event sees a person an earlier one created; every audit entry
+ * appended in ONE appendMany call (the tree's right edge stays in memory); then the event,
+ * state and outbox rows. Each person's `subjectRef` (a key read + HMAC) is computed once.
+ */
+function writeAll(items: Pending[]): { out: RecordedConsent[]; stateChanges: number; ids: string[] } {
+  const n = items.length;
+  const first = items[0]!.ctx;
+  const s = stmts(first.db);
+  const subjectIds = new Array<string>(n);
+  const ids = new Array<string>(n);
+  const refs = new Map<string, string>();
+  const audits = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const { ctx, p } = items[i]!;
     const subjectId = subjectFor(ctx, p);
-    const id = ctx.ids('evt');
-    const { index } = ctx.audit.append({
-      type: 'consent.recorded',
-      actor: ctx.actor,
-      subjectRef: subjectRefOf(ctx.db, subjectId),
-      data: auditData(id, p),
-    });
-    const stateChanged = writeEvent(s, p, id, subjectId, index, now);
-    return {
-      id,
-      subjectId,
+    let ref = refs.get(subjectId);
+    if (ref === undefined) {
+      ref = subjectRefOf(ctx.db, subjectId);
+      refs.set(subjectId, ref);
+    }
+    subjectIds[i] = subjectId;
+    const id = (ids[i] = ctx.ids('evt'));
+    audits[i] = { type: 'consent.recorded', actor: ctx.actor, subjectRef: ref, data: auditData(id, p) };
+  }
+  const appended = first.audit.appendMany(audits);
+  let stateChanges = 0;
+  const out = new Array<RecordedConsent>(n);
+  for (let i = 0; i < n; i++) {
+    const { p, now } = items[i]!;
+    const stateChanged = writeEvent(s, p, ids[i]!, subjectIds[i]!, appended[i]!.index, now);
+    if (stateChanged) stateChanges++;
+    out[i] = {
+      id: ids[i]!,
+      subjectId: subjectIds[i]!,
       purpose: p.purpose.id,
       decision: p.decision,
       occurredAt: iso(p.occurredAt),
       gpcApplied: p.gpcApplied,
       stateChanged,
     };
+  }
+  return { out, stateChanges, ids };
+}
+
+/** Records one consent event in its own transaction. */
+export function recordConsent(ctx: Ctx, input: ConsentInput, opts: RecordOptions = {}): RecordedConsent {
+  const now = ctx.now();
+  const p = prepareEvent(ctx.db, now, input, opts);
+  return writeTx(ctx.db, () => writeAll([{ ctx, p, now }]).out[0]!);
+}
+
+/** Most single events committed together by the group commit. */
+const GROUP_MAX = 256;
+interface Group {
+  items: (Pending & { resolve: (r: RecordedConsent) => void; reject: (e: unknown) => void })[];
+}
+const groups = new WeakMap<Sqlite, Group>();
+
+/**
+ * Records one consent event (POST /v1/consents) with GROUP COMMIT: the event is validated at
+ * once (a bad one fails alone, before anything is queued), then every event that arrives in
+ * the same turn of the event loop (up to GROUP_MAX) is written in ONE transaction — the commit,
+ * the WAL write of the pages they share and the audit tree's right edge are paid once per group
+ * instead of once per event. Each promise settles after its group committed, so a 201 still
+ * means "durable with its audit entry". If the group fails (one event's person was erased
+ * meanwhile, a busy store), every event is replayed in its own transaction, so each caller gets
+ * its own outcome and one bad event never takes others down.
+ */
+export function recordConsentGrouped(ctx: Ctx, input: ConsentInput, opts: RecordOptions = {}): Promise<RecordedConsent> {
+  const now = ctx.now();
+  const p = prepareEvent(ctx.db, now, input, opts);
+  const sqlite = ctx.db.$client;
+  return new Promise((resolve, reject) => {
+    let g = groups.get(sqlite);
+    if (!g) {
+      const group: Group = { items: [] };
+      groups.set(sqlite, group);
+      setImmediate(() => {
+        if (groups.get(sqlite) === group) groups.delete(sqlite);
+        flushGroup(group);
+      });
+      g = group;
+    }
+    g.items.push({ ctx, p, now, resolve, reject });
+    if (g.items.length >= GROUP_MAX) groups.delete(sqlite); // full: the next event starts a new group
   });
+}
+
+function flushGroup(g: Group): void {
+  const { items } = g;
+  const db = items[0]!.ctx.db;
+  let out: RecordedConsent[] | undefined;
+  try {
+    out = writeTx(db, () => writeAll(items).out);
+  } catch {
+    for (const item of items) {
+      try {
+        item.resolve(writeTx(db, () => writeAll([item]).out[0]!));
+      } catch (err) {
+        item.reject(err);
+      }
+    }
+    return;
+  }
+  for (let i = 0; i < items.length; i++) items[i]!.resolve(out[i]!);
 }
 
 export interface BatchLineError {
@@ -311,31 +400,10 @@ export function recordConsentBatch(
       errors: errors.slice(0, 1000),
     });
   }
-  const s = stmts(ctx.db);
+  const items = prepared.map((p): Pending => ({ ctx, p, now }));
   return writeTx(ctx.db, () => {
-    const n = prepared.length;
-    const subjectIds = new Array<string>(n);
-    const ids = new Array<string>(n);
-    const refs = new Map<string, string>();
-    const audits = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const p = prepared[i]!;
-      const subjectId = subjectFor(ctx, p);
-      let ref = refs.get(subjectId);
-      if (ref === undefined) {
-        ref = subjectRefOf(ctx.db, subjectId);
-        refs.set(subjectId, ref);
-      }
-      subjectIds[i] = subjectId;
-      const id = (ids[i] = ctx.ids('evt'));
-      audits[i] = { type: 'consent.recorded', actor: ctx.actor, subjectRef: ref, data: auditData(id, p) };
-    }
-    const appended = ctx.audit.appendMany(audits);
-    let stateChanges = 0;
-    for (let i = 0; i < n; i++) {
-      if (writeEvent(s, prepared[i]!, ids[i]!, subjectIds[i]!, appended[i]!.index, now)) stateChanges++;
-    }
-    return { recorded: n, ids, stateChanges };
+    const { ids, stateChanges } = writeAll(items);
+    return { recorded: ids.length, ids, stateChanges };
   });
 }
 

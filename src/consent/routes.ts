@@ -19,7 +19,7 @@ import {
   consentStats,
   listConsentChanges,
   readConsents,
-  recordConsent,
+  recordConsentGrouped,
   recordConsentBatch,
   type BatchLine,
 } from './ledger.js';
@@ -156,9 +156,9 @@ export const consentRoutes = createRouter()
       request: { body: jsonBody(ConsentInput) },
       responses: { 201: json(Recorded, 'Recorded'), ...errorResponses(400, 401, 403, 404) },
     }),
-    (c) => {
+    async (c) => {
       const deps = c.get('deps');
-      const out = recordConsent(ctxOf(c), c.req.valid('json'), { gpcHeader: gpcHeader(c), phoneRegion: deps.config.phoneRegion });
+      const out = await recordConsentGrouped(ctxOf(c), c.req.valid('json'), { gpcHeader: gpcHeader(c), phoneRegion: deps.config.phoneRegion });
       return c.json(out, 201);
     },
   )
