@@ -33,6 +33,8 @@ export interface EngineOptions {
   maxAttempts: number;
   /** Concurrent calls per connector. */
   concurrency: number;
+  /** Concurrent calls in all (a request fanning out to 1,000 silos must not open 1,000 at once). */
+  maxInFlight: number;
   /** Lease = timeout + margin: a live worker always records before its lease runs out. */
   leaseMarginMs: number;
   backoffBaseMs: number;
@@ -60,6 +62,8 @@ export class Engine {
   readonly opts: EngineOptions;
   private readonly ctx: Ctx;
   private readonly connectors: Map<string, Connector>;
+  private readonly connectorIds: string[];
+  private rr = 0;
   private readonly searchable: Set<string>;
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly perConnector = new Map<string, number>();
@@ -89,6 +93,7 @@ export class Engine {
       timeoutMs: deps.config.taskTimeoutMs,
       maxAttempts: deps.config.taskMaxAttempts,
       concurrency: deps.config.connectorConcurrency,
+      maxInFlight: 64,
       leaseMarginMs: 5000,
       backoffBaseMs: 1000,
       backoffMaxMs: 5 * 60_000,
@@ -100,6 +105,7 @@ export class Engine {
     this.ctx = { ...deps, actor: ENGINE_ACTOR };
     this.savepoint = deps.db.$client.transaction((fn: () => boolean) => fn());
     this.connectors = new Map(deps.connectors.map((c) => [c.id, c]));
+    this.connectorIds = [...this.connectors.keys()];
     this.searchable = new Set(deps.connectors.flatMap((c) => c.lookupBy));
   }
 
@@ -202,9 +208,18 @@ export class Engine {
       // Only as many due tasks per connector as it has free slots: with thousands queued, a
       // claim reads a handful of rows, not the whole queue.
       const due: unknown[] = [];
-      for (const id of this.connectors.keys()) {
-        const free = this.opts.concurrency - (this.perConnector.get(id) ?? 0);
-        if (free > 0) due.push(...s.dueTasksOf.all({ now, connector: id, limit: free }));
+      let total = this.opts.maxInFlight - this.inflight.size;
+      // Round-robin start, so that under the global cap no connector starves the others.
+      const ids = this.connectorIds;
+      const start = this.rr++ % Math.max(1, ids.length);
+      for (let k = 0; k < ids.length; k++) {
+        const id = ids[(start + k) % ids.length]!;
+        if (total <= 0) break;
+        const free = Math.min(total, this.opts.concurrency - (this.perConnector.get(id) ?? 0));
+        if (free <= 0) continue;
+        const rows = s.dueTasksOf.all({ now, connector: id, limit: free });
+        total -= rows.length;
+        due.push(...rows);
       }
       // Leases of crashed workers, and tasks of connectors no longer configured (they fail):
       // checked on the loop's timer, not after every outcome.

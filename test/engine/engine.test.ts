@@ -275,6 +275,30 @@ describe('engine: connector failures', () => {
     expect(listed.json.items).toHaveLength(8);
   });
 
+  it('honours the global in-flight cap across connectors (a 1,000-silo fan-out does not open 1,000 calls)', async () => {
+    let active = 0;
+    let peak = 0;
+    const silos = Array.from({ length: 12 }, (_, i) => {
+      const c = syntheticConnector({ id: `s${i}`, collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], delayMs: 2 });
+      const access = c.access.bind(c);
+      c.access = async (who, ctx) => {
+        peak = Math.max(peak, ++active);
+        try {
+          return await access(who, ctx);
+        } finally {
+          active--;
+        }
+      };
+      return c;
+    });
+    const h = engineHarness(silos, { engine: { maxInFlight: 3 } });
+    const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('completed');
+    expect(silos.every((s) => s.calls.access === 1)).toBe(true);
+    expect(peak).toBe(3);
+  });
+
   it('backoff grows exponentially with jitter and is capped', () => {
     expect(backoffDelay(1, 1000, 60_000, () => 0)).toBe(500);
     expect(backoffDelay(1, 1000, 60_000, () => 1)).toBe(1000);
