@@ -2,6 +2,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { createRouter, z } from './openapi.js';
 import { migrationsApplied } from '../db/client.js';
+import { probeJson } from './basics.js';
 
 const Status = z.object({ status: z.string(), checks: z.record(z.string(), z.boolean()).optional() });
 
@@ -14,7 +15,7 @@ export const systemRoutes = createRouter()
       summary: 'Liveness: the process answers',
       responses: { 200: { description: 'Alive', content: { 'application/json': { schema: Status } } } },
     }),
-    (c) => c.json({ status: 'ok' }, 200),
+    (c) => probeJson(c.get('requestId'), { status: 'ok' }, 200) as never,
   )
   .openapi(
     createRoute({
@@ -39,7 +40,7 @@ export const systemRoutes = createRouter()
       }
       const startup = deps.startup.ready;
       const ok = database && migrations && startup;
-      return c.json({ status: ok ? 'ready' : 'not_ready', checks: { database, migrations, startup } }, ok ? 200 : 503);
+      return probeJson(c.get('requestId'), { status: ok ? 'ready' : 'not_ready', checks: { database, migrations, startup } }, ok ? 200 : 503) as never;
     },
   )
   .openapi(
