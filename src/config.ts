@@ -7,7 +7,7 @@ import type { CountryCode } from 'libphonenumber-js';
  * reads process.env: the parsed Config is passed down.
  */
 const EnvSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: z.coerce.number({ error: 'must be a port number from 0 to 65535' }).int('must be a port number from 0 to 65535').min(0, 'must be a port number from 0 to 65535').max(65535, 'must be a port number from 0 to 65535').default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   OUBLI_DATA_DIR: z.string().min(1).default('./data'),
   OUBLI_CONFIG: z.string().min(1).optional(),

@@ -48,6 +48,17 @@ describe('verifyAuditLog', () => {
     }
   });
 
+  it('a node moved out of creation order (deleted and re-inserted) is still read and checked', async () => {
+    const deps = await log(40);
+    const db = deps.db.$client;
+    const h = db.prepare('select hash from audit_nodes where level = 1 and idx = 4').pluck().get() as Buffer;
+    db.prepare('delete from audit_nodes where level = 1 and idx = 4').run();
+    db.prepare('insert into audit_nodes (level, idx, hash) values (1, 4, ?)').run(h);
+    expect(await verifyAuditLog(db, deps.keys.jwks())).toMatchObject({ ok: true, entries: 40 });
+    db.prepare('update audit_nodes set hash = zeroblob(32) where level = 1 and idx = 4').run();
+    expect((await verifyAuditLog(db, deps.keys.jwks())).problem).toMatch(/^entry 9: stored tree node 1\/4/);
+  });
+
   it('checks heads against the JWKS it is given', async () => {
     const deps = await log(10);
     const other = createTestDeps();

@@ -128,6 +128,7 @@ describe('configuration errors', () => {
       expect(res.code, JSON.stringify(env)).not.toBe(0);
       expect(res.stderr).toMatch(/invalid configuration/);
       expect(res.stderr).toMatch(new RegExp(`${name}: `));
+      if (name === 'PORT') expect(res.stderr).toMatch(/PORT: must be a port number from 0 to 65535/);
       expect(res.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
       expect(res.stdout).toBe('');
     }

@@ -1,0 +1,32 @@
+/** Config from env, parsed once: defaults, and a clear error naming each bad variable. */
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', dataDir: resolve('./data'), trustProxy: false, bodyLimit: 1024 * 1024, logLevel: 'info' });
+    expect(c.configFile).toBeUndefined();
+  });
+
+  it('reads values; empty strings mean unset', () => {
+    const c = loadConfig({ PORT: '0', HOST: '0.0.0.0', OUBLI_DATA_DIR: '/tmp/x', OUBLI_TRUST_PROXY: '1', OUBLI_CONFIG: '', OUBLI_LOG_LEVEL: 'silent' });
+    expect(c).toMatchObject({ port: 0, host: '0.0.0.0', dataDir: '/tmp/x', trustProxy: true, logLevel: 'silent' });
+    expect(c.configFile).toBeUndefined();
+  });
+
+  it('names every bad variable at once', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'abc', OUBLI_LOG_LEVEL: 'loud', OUBLI_TRUST_PROXY: 'yes', OUBLI_BODY_LIMIT: '12', OUBLI_PUBLIC_URL: 'nope' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/^invalid configuration:/);
+    for (const v of ['PORT: must be a port number', 'OUBLI_LOG_LEVEL', 'OUBLI_TRUST_PROXY', 'OUBLI_BODY_LIMIT', 'OUBLI_PUBLIC_URL']) expect(msg).toContain(v);
+    for (const port of ['70000', '80.5', '-1', '1e3x']) expect(() => loadConfig({ PORT: port })).toThrow(/PORT: must be a port number/);
+  });
+});
