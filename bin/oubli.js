@@ -76,6 +76,18 @@ async function build(outdir) {
   }
 }
 
+/** Drops builds of older sources, once nothing can still be loading them (an hour on). */
+function prune(dir, keep) {
+  try {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (name !== keep && Date.now() - statSync(p).mtimeMs > 3600_000) rmSync(p, { recursive: true, force: true });
+    }
+  } catch {
+    // best effort
+  }
+}
+
 async function fastPath() {
   if (process.env.OUBLI_NO_BUNDLE === '1') return false;
   const key = sourceKey();
@@ -86,6 +98,7 @@ async function fastPath() {
       if (!existsSync(outfile)) {
         mkdirSync(dir, { recursive: true });
         await build(outdir);
+        prune(dir, key);
       }
     } catch {
       continue;

@@ -114,6 +114,19 @@ describe('oubli migrate / admin / apikey', () => {
   });
 });
 
+describe('start-up paths', () => {
+  it('runs from the cached bundle and, with OUBLI_NO_BUNDLE=1, straight through tsx', { timeout: T }, async () => {
+    const dir = tempDir();
+    for (const env of [{}, { OUBLI_NO_BUNDLE: '1' }]) {
+      const res = await oubli(['help'], { dataDir: dir, env });
+      expect(res.code, JSON.stringify(env)).toBe(0);
+      expect(res.stdout).toMatch(/^usage: oubli <command>/);
+      const mig = await oubli(['migrate'], { dataDir: dir, env });
+      expect(mig.code, mig.stderr).toBe(0); // migrations are found from the bundle too
+    }
+  });
+});
+
 describe('configuration errors', () => {
   it('a bad env value stops start-up with a clear message and a non-zero exit', { timeout: T }, async () => {
     const dir = tempDir();
