@@ -119,6 +119,8 @@ export interface Connector {
  * with backoff. Not retryable: bad configuration, 4xx, malformed results — the task fails and
  * the DPO sees `code` and `message`.
  */
+const CONNECTOR_ERROR = Symbol.for('oubli.ConnectorError');
+
 export class ConnectorError extends Error {
   constructor(
     readonly code: string,
@@ -128,6 +130,16 @@ export class ConnectorError extends Error {
   ) {
     super(message, options);
     this.name = 'ConnectorError';
+    (this as unknown as Record<symbol, boolean>)[CONNECTOR_ERROR] = true;
+  }
+
+  /**
+   * Recognised by a registered brand, not by class identity: a deployment's oubli.config.ts is
+   * loaded as its own module copy (tsx), next to the service's bundled copy of this class, and
+   * `retryable` must still be honoured for errors thrown from there.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[CONNECTOR_ERROR] === true;
   }
 }
 
