@@ -29,6 +29,7 @@ export type SubjectIdentifier = typeof subjectIdentifiers.$inferSelect;
 /**
  * Each person's own pseudonym key (HMAC-SHA-256) for `subjectRef` in audit entries. Destroyed
  * on erasure, so the audit log stays verifiable and stops pointing at anyone.
+ * WITHOUT ROWID (custom migration 0006): one B-tree search per consent write.
  */
 export const subjectKeys = sqliteTable('subject_keys', {
   subjectId: text('subject_id')
