@@ -166,6 +166,10 @@ function bodyText(c: Context<AppEnv>): Promise<string> {
     const chunks: Buffer[] = [];
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
     incoming.once('error', reject);
+    // a client that goes away mid-body: 'close' without 'end' (no hanging handler)
+    incoming.once('close', () => {
+      if (!incoming.readableEnded) reject(new ValidationError('INCOMPLETE_BODY', 'the request body was cut short'));
+    });
     incoming.once('end', () => {
       const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
       resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); // as Request.text(): no BOM

@@ -250,7 +250,9 @@ export function loadFixture(path: string, people: number, log: (s: string) => vo
     })();
     log(`  loaded ${end.toLocaleString('en')} people (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
+  const ti = performance.now();
   for (const ix of deferred) sqlite.exec(ix.sql);
+  log(`  deferred indexes: ${((performance.now() - ti) / 1000).toFixed(1)} s`);
   sqlite.pragma('foreign_keys = ON');
   log(`  indexes built (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   const ms = performance.now() - t0;
