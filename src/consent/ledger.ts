@@ -313,8 +313,9 @@ const groups = new WeakMap<Sqlite, Group>();
  * the WAL write of the pages they share and the audit tree's right edge are paid once per group
  * instead of once per event. Each promise settles after its group committed, so a 201 still
  * means "durable with its audit entry". If the group fails (one event's person was erased
- * meanwhile, a busy store), every event is replayed in its own transaction, so each caller gets
- * its own outcome and one bad event never takes others down.
+ * meanwhile, a failing trigger or constraint), every event is replayed in its own transaction, so
+ * each caller gets its own outcome and one bad event never takes others down; a store still
+ * locked by another process after busy_timeout fails the whole group at once.
  */
 export function recordConsentGrouped(ctx: Ctx, input: ConsentInput, opts: RecordOptions = {}): Promise<RecordedConsent> {
   const now = ctx.now();
@@ -342,7 +343,13 @@ function flushGroup(g: Group): void {
   let out: RecordedConsent[] | undefined;
   try {
     out = writeTx(db, () => writeAll(items).out);
-  } catch {
+  } catch (err) {
+    // The store stayed locked by another process past busy_timeout: replaying would wait that
+    // long once per event on this (blocked) thread; everyone gets the error now.
+    if (String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY')) {
+      for (const item of items) item.reject(err);
+      return;
+    }
     for (const item of items) {
       try {
         item.resolve(writeTx(db, () => writeAll([item]).out[0]!));

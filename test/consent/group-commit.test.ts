@@ -67,4 +67,19 @@ describe('POST /v1/consents group commit', () => {
     expect(res[2]!.json.error.code).toBe('INVALID_IDENTITY');
     expect(count(t.deps, 'select count(*) from consent_events')).toBe(2);
   });
+
+  it('a store locked past busy_timeout fails the whole group at once, without replaying each event', async () => {
+    const t = await consentApp();
+    const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    const spy = vi.spyOn(t.deps.audit, 'appendMany').mockImplementationOnce(() => {
+      throw busy;
+    });
+    const res = await Promise.all([t.post(grant('a@example.com')), t.post(grant('b@example.com')), t.post(grant('c@example.com'))]);
+    expect(res.map((r) => r.status)).toEqual([500, 500, 500]);
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(count(t.deps, 'select count(*) from consent_events')).toBe(0);
+    expect(count(t.deps, 'select count(*) from subjects')).toBe(0);
+    // the next group goes through
+    expect((await t.post(grant('a@example.com'))).status).toBe(201);
+  });
 });
