@@ -56,7 +56,7 @@ const TEXT = {
     intro: 'This archive holds the personal data we keep about you, as of',
     request: 'Request',
     type: { access: 'access (GDPR Art. 15)', portability: 'portability (GDPR Art. 20)', erasure: 'erasure' },
-    records: 'records',
+    records: (n: number) => (n === 1 ? 'record' : 'records'),
     none: 'We found no personal data about you.',
     more: 'Only the first rows are shown here; every row is in',
     files: 'The same data, machine-readable: data.json and one CSV file per collection. manifest.json lists every file with its SHA-256 and a signature.',
@@ -66,7 +66,7 @@ const TEXT = {
     intro: 'Cette archive contient les données personnelles que nous détenons sur vous, au',
     request: 'Demande',
     type: { access: 'accès (RGPD art. 15)', portability: 'portabilité (RGPD art. 20)', erasure: 'effacement' },
-    records: 'enregistrements',
+    records: (n: number) => (n <= 1 ? 'enregistrement' : 'enregistrements'),
     none: "Nous n'avons trouvé aucune donnée personnelle vous concernant.",
     more: 'Seules les premières lignes sont affichées ici ; toutes figurent dans',
     files: 'Les mêmes données, lisibles par une machine : data.json et un fichier CSV par collection. manifest.json liste chaque fichier avec son empreinte SHA-256 et une signature.',
@@ -180,7 +180,7 @@ export async function buildExport(deps: Deps, req: DsrRequest, tasks: TaskRow[])
           shown = 0;
           const total = counts.get(`${s.connector}\u0000${line.c}`) ?? 0;
           await html.write(
-            `<h2>${esc(s.connector)} — ${esc(line.c)} (${total} ${esc(t.records)})</h2><table><thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>`,
+            `<h2>${esc(s.connector)} — ${esc(line.c)} (${total} ${esc(t.records(total))})</h2><table><thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>`,
           );
         }
         await csv!.write(`${cols.map((c) => csvCell(line.r[c])).join(',')}\r\n`);
