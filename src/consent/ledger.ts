@@ -16,7 +16,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { CountryCode } from 'libphonenumber-js';
-import { writeTx, type Db, type Sqlite } from '../db/client.js';
+import { statementsFor, writeTx, type Db, type Sqlite } from '../db/client.js';
 import type { Ctx } from '../deps.js';
 import type { Decision, SourceChannel } from '../db/schema/consents.js';
 import { normalizeIdentity, type Identity } from '../identity.js';
@@ -88,53 +88,45 @@ interface Statements {
   daily: Stmt;
   liveSubjects: Stmt;
 }
-const cache = new WeakMap<Sqlite, Statements>();
-
-function stmts(db: Db): Statements {
-  const sqlite = db.$client;
-  let s = cache.get(sqlite);
-  if (!s) {
-    s = {
-      insertEvent: sqlite.prepare(
-        `insert into consent_events (id, subject_id, purpose_id, decision, occurred_at, recorded_at, channel, collected_by,
-         location, method, purpose_version, evidence, gpc, audit_idx) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      // Latest occurredAt wins; a repeat of a refusal/withdrawal keeps the original `since`.
-      upsertState: sqlite.prepare(
-        `insert into consent_states (subject_id, purpose_id, decision, occurred_at, channel, event_id) values (?, ?, ?, ?, ?, ?)
-         on conflict (subject_id, purpose_id) do update set decision = excluded.decision, occurred_at = excluded.occurred_at,
-           channel = excluded.channel, event_id = excluded.event_id
-         where excluded.occurred_at >= consent_states.occurred_at
-           and not (excluded.decision = consent_states.decision and excluded.decision <> 'granted')`,
-      ),
-      insertOutbox: sqlite.prepare('insert into outbox (type, payload, created_at) values (?, ?, ?)'),
-      readStates: sqlite
-        .prepare(
-          `select i.subject_id, c.purpose_id, c.decision, c.occurred_at, c.channel from subject_identifiers i
-           left join consent_states c on c.subject_id = i.subject_id where i.type = ? and i.value = ?`,
-        )
-        .raw(),
-      history: sqlite.prepare(
-        'select * from consent_events where subject_id = ? order by occurred_at, recorded_at, id',
-      ),
-      event: sqlite.prepare('select * from consent_events where id = ?'),
-      changes: sqlite.prepare(
-        "select seq, payload, created_at from outbox where seq > ? and type = 'consent.updated' order by seq limit ?",
-      ),
-      stateCounts: sqlite.prepare('select decision, count(*) as n from consent_states where purpose_id = ? group by decision'),
-      expiredCount: sqlite
-        .prepare("select count(*) from consent_states where purpose_id = ? and decision = 'granted' and occurred_at < ?")
-        .pluck(),
-      daily: sqlite.prepare(
-        `select occurred_at / ${DAY_MS} as day, decision, count(*) as n from consent_events
-         where purpose_id = ? and occurred_at >= ? and decision in ('granted', 'withdrawn') group by day, decision`,
-      ),
-      liveSubjects: sqlite.prepare('select count(*) from subjects where erased_at is null').pluck(),
-    };
-    cache.set(sqlite, s);
-  }
-  return s;
-}
+const stmts = statementsFor(
+  (sqlite): Statements => ({
+    insertEvent: sqlite.prepare(
+      `insert into consent_events (id, subject_id, purpose_id, decision, occurred_at, recorded_at, channel, collected_by,
+       location, method, purpose_version, evidence, gpc, audit_idx) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // Latest occurredAt wins; a repeat of a refusal/withdrawal keeps the original `since`.
+    upsertState: sqlite.prepare(
+      `insert into consent_states (subject_id, purpose_id, decision, occurred_at, channel, event_id) values (?, ?, ?, ?, ?, ?)
+       on conflict (subject_id, purpose_id) do update set decision = excluded.decision, occurred_at = excluded.occurred_at,
+         channel = excluded.channel, event_id = excluded.event_id
+       where excluded.occurred_at >= consent_states.occurred_at
+         and not (excluded.decision = consent_states.decision and excluded.decision <> 'granted')`,
+    ),
+    insertOutbox: sqlite.prepare('insert into outbox (type, payload, created_at) values (?, ?, ?)'),
+    readStates: sqlite
+      .prepare(
+        `select i.subject_id, c.purpose_id, c.decision, c.occurred_at, c.channel from subject_identifiers i
+         left join consent_states c on c.subject_id = i.subject_id where i.type = ? and i.value = ?`,
+      )
+      .raw(),
+    history: sqlite.prepare(
+      'select * from consent_events where subject_id = ? order by occurred_at, recorded_at, id',
+    ),
+    event: sqlite.prepare('select * from consent_events where id = ?'),
+    changes: sqlite.prepare(
+      "select seq, payload, created_at from outbox where seq > ? and type = 'consent.updated' order by seq limit ?",
+    ),
+    stateCounts: sqlite.prepare('select decision, count(*) as n from consent_states where purpose_id = ? group by decision'),
+    expiredCount: sqlite
+      .prepare("select count(*) from consent_states where purpose_id = ? and decision = 'granted' and occurred_at < ?")
+      .pluck(),
+    daily: sqlite.prepare(
+      `select occurred_at / ${DAY_MS} as day, decision, count(*) as n from consent_events
+       where purpose_id = ? and occurred_at >= ? and decision in ('granted', 'withdrawn') group by day, decision`,
+    ),
+    liveSubjects: sqlite.prepare('select count(*) from subjects where erased_at is null').pluck(),
+  }),
+);
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -58,3 +58,19 @@ export function migrationsApplied(sqlite: Sqlite): boolean {
 export function writeTx<T>(db: Db, fn: (tx: Db) => T): T {
   return db.$client.transaction(() => fn(db)).immediate();
 }
+
+/**
+ * A module's prepared statements, built once per connection (a better-sqlite3 statement belongs
+ * to the connection that prepared it; tests open many). Hot paths call the returned getter.
+ */
+export function statementsFor<T>(build: (sqlite: Sqlite) => T): (db: Db) => T {
+  const cache = new WeakMap<Sqlite, T>();
+  return (db) => {
+    let s = cache.get(db.$client);
+    if (!s) {
+      s = build(db.$client);
+      cache.set(db.$client, s);
+    }
+    return s;
+  };
+}

@@ -4,7 +4,7 @@
  * function here can run inside a writeTx.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Db, Sqlite } from '../db/client.js';
+import { statementsFor, type Db, type Sqlite } from '../db/client.js';
 import type { DsrRequest, RequestStage, RequestStatus, Verification } from '../db/schema/requests.js';
 import type { TaskCounts, TaskPhase, TaskStatus } from '../db/schema/tasks.js';
 
@@ -86,16 +86,7 @@ function statements(sqlite: Sqlite) {
   };
 }
 
-const cache = new WeakMap<Sqlite, ReturnType<typeof statements>>();
-
-export function stmts(db: Db) {
-  let s = cache.get(db.$client);
-  if (!s) {
-    s = statements(db.$client);
-    cache.set(db.$client, s);
-  }
-  return s;
-}
+export const stmts = statementsFor(statements);
 
 interface RawRequest extends Omit<DsrRequest, 'verified' | 'verification'> {
   verified: number;

@@ -12,7 +12,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Db, Sqlite } from '../db/client.js';
+import { statementsFor, type Db, type Sqlite } from '../db/client.js';
 import type { Ctx } from '../deps.js';
 import type { Identity } from '../identity.js';
 import { ConflictError, NotFoundError } from '../errors.js';
@@ -34,30 +34,22 @@ interface Statements {
   markErased: Stmt;
 }
 
-const cache = new WeakMap<Sqlite, Statements>();
-
-function stmts(db: Db): Statements {
-  const sqlite = db.$client;
-  let s = cache.get(sqlite);
-  if (!s) {
-    s = {
-      findByIdentity: sqlite.prepare('select subject_id from subject_identifiers where type = ? and value = ?').pluck(),
-      subject: sqlite.prepare('select id, created_at as createdAt, erased_at as erasedAt from subjects where id = ?'),
-      insertSubject: sqlite.prepare('insert into subjects (id, created_at) values (?, ?)'),
-      insertKey: sqlite.prepare('insert into subject_keys (subject_id, key) values (?, ?)'),
-      insertIdentifier: sqlite.prepare('insert into subject_identifiers (type, value, subject_id, created_at) values (?, ?, ?, ?)'),
-      key: sqlite.prepare('select key from subject_keys where subject_id = ?').pluck(),
-      identifiers: sqlite.prepare('select type, value from subject_identifiers where subject_id = ? order by created_at, type, value'),
-      deleteIdentifiers: sqlite.prepare('delete from subject_identifiers where subject_id = ?'),
-      deleteEvents: sqlite.prepare('delete from consent_events where subject_id = ?'),
-      deleteStates: sqlite.prepare('delete from consent_states where subject_id = ?'),
-      deleteKey: sqlite.prepare('delete from subject_keys where subject_id = ?'),
-      markErased: sqlite.prepare('update subjects set erased_at = ? where id = ? and erased_at is null'),
-    };
-    cache.set(sqlite, s);
-  }
-  return s;
-}
+const stmts = statementsFor(
+  (sqlite): Statements => ({
+    findByIdentity: sqlite.prepare('select subject_id from subject_identifiers where type = ? and value = ?').pluck(),
+    subject: sqlite.prepare('select id, created_at as createdAt, erased_at as erasedAt from subjects where id = ?'),
+    insertSubject: sqlite.prepare('insert into subjects (id, created_at) values (?, ?)'),
+    insertKey: sqlite.prepare('insert into subject_keys (subject_id, key) values (?, ?)'),
+    insertIdentifier: sqlite.prepare('insert into subject_identifiers (type, value, subject_id, created_at) values (?, ?, ?, ?)'),
+    key: sqlite.prepare('select key from subject_keys where subject_id = ?').pluck(),
+    identifiers: sqlite.prepare('select type, value from subject_identifiers where subject_id = ? order by created_at, type, value'),
+    deleteIdentifiers: sqlite.prepare('delete from subject_identifiers where subject_id = ?'),
+    deleteEvents: sqlite.prepare('delete from consent_events where subject_id = ?'),
+    deleteStates: sqlite.prepare('delete from consent_states where subject_id = ?'),
+    deleteKey: sqlite.prepare('delete from subject_keys where subject_id = ?'),
+    markErased: sqlite.prepare('update subjects set erased_at = ? where id = ? and erased_at is null'),
+  }),
+);
 
 /** Existing (not erased) subject holding this normalized identity, if any. */
 export function findSubjectIdByIdentity(db: Db, identity: Identity): string | undefined {
