@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { AUTHED, createRouter, errorResponses, queryInt, z } from '../http/openapi.js';
+import { AUTHED, createRouter, errorResponses, jsonResponse, queryInt, z } from '../http/openapi.js';
 import { requireScope } from '../http/auth.js';
 import { toHex } from './verify.js';
 
@@ -10,9 +10,6 @@ const TreeHeadSchema = z
   .openapi('SignedTreeHead');
 
 const read = requireScope('audit:read');
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  200: { description, content: { 'application/json': { schema } } },
-});
 
 export const auditRoutes = createRouter()
   .openapi(
@@ -23,7 +20,7 @@ export const auditRoutes = createRouter()
       summary: 'Latest signed tree head (at most 1 s behind the log)',
       security: AUTHED,
       middleware: [read] as const,
-      responses: { ...json(TreeHeadSchema, 'Signed tree head'), ...errorResponses(401, 403) },
+      responses: { 200: jsonResponse(TreeHeadSchema, 'Signed tree head'), ...errorResponses(401, 403) },
     }),
     async (c) => {
       const head = await c.get('deps').treeHeads.current();
@@ -49,7 +46,7 @@ export const auditRoutes = createRouter()
           .strict(),
       },
       responses: {
-        ...json(z.array(z.object({ index: z.number().int(), entry: z.string(), leafHash: Hex })), 'Entries'),
+        200: jsonResponse(z.array(z.object({ index: z.number().int(), entry: z.string(), leafHash: Hex })), 'Entries'),
         ...errorResponses(400, 401, 403),
       },
     }),
@@ -69,7 +66,7 @@ export const auditRoutes = createRouter()
       middleware: [read] as const,
       request: { query: z.object({ index: queryInt('index'), size: queryInt('size') }).strict() },
       responses: {
-        ...json(z.object({ index: z.number().int(), size: z.number().int(), proof: z.array(Hex) }), 'Inclusion proof'),
+        200: jsonResponse(z.object({ index: z.number().int(), size: z.number().int(), proof: z.array(Hex) }), 'Inclusion proof'),
         ...errorResponses(400, 401, 403),
       },
     }),
@@ -89,7 +86,7 @@ export const auditRoutes = createRouter()
       middleware: [read] as const,
       request: { query: z.object({ from: queryInt('from'), to: queryInt('to') }).strict() },
       responses: {
-        ...json(z.object({ from: z.number().int(), to: z.number().int(), proof: z.array(Hex) }), 'Consistency proof'),
+        200: jsonResponse(z.object({ from: z.number().int(), to: z.number().int(), proof: z.array(Hex) }), 'Consistency proof'),
         ...errorResponses(400, 401, 403),
       },
     }),

@@ -6,7 +6,7 @@ import { createRoute } from '@hono/zod-openapi';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { AUTHED, createRouter, errorResponses, jsonBody, queryInt, z } from '../http/openapi.js';
+import { AUTHED, createRouter, errorResponses, jsonBody, jsonResponse, queryInt, z } from '../http/openapi.js';
 import { actorOf, requireScope } from '../http/auth.js';
 import type { AppEnv } from '../http/env.js';
 import type { Ctx } from '../deps.js';
@@ -42,7 +42,6 @@ const read = requireScope('consents:read');
 const write = requireScope('consents:write');
 
 const ctxOf = (c: Context<AppEnv>): Ctx => ({ ...c.get('deps'), actor: actorOf(c) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 /** The Global Privacy Control header counts only when exactly `1` (GPC spec §3). */
 const gpcHeader = (c: Context<AppEnv>) => c.req.header('sec-gpc') === '1';
 
@@ -56,7 +55,7 @@ export const purposeRoutes = createRouter()
       security: AUTHED,
       middleware: [admin] as const,
       request: { body: jsonBody(PurposeCreate) },
-      responses: { 201: json(Purpose, 'Created'), ...errorResponses(400, 401, 403, 409) },
+      responses: { 201: jsonResponse(Purpose, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
     (c) => c.json(createPurpose(ctxOf(c), c.req.valid('json')), 201),
   )
@@ -68,7 +67,7 @@ export const purposeRoutes = createRouter()
       summary: 'Lists the purposes catalogue (current versions)',
       security: AUTHED,
       middleware: [admin] as const,
-      responses: { 200: json(z.object({ purposes: z.array(Purpose) }), 'Catalogue'), ...errorResponses(401, 403) },
+      responses: { 200: jsonResponse(z.object({ purposes: z.array(Purpose) }), 'Catalogue'), ...errorResponses(401, 403) },
     }),
     (c) => c.json({ purposes: listPurposes(c.get('deps').db) }, 200),
   )
@@ -81,7 +80,7 @@ export const purposeRoutes = createRouter()
       security: AUTHED,
       middleware: [admin] as const,
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
-      responses: { 200: json(PurposeWithVersions, 'Purpose'), ...errorResponses(401, 403, 404) },
+      responses: { 200: jsonResponse(PurposeWithVersions, 'Purpose'), ...errorResponses(401, 403, 404) },
     }),
     (c) => c.json(getPurpose(c.get('deps').db, c.req.valid('param').id), 200),
   )
@@ -94,7 +93,7 @@ export const purposeRoutes = createRouter()
       security: AUTHED,
       middleware: [admin] as const,
       request: { params: z.object({ id: z.string().min(1).max(64) }), body: jsonBody(PurposePatch) },
-      responses: { 200: json(PurposeWithVersions, 'Updated'), ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { 200: jsonResponse(PurposeWithVersions, 'Updated'), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     (c) => c.json(updatePurpose(ctxOf(c), c.req.valid('param').id, c.req.valid('json')), 200),
   );
@@ -189,7 +188,7 @@ const recordRoute = createRoute({
   security: AUTHED,
   middleware: [write] as const,
   request: { body: jsonBody(ConsentInput) },
-  responses: { 201: json(Recorded, 'Recorded'), ...errorResponses(400, 401, 403, 404) },
+  responses: { 201: jsonResponse(Recorded, 'Recorded'), ...errorResponses(400, 401, 403, 404) },
 });
 
 export const consentRoutes = createRouter();
@@ -238,7 +237,7 @@ consentRoutes
         },
       },
       responses: {
-        201: json(
+        201: jsonResponse(
           z.object({ recorded: z.number().int(), stateChanges: z.number().int(), ids: z.array(z.string()) }),
           'Recorded, in line order',
         ),
@@ -277,7 +276,7 @@ consentRoutes
         }),
       },
       responses: {
-        200: json(
+        200: jsonResponse(
           z.object({
             changes: z.array(
               z.object({
@@ -312,7 +311,7 @@ consentRoutes
       security: AUTHED,
       middleware: [read] as const,
       responses: {
-        200: json(
+        200: jsonResponse(
           z.object({
             subjects: z.number().int(),
             from: z.string(),
@@ -345,7 +344,7 @@ consentRoutes
       middleware: [read] as const,
       request: { params: z.object({ eventId: z.string().min(1).max(64) }) },
       responses: {
-        200: json(z.object({ jws: z.string(), payload: z.record(z.string(), z.unknown()) }), 'Receipt (verify with /.well-known/jwks.json)'),
+        200: jsonResponse(z.object({ jws: z.string(), payload: z.record(z.string(), z.unknown()) }), 'Receipt (verify with /.well-known/jwks.json)'),
         ...errorResponses(401, 403, 404),
       },
     }),
@@ -373,7 +372,7 @@ export const subjectRoutes = createRouter()
         params: IdentifierParam,
         query: z.object({ purpose: z.string().max(2000).optional().openapi({ description: 'Comma-separated purpose ids' }) }),
       },
-      responses: { 200: json(ConsentStates, 'States'), ...errorResponses(400, 401, 403, 404) },
+      responses: { 200: jsonResponse(ConsentStates, 'States'), ...errorResponses(400, 401, 403, 404) },
     }),
     (c) => {
       const deps = c.get('deps');
@@ -392,7 +391,7 @@ export const subjectRoutes = createRouter()
       middleware: [read] as const,
       request: { params: IdentifierParam },
       responses: {
-        200: json(z.object({ subjectId: z.string(), events: z.array(ConsentEvent) }), 'History'),
+        200: jsonResponse(z.object({ subjectId: z.string(), events: z.array(ConsentEvent) }), 'History'),
         ...errorResponses(400, 401, 403, 404),
       },
     }),
@@ -414,8 +413,8 @@ export const subjectRoutes = createRouter()
         body: jsonBody(z.object({ type: z.string().trim().min(1).max(40), value: z.string().trim().min(1).max(320) }).strict()),
       },
       responses: {
-        201: json(z.object({ subjectId: z.string(), linked: z.boolean(), identifiers: z.array(z.object({ type: z.string(), value: z.string() })) }), 'Linked'),
-        200: json(z.object({ subjectId: z.string(), linked: z.boolean(), identifiers: z.array(z.object({ type: z.string(), value: z.string() })) }), 'Already linked'),
+        201: jsonResponse(z.object({ subjectId: z.string(), linked: z.boolean(), identifiers: z.array(z.object({ type: z.string(), value: z.string() })) }), 'Linked'),
+        200: jsonResponse(z.object({ subjectId: z.string(), linked: z.boolean(), identifiers: z.array(z.object({ type: z.string(), value: z.string() })) }), 'Already linked'),
         ...errorResponses(400, 401, 403, 404, 409),
       },
     }),
@@ -447,7 +446,7 @@ export const gpcRoutes = createRouter().openapi(
     path: '/.well-known/gpc.json',
     tags: ['Consents'],
     summary: 'Global Privacy Control support resource',
-    responses: { 200: json(z.object({ gpc: z.boolean(), lastUpdate: z.string() }), 'GPC support') },
+    responses: { 200: jsonResponse(z.object({ gpc: z.boolean(), lastUpdate: z.string() }), 'GPC support') },
   }),
   (c) => {
     const list = purposeCatalog(c.get('deps').db).list;

@@ -53,6 +53,11 @@ export function errorResponses(...statuses: number[]) {
 /** Security requirement for routes reachable with an API key or a staff session. */
 export const AUTHED: Record<string, string[]>[] = [{ bearerAuth: [] }, { cookieAuth: [] }];
 
+/** An OpenAPI response object for a JSON answer: `{ 200: jsonResponse(Schema, 'What it is') }`. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
 /** A JSON request body, required (so a wrong content type is a 415, not an empty object). */
 export function jsonBody<T extends z.ZodType>(schema: T) {
   return { required: true, content: { 'application/json': { schema } } } as const;

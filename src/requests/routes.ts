@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createRoute } from '@hono/zod-openapi';
-import { AUTHED, createRouter, errorResponses, jsonBody, queryInt, z } from '../http/openapi.js';
+import { AUTHED, createRouter, errorResponses, jsonBody, jsonResponse, queryInt, z } from '../http/openapi.js';
 import { actorOf, requireScope } from '../http/auth.js';
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
@@ -114,37 +114,26 @@ const read = requireScope('requests:read');
 const write = requireScope('requests:write');
 const verify = requireScope('requests:verify');
 
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  200: { description, content: { 'application/json': { schema } } },
-});
-const created = <T extends z.ZodType>(schema: T, description: string) => ({
-  201: { description, content: { 'application/json': { schema } } },
-});
 
-function action(path: string, summary: string, scope = write) {
-  return createRoute({
-    method: 'post',
+/** What every state-transition route shares: POST, the request's view back, 409 on a wrong state. */
+function transition(path: string, summary: string, scope: typeof write) {
+  return {
+    method: 'post' as const,
     path,
     tags: ['Requests'],
     summary,
     security: AUTHED,
-    middleware: [scope] as const,
-    request: { params: IdParam },
-    responses: { ...ok(View, 'The request after the transition'), ...errorResponses(400, 401, 403, 404, 409) },
-  });
+    middleware: scope,
+    responses: { 200: jsonResponse(View, 'The request after the transition'), ...errorResponses(400, 401, 403, 404, 409) },
+  };
+}
+
+function action(path: string, summary: string, scope = write) {
+  return createRoute({ ...transition(path, summary, scope), request: { params: IdParam } });
 }
 
 function actionWithBody<T extends z.ZodType>(path: string, summary: string, body: T) {
-  return createRoute({
-    method: 'post',
-    path,
-    tags: ['Requests'],
-    summary,
-    security: AUTHED,
-    middleware: [write] as const,
-    request: { params: IdParam, body: jsonBody(body) },
-    responses: { ...ok(View, 'The request after the transition'), ...errorResponses(400, 401, 403, 404, 409) },
-  });
+  return createRoute({ ...transition(path, summary, write), request: { params: IdParam, body: jsonBody(body) } });
 }
 
 const Reason = z.string().trim().min(1).max(1000);
@@ -160,7 +149,7 @@ export const requestRoutes = createRouter()
       security: AUTHED,
       middleware: [write] as const,
       request: { body: jsonBody(CreateBody) },
-      responses: { ...created(Created, 'Request opened'), ...errorResponses(400, 401, 403, 413, 415) },
+      responses: { 201: jsonResponse(Created, 'Request opened'), ...errorResponses(400, 401, 403, 413, 415) },
     }),
     (c) => {
       const body = c.req.valid('json');
@@ -184,7 +173,7 @@ export const requestRoutes = createRouter()
       middleware: [write] as const,
       request: { body: jsonBody(z.object({ type: z.literal('erasure'), identities: z.array(IdentityIn).max(20) }).strict()) },
       responses: {
-        ...ok(
+        200: jsonResponse(
           z.object({
             connectors: z.array(z.object({ connector: z.string(), collections: z.array(z.object({ name: z.string() }).passthrough()), error: z.object({ code: z.string(), message: z.string() }).nullable() })),
             identities: z.array(z.object({ type: z.string(), value: z.string(), source: z.string(), reason: z.string(), round: z.number(), searchable: z.boolean() })),
@@ -220,7 +209,7 @@ export const requestRoutes = createRouter()
           })
           .strict(),
       },
-      responses: { ...ok(z.object({ items: z.array(Summary), nextCursor: z.string().nullable() }), 'A page of requests'), ...errorResponses(400, 401, 403) },
+      responses: { 200: jsonResponse(z.object({ items: z.array(Summary), nextCursor: z.string().nullable() }), 'A page of requests'), ...errorResponses(400, 401, 403) },
     }),
     (c) => {
       const q = c.req.valid('query');
@@ -243,7 +232,7 @@ export const requestRoutes = createRouter()
       security: AUTHED,
       middleware: [read] as const,
       request: { params: IdParam },
-      responses: { ...ok(View, 'The request'), ...errorResponses(400, 401, 403, 404) },
+      responses: { 200: jsonResponse(View, 'The request'), ...errorResponses(400, 401, 403, 404) },
     }),
     (c) => {
       const ctx = ctxOf(c);
@@ -291,7 +280,7 @@ export const requestRoutes = createRouter()
       security: AUTHED,
       middleware: [read] as const,
       request: { params: IdParam },
-      responses: { ...ok(z.object({ jws: z.string() }), 'Compact JWS (EdDSA, audit key, typ oubli-receipt+jws)'), ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { 200: jsonResponse(z.object({ jws: z.string() }), 'Compact JWS (EdDSA, audit key, typ oubli-receipt+jws)'), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => {
       const ctx = ctxOf(c);
