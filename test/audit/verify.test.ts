@@ -2,12 +2,12 @@
  * src/audit/verify.ts against the RFC 6962 / 9162 reference vectors, plus tampered proofs of our
  * own: every bad input is a clean `false`, never a throw.
  */
-import { readFileSync } from 'node:fs';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CompactSign, type JWK } from 'jose';
 import { fromHex, leafHash, nodeHash, toHex, verifyConsistency, verifyInclusion, verifyTreeHead } from '../../src/audit/verify.js';
 import { SigningKeys } from '../../src/audit/keys.js';
+import { readJsonFixture } from '../helpers/fixtures.js';
 
 interface Vectors {
   leafInputs: string[];
@@ -16,7 +16,7 @@ interface Vectors {
   inclusion: { leafIndex: number; treeSize: number; proof: string[] }[];
   consistency: { size1: number; size2: number; proof: string[] }[];
 }
-const V = JSON.parse(readFileSync('/work/shared/conformance/merkle-rfc6962.json', 'utf8')) as Vectors;
+const V = readJsonFixture<Vectors>('conformance/merkle-rfc6962.json');
 const h = (hex: string) => new Uint8Array(Buffer.from(hex, 'hex'));
 const leaves = V.leafHashes.map(h);
 const roots = V.rootsBySize.map(h);

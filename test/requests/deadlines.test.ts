@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dateInZone, dueAt, dueDate, formatDate, parseDate, startOfDay } from '../../src/requests/deadlines.js';
+import { readJsonFixture } from '../helpers/fixtures.js';
 
-const vectors = JSON.parse(readFileSync('/work/shared/conformance/gdpr-deadlines.json', 'utf8')) as {
+const vectors = readJsonFixture<{
   cases: { received: string; due: string; dueExtendedBy1: string; dueExtendedBy2: string }[];
-};
+}>('conformance/gdpr-deadlines.json');
 
 const TZ = 'Europe/Paris';
 
