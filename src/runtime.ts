@@ -12,9 +12,8 @@ import { createIdGenerator } from './ids.js';
 import { AuditLog } from './audit/log.js';
 import { SigningKeys } from './audit/keys.js';
 import { TreeHeads } from './audit/tree-heads.js';
+import { newLogId, openLogId } from './audit/log-id.js';
 import type { Deps, Secrets } from './deps.js';
-
-export const LOG_ID = 'oubli';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -41,23 +40,30 @@ export interface BuildOptions {
   now?: () => number;
 }
 
+/** Where this data dir keeps the newest checkpoint it signed (outside the database). */
+export function checkpointFileOf(dataDir: string): string {
+  return join(dataDir, 'audit', 'latest-checkpoint');
+}
+
 /** Opens (and migrates) the data dir's database and assembles Deps. */
 export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const logger = opts.logger ?? createLogger(config);
   const now = opts.now ?? Date.now;
   const db: Db = openDatabase(join(config.dataDir, 'oubli.db'));
   migrateDatabase(db);
   const keys = SigningKeys.open(join(config.dataDir, 'keys'), config.signingKey, now);
   const audit = new AuditLog(db.$client, now);
+  const logId = openLogId(db.$client, newLogId(config.publicUrl), now());
   const deps: Deps = {
     config,
     db,
     now,
     ids: createIdGenerator(now),
-    logger: opts.logger ?? createLogger(config),
+    logger,
     audit,
     keys,
-    treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, now),
+    treeHeads: new TreeHeads(db.$client, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir) }),
     secrets: loadSecrets(config.dataDir),
     connectors: [],
     requireApproval: [],

@@ -12,7 +12,7 @@ import { createIdGenerator } from '../../src/ids.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { SigningKeys } from '../../src/audit/keys.js';
 import { TreeHeads } from '../../src/audit/tree-heads.js';
-import { LOG_ID } from '../../src/runtime.js';
+import { newLogId, openLogId } from '../../src/audit/log-id.js';
 import type { Ctx, Deps } from '../../src/deps.js';
 import { createApp } from '../../src/app.js';
 
@@ -52,7 +52,7 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
     logger: pino({ level: 'silent' }),
     audit,
     keys,
-    treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, clock.now),
+    treeHeads: new TreeHeads(db.$client, audit, keys, openLogId(db.$client, newLogId(config.publicUrl), clock.now()), clock.now),
     secrets: { pseudonymKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],
