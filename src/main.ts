@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { buildDeps } from './runtime.js';
+import { buildDeps as buildRuntimeDeps, DataDirError } from './runtime.js';
 import { startServer } from './server.js';
 import type { Ctx, Deps } from './deps.js';
 import { ROLES, type Role } from './db/schema/users.js';
@@ -45,6 +45,15 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
+function buildDeps(config: Config): Deps {
+  try {
+    return buildRuntimeDeps(config);
+  } catch (err) {
+    if (err instanceof DataDirError) fail(err.message);
+    throw err;
+  }
+}
+
 function cliCtx(deps: Deps): Ctx {
   return { ...deps, actor: CLI_ACTOR };
 }
@@ -70,6 +79,9 @@ async function serveUntilSignal(deps: Deps, onListening?: (url: string) => Promi
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Whatever oubli creates (database, WAL, keys, exports, demo silos) is for this user alone,
+  // even in a data dir that already exists.
+  process.umask(0o077);
   const [command, sub, ...rest] = argv;
   let config: Config;
   try {
