@@ -1,6 +1,7 @@
 /**
  * Test dependencies: a private in-memory database with the committed migrations applied,
  * ephemeral signing keys, a controllable clock, a silent logger. No port, no shared state.
+ * Every database made here is scanned for personal data in its audit log after each test.
  */
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { AuditLog } from '../../src/audit/log.js';
 import { SigningKeys } from '../../src/audit/keys.js';
 import { TreeHeads } from '../../src/audit/tree-heads.js';
 import { newLogId, openLogId } from '../../src/audit/log-id.js';
+import { registerAuditDb } from './audit-pii.js';
 import type { Ctx, Deps } from '../../src/deps.js';
 import { createApp } from '../../src/app.js';
 
@@ -41,6 +43,7 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
   };
   const db = openDatabase(':memory:');
   migrateDatabase(db);
+  registerAuditDb(db.$client);
   const keys = SigningKeys.ephemeral(clock.now);
   const audit = new AuditLog(db.$client, clock.now);
   return {
