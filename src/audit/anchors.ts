@@ -29,10 +29,11 @@ function typOf(jws: string): unknown {
 
 /** Parses and checks a saved checkpoint, head or receipt; `{ error }` says why it is not usable. */
 export async function readAnchor(content: string, label: string, keys: LogKeys): Promise<Anchor | { error: string }> {
-  const text = content.replace(/^\uFEFF/, '');
+  // Saved from a mail client or a Windows editor: a byte-order mark, CRLF line ends.
+  const text = content.replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
   if (text.includes('\n\n— ')) {
     const known = keys.verifierKeys.map(parseVerifierKey).filter((k): k is NoteVerifier => k !== null);
-    const c = verifyCheckpoint(text.replace(/\r\n/g, '\n'), known, keys.logId);
+    const c = verifyCheckpoint(text, known, keys.logId);
     if ('error' in c) return { error: `${label} is not a valid checkpoint of this log: ${c.error}` };
     return { size: c.size, root: c.root, label };
   }

@@ -35,6 +35,8 @@ export interface TreeHeadsOptions {
 export class TreeHeads {
   private readonly stmt;
   private signing: Promise<SignedTreeHead> | null = null;
+  /** The last checkpoint served: the public route re-signs only when the head or key changed. */
+  private served?: { jws: string; kid: string; note: string };
 
   constructor(
     sqlite: Sqlite,
@@ -138,10 +140,14 @@ export class TreeHeads {
    */
   async checkpoint(): Promise<string> {
     const head = await this.current();
+    const kid = this.keys.activeKid();
+    if (this.served?.jws === head.jws && this.served.kid === kid) return this.served.note;
     const checked = await checkTreeHead(head.jws, this.keys.jwks(), this.logId);
     if (!checked.ok) throw new AppError('AUDIT_LOG_TAMPERED', `the latest stored tree head ${checked.reason}; run \`oubli audit verify\``);
     const { size, root } = checked.value;
-    return this.keys.signNote(formatCheckpoint({ origin: this.logId, size, root: fromHex(root)! }), this.logId);
+    const note = this.keys.signNote(formatCheckpoint({ origin: this.logId, size, root: fromHex(root)! }), this.logId);
+    this.served = { jws: head.jws, kid, note };
+    return note;
   }
 
   /** The active key's note verifier key (`name+hash+base64`), named after the log. */
