@@ -67,24 +67,34 @@ export class TreeHeads {
   }
 
   private async signNow(): Promise<SignedTreeHead> {
-    const { size, root } = this.log.head();
-    // Stamped when the size is read, so heads from several processes are dated in size order.
-    const timestamp = this.now();
-    const existing = this.toHead(this.stmt.bySize.get(size));
-    if (existing) return existing;
-    await this.checkExtends(size, root);
-    const head: TreeHead = { log: this.logId, size, root: toHex(root), timestamp };
-    const jws = await this.keys.sign(head, TREE_HEAD_TYP);
-    // Another process may have signed the same size meanwhile: same root, either head is valid.
-    this.stmt.insert.run(head.size, head.root, head.timestamp, this.keys.activeKid(), jws);
-    const stored = this.toHead(this.stmt.bySize.get(size))!;
-    this.saveCheckpoint({ origin: this.logId, size, root });
-    return stored;
+    for (let attempt = 0; ; attempt++) {
+      const { size, root } = this.log.head();
+      // Stamped when the size is read, so heads from several processes are dated in size order.
+      const timestamp = this.now();
+      const existing = this.toHead(this.stmt.bySize.get(size));
+      if (existing) return existing;
+      if ((await this.checkExtends(size, root)) === 'overtaken') {
+        // Another process appended and signed a larger head meanwhile: that one covers ours.
+        if (attempt < 3) continue;
+        return this.latest()!;
+      }
+      const head: TreeHead = { log: this.logId, size, root: toHex(root), timestamp };
+      const jws = await this.keys.sign(head, TREE_HEAD_TYP);
+      // Another process may have signed the same size meanwhile: same root, either head is valid.
+      this.stmt.insert.run(head.size, head.root, head.timestamp, this.keys.activeKid(), jws);
+      const stored = this.toHead(this.stmt.bySize.get(size))!;
+      this.saveCheckpoint({ origin: this.logId, size, root });
+      return stored;
+    }
   }
 
-  /** Refuses to sign a log that does not extend the newest signed head and the saved checkpoint. */
-  private async checkExtends(size: number, root: Uint8Array): Promise<void> {
-    const refuse = (why: string) => {
+  /**
+   * Refuses to sign a log that does not extend the newest signed head and the saved checkpoint.
+   * A head or checkpoint larger than `size` is a truncation, unless the log has grown past it
+   * since `size` was read (another process signed meanwhile): then 'overtaken'.
+   */
+  private async checkExtends(size: number, root: Uint8Array): Promise<'ok' | 'overtaken'> {
+    const refuse = (why: string): never => {
       throw new AppError('AUDIT_LOG_TAMPERED', `refusing to sign a tree head of size ${size}: ${why}; run \`oubli audit verify\``);
     };
     const anchors: { size: number; root: Uint8Array; what: string }[] = [];
@@ -98,12 +108,16 @@ export class TreeHeads {
     if (saved && 'error' in saved) refuse(`the data dir's checkpoint file does not verify (${saved.error})`);
     else if (saved) anchors.push({ size: saved.size, root: saved.root, what: `the data dir's saved checkpoint of size ${saved.size}` });
     for (const a of anchors) {
-      if (a.size > size) refuse(`the log has ${size} entries but ${a.what} covers ${a.size}`);
+      if (a.size > size) {
+        if (this.log.size() >= a.size) return 'overtaken';
+        refuse(`the log has ${this.log.size()} entries but ${a.what} covers ${a.size}`);
+      }
       if (a.size === 0) continue;
       if (!verifyConsistency(a.size, size, a.root, root, this.log.consistencyProof(a.size, size))) {
         refuse(`the log does not extend ${a.what}`);
       }
     }
+    return 'ok';
   }
 
   /** The newest checkpoint kept in the checkpoint file, checked with this log's keys. */
