@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The audit-log personal-data scan, after every test (test/helpers/audit-pii.ts).
+    setupFiles: ['test/setup/audit-pii.ts'],
   },
 });

@@ -2,11 +2,12 @@
  * The `oubli` command line. Logs go to stderr; stdout carries only what a command is asked to
  * print (a URL, a key, a verdict), so scripts can capture it.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { buildDeps } from './runtime.js';
+import { buildDeps as buildRuntimeDeps, DataDirError } from './runtime.js';
 import { startServer } from './server.js';
 import type { Ctx, Deps } from './deps.js';
 import { ROLES, type Role } from './db/schema/users.js';
@@ -14,7 +15,8 @@ import { SCOPES, type Scope } from './db/schema/api-keys.js';
 import { createUser } from './auth/users.js';
 import { generatePassword } from './auth/passwords.js';
 import { createApiKey } from './auth/api-keys.js';
-import { verifyAuditLog } from './audit/verify-log.js';
+import { verifyAuditLog, type Anchor } from './audit/verify-log.js';
+import { readAnchor } from './audit/anchors.js';
 import { AppError } from './errors.js';
 import { DeploymentConfigError, loadDeployment } from './deployment/config.js';
 
@@ -27,8 +29,12 @@ const USAGE = `usage: oubli <command>
   admin create --email E --role R         create a staff user (admin|dpo|viewer); password from stdin,
                                           or generated and printed once
   apikey create --name N --scopes a,b     create an API key; the key is the last line of stdout
-  audit verify                            recompute the audit log and check every signed tree head
-  keys rotate                             add a new signing key (old public keys stay published)
+  audit verify [--strict] [--checkpoint F] recompute the audit log, check every signed tree head, and
+                                          that the log extends each saved checkpoint / head / receipt F;
+                                          --strict also fails on entries not yet covered by a signed head
+  audit checkpoint                        print the latest tree head as a signed checkpoint note
+  keys rotate                             add a new signing key and retire the old one (its public key
+                                          stays published, with notAfter)
 
 environment: PORT, HOST, OUBLI_DATA_DIR, OUBLI_CONFIG, OUBLI_SIGNING_KEY, OUBLI_LOG_LEVEL (see README)`;
 
@@ -37,6 +43,15 @@ const CLI_ACTOR = { type: 'cli', id: 'cli' } as const;
 function fail(message: string, code = 2): never {
   process.stderr.write(`oubli: ${message}\n`);
   process.exit(code);
+}
+
+function buildDeps(config: Config): Deps {
+  try {
+    return buildRuntimeDeps(config);
+  } catch (err) {
+    if (err instanceof DataDirError) fail(err.message);
+    throw err;
+  }
 }
 
 function cliCtx(deps: Deps): Ctx {
@@ -64,6 +79,9 @@ async function serveUntilSignal(deps: Deps, onListening?: (url: string) => Promi
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Whatever oubli creates (database, WAL, keys, exports, demo silos) is for this user alone,
+  // even in a data dir that already exists.
+  process.umask(0o077);
   const [command, sub, ...rest] = argv;
   let config: Config;
   try {
@@ -143,17 +161,47 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'audit': {
+      if (sub === 'checkpoint') {
+        const deps = buildDeps(config);
+        const note = await deps.treeHeads.checkpoint();
+        deps.db.$client.close();
+        process.stdout.write(note);
+        return;
+      }
       if (sub !== 'verify') fail(USAGE);
+      const { values } = parseArgs({ args: rest, options: { strict: { type: 'boolean' }, checkpoint: { type: 'string', multiple: true } } });
       // The rebuild allocates a few small buffers per entry: a larger young generation cuts the
       // time spent collecting them on a million-entry log.
       v8.setFlagsFromString('--max-semi-space-size=64');
       const deps = buildDeps(config);
+      const keys = { logId: deps.treeHeads.logId, jwks: deps.keys.jwks(), verifierKeys: deps.keys.verifierKeys(deps.treeHeads.logId) };
+      const anchors: Anchor[] = [];
+      const saved = deps.treeHeads.savedCheckpoint();
+      if (saved && 'error' in saved) fail(`audit log FAILED verification — this data dir's checkpoint file (audit/latest-checkpoint) does not verify: ${saved.error}`, 1);
+      if (saved) anchors.push({ size: saved.size, root: saved.root, label: "this data dir's latest checkpoint (audit/latest-checkpoint)" });
+      for (const file of values.checkpoint ?? []) {
+        let content: string;
+        try {
+          content = readFileSync(file, 'utf8');
+        } catch {
+          fail(`cannot read --checkpoint ${file}`);
+        }
+        const anchor = await readAnchor(content, file, keys);
+        if ('error' in anchor) fail(`audit log FAILED verification — ${anchor.error}`, 1);
+        anchors.push(anchor);
+      }
       const started = performance.now();
-      const report = await verifyAuditLog(deps.db.$client, deps.keys.jwks());
+      const report = await verifyAuditLog(deps.db.$client, keys.jwks, { logId: keys.logId, anchors });
       const ms = Math.round(performance.now() - started);
       deps.db.$client.close();
       if (!report.ok) fail(`audit log FAILED verification — ${report.problem}`, 1);
-      process.stdout.write(`audit log ok: ${report.entries} entries, ${report.treeHeads} signed tree heads, root ${report.root} (${ms} ms)\n`);
+      if (report.unsignedTail > 0) {
+        const tail = `entries ${report.newestHead}–${report.entries - 1} come after the newest signed tree head (size ${report.newestHead}): no signature covers them yet`;
+        if (values.strict) fail(`audit log FAILED verification (--strict) — entry ${report.newestHead}: ${tail}`, 1);
+        process.stderr.write(`oubli: warning: ${tail}\n`);
+      }
+      const against = anchors.length ? `, consistent with ${anchors.length} saved checkpoint${anchors.length > 1 ? 's' : ''}` : '';
+      process.stdout.write(`audit log ok: ${report.entries} entries, ${report.treeHeads} signed tree heads, root ${report.root}${against} (${ms} ms)\n`);
       return;
     }
     case 'keys': {

@@ -2,7 +2,7 @@
  * Builds the service's dependencies from a Config: the one place with start-up I/O
  * (data dir, database, migrations, keys, secrets).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
@@ -12,9 +12,8 @@ import { createIdGenerator } from './ids.js';
 import { AuditLog } from './audit/log.js';
 import { SigningKeys } from './audit/keys.js';
 import { TreeHeads } from './audit/tree-heads.js';
+import { newLogId, openLogId } from './audit/log-id.js';
 import type { Deps, Secrets } from './deps.js';
-
-export const LOG_ID = 'oubli';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -36,28 +35,98 @@ export function loadSecrets(dataDir: string): Secrets {
   return { pseudonymKey: secretFile(join(dir, 'pseudonym.key')) };
 }
 
+export class DataDirError extends Error {}
+
+/** Files of the data dir that hold secrets or personal data, kept 0600 whatever made them. */
+const PRIVATE_FILES = ['oubli.db', 'oubli.db-wal', 'oubli.db-shm'];
+const PRIVATE_DIRS = ['keys', 'secrets', 'audit', 'exports', 'demo'];
+
+/**
+ * Makes the data dir private to this user: created 0700; an existing one that others can read
+ * is tightened to 0700 (with the database, key, secret and checkpoint files in it) when this
+ * user owns it, and refused when it does not, or when it is a shared directory (sticky bit, as
+ * /tmp): oubli will not chmod a directory that others rely on. Returns the mode it replaced.
+ */
+export function prepareDataDir(dir: string): { tightenedFrom?: number } {
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return {};
+  }
+  const st = statSync(dir);
+  if (!st.isDirectory()) throw new DataDirError(`OUBLI_DATA_DIR ${dir} is not a directory`);
+  const mode = st.mode & 0o7777;
+  let tightenedFrom: number | undefined;
+  if (mode & 0o077) {
+    const uid = process.getuid?.();
+    const shared = (mode & 0o1000) !== 0;
+    if (shared || (uid !== undefined && st.uid !== uid)) {
+      throw new DataDirError(
+        `OUBLI_DATA_DIR ${dir} can be read by other users (mode ${mode.toString(8).padStart(4, '0')}) and is ` +
+          `${shared ? 'a shared directory (sticky bit)' : `owned by uid ${st.uid}, not by this user (uid ${uid})`}: ` +
+          'point OUBLI_DATA_DIR at a private directory (mode 0700), or have its owner run chmod 700 on it',
+      );
+    }
+    chmodSync(dir, 0o700);
+    tightenedFrom = mode;
+  }
+  for (const name of PRIVATE_FILES) {
+    const file = join(dir, name);
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+  for (const name of PRIVATE_DIRS) {
+    const sub = join(dir, name);
+    if (!existsSync(sub) || !statSync(sub).isDirectory()) continue;
+    chmodSync(sub, 0o700);
+    if (tightenedFrom !== undefined) tightenTree(sub);
+  }
+  return { tightenedFrom };
+}
+
+/** chmod 0700 dirs / 0600 files below `dir` (only after the data dir was found open to others). */
+function tightenTree(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      chmodSync(p, 0o700);
+      tightenTree(p);
+    } else if (e.isFile()) {
+      chmodSync(p, 0o600);
+    }
+  }
+}
+
 export interface BuildOptions {
   logger?: Logger;
   now?: () => number;
 }
 
+/** Where this data dir keeps the newest checkpoint it signed (outside the database). */
+export function checkpointFileOf(dataDir: string): string {
+  return join(dataDir, 'audit', 'latest-checkpoint');
+}
+
 /** Opens (and migrates) the data dir's database and assembles Deps. */
 export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const { tightenedFrom } = prepareDataDir(config.dataDir);
+  const logger = opts.logger ?? createLogger(config);
+  if (tightenedFrom !== undefined) {
+    logger.warn({ dataDir: config.dataDir, was: tightenedFrom.toString(8), now: '700' }, 'data dir was readable by other users: tightened to 0700');
+  }
   const now = opts.now ?? Date.now;
   const db: Db = openDatabase(join(config.dataDir, 'oubli.db'));
   migrateDatabase(db);
   const keys = SigningKeys.open(join(config.dataDir, 'keys'), config.signingKey, now);
   const audit = new AuditLog(db.$client, now);
+  const logId = openLogId(db.$client, newLogId(config.publicUrl), now());
   const deps: Deps = {
     config,
     db,
     now,
     ids: createIdGenerator(now),
-    logger: opts.logger ?? createLogger(config),
+    logger,
     audit,
     keys,
-    treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, now),
+    treeHeads: new TreeHeads(db.$client, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir) }),
     secrets: loadSecrets(config.dataDir),
     connectors: [],
     requireApproval: [],

@@ -11,7 +11,28 @@ const TreeHeadSchema = z
 
 const read = requireScope('audit:read');
 
+const NOTE_TEXT = { 'text/plain': { schema: z.string() } };
+
 export const auditRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/checkpoint',
+      tags: ['Audit'],
+      summary: 'Latest signed tree head as a C2SP tlog-checkpoint signed note (public)',
+      description:
+        'Public: a checkpoint holds no personal data, only the log id (origin line), tree size and root hash, ' +
+        'signed (Ed25519, C2SP signed-note) by the key published at /.well-known/oubli-audit-key. Keep copies ' +
+        'outside oubli (a witness, a WORM bucket, the DPO\'s mailbox); `oubli audit verify --checkpoint FILE` ' +
+        'later proves the log still extends each of them.',
+      responses: { 200: { description: 'Checkpoint note (at most 1 s behind the log)', content: NOTE_TEXT }, ...errorResponses(500) },
+    }),
+    async (c) => {
+      const note = await c.get('deps').treeHeads.checkpoint();
+      c.header('Cache-Control', 'no-cache');
+      return c.text(note, 200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    },
+  )
   .openapi(
     createRoute({
       method: 'get',

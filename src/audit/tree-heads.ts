@@ -1,11 +1,22 @@
 /**
- * Signed tree heads. A head is made at most once per second while the log grows (the server's
- * ticker) and on demand; `currentTreeHead` never hands out one more than a second behind the log.
+ * Signed tree heads and checkpoints. A head is made at most once per second while the log grows
+ * (the server's ticker) and on demand; `current` never hands out one more than a second behind
+ * the log.
+ *
+ * Invariant: a head is signed only over a log that extends the newest head already signed —
+ * checked with a consistency proof against that head's signed root, and against this data dir's
+ * latest checkpoint file. Someone who edits the database (rewrites old entries and their nodes,
+ * or deletes the last entries with their heads) thus cannot get the server to sign the result:
+ * signing fails loudly instead.
  */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Sqlite } from '../db/client.js';
+import { AppError } from '../errors.js';
 import type { AuditLog } from './log.js';
 import type { SigningKeys } from './keys.js';
-import { toHex, type TreeHead } from './verify.js';
+import { formatCheckpoint, parseVerifierKey, verifyCheckpoint, type Checkpoint } from './note.js';
+import { checkTreeHead, fromHex, toHex, TREE_HEAD_TYP, verifyConsistency, type TreeHead } from './verify.js';
 
 export interface SignedTreeHead extends TreeHead {
   jws: string;
@@ -13,16 +24,27 @@ export interface SignedTreeHead extends TreeHead {
 
 export const MAX_HEAD_LAG_MS = 1000;
 
+export interface TreeHeadsOptions {
+  /**
+   * A file (outside the database) that keeps the newest checkpoint this data dir signed;
+   * `oubli audit verify` checks the log still extends it.
+   */
+  checkpointFile?: string;
+}
+
 export class TreeHeads {
   private readonly stmt;
   private signing: Promise<SignedTreeHead> | null = null;
+  /** The last checkpoint served: the public route re-signs only when the head or key changed. */
+  private served?: { jws: string; kid: string; note: string };
 
   constructor(
     sqlite: Sqlite,
     private readonly log: AuditLog,
     private readonly keys: SigningKeys,
-    private readonly logId: string,
+    readonly logId: string,
     private readonly now: () => number,
+    private readonly opts: TreeHeadsOptions = {},
   ) {
     this.stmt = {
       latest: sqlite.prepare('select size, root, timestamp, jws from audit_tree_heads order by size desc limit 1'),
@@ -45,14 +67,77 @@ export class TreeHeads {
   }
 
   private async signNow(): Promise<SignedTreeHead> {
-    const { size, root } = this.log.head();
-    const existing = this.toHead(this.stmt.bySize.get(size));
-    if (existing) return existing;
-    const head: TreeHead = { log: this.logId, size, root: toHex(root), timestamp: this.now() };
-    const jws = await this.keys.sign(head, 'oubli-sth+jws');
-    // Another process may have signed the same size meanwhile: same root, either head is valid.
-    this.stmt.insert.run(head.size, head.root, head.timestamp, this.keys.activeKid(), jws);
-    return this.toHead(this.stmt.bySize.get(size))!;
+    for (let attempt = 0; ; attempt++) {
+      const { size, root } = this.log.head();
+      // Stamped when the size is read, so heads from several processes are dated in size order.
+      const timestamp = this.now();
+      const existing = this.toHead(this.stmt.bySize.get(size));
+      if (existing) return existing;
+      if ((await this.checkExtends(size, root)) === 'overtaken') {
+        // Another process appended and signed a larger head meanwhile: that one covers ours.
+        if (attempt < 3) continue;
+        return this.latest()!;
+      }
+      const head: TreeHead = { log: this.logId, size, root: toHex(root), timestamp };
+      const jws = await this.keys.sign(head, TREE_HEAD_TYP);
+      // Another process may have signed the same size meanwhile: same root, either head is valid.
+      this.stmt.insert.run(head.size, head.root, head.timestamp, this.keys.activeKid(), jws);
+      const stored = this.toHead(this.stmt.bySize.get(size))!;
+      this.saveCheckpoint({ origin: this.logId, size, root });
+      return stored;
+    }
+  }
+
+  /**
+   * Refuses to sign a log that does not extend the newest signed head and the saved checkpoint.
+   * A head or checkpoint larger than `size` is a truncation, unless the log has grown past it
+   * since `size` was read (another process signed meanwhile): then 'overtaken'.
+   */
+  private async checkExtends(size: number, root: Uint8Array): Promise<'ok' | 'overtaken'> {
+    const refuse = (why: string): never => {
+      throw new AppError('AUDIT_LOG_TAMPERED', `refusing to sign a tree head of size ${size}: ${why}; run \`oubli audit verify\``);
+    };
+    const anchors: { size: number; root: Uint8Array; what: string }[] = [];
+    const latest = this.latest();
+    if (latest) {
+      const checked = await checkTreeHead(latest.jws, this.keys.jwks(), this.logId);
+      if (!checked.ok) refuse(`the newest stored tree head (size ${latest.size}) ${checked.reason}`);
+      else anchors.push({ size: checked.value.size, root: fromHex(checked.value.root)!, what: `the signed tree head of size ${checked.value.size}` });
+    }
+    const saved = this.savedCheckpoint();
+    if (saved && 'error' in saved) refuse(`the data dir's checkpoint file does not verify (${saved.error})`);
+    else if (saved) anchors.push({ size: saved.size, root: saved.root, what: `the data dir's saved checkpoint of size ${saved.size}` });
+    for (const a of anchors) {
+      if (a.size > size) {
+        if (this.log.size() >= a.size) return 'overtaken';
+        refuse(`the log has ${this.log.size()} entries but ${a.what} covers ${a.size}`);
+      }
+      if (a.size === 0) continue;
+      if (!verifyConsistency(a.size, size, a.root, root, this.log.consistencyProof(a.size, size))) {
+        refuse(`the log does not extend ${a.what}`);
+      }
+    }
+    return 'ok';
+  }
+
+  /** The newest checkpoint kept in the checkpoint file, checked with this log's keys. */
+  savedCheckpoint(): Checkpoint | { error: string } | undefined {
+    const file = this.opts.checkpointFile;
+    if (!file || !existsSync(file)) return undefined;
+    const known = this.keys.verifierKeys(this.logId).map((k) => parseVerifierKey(k)!);
+    return verifyCheckpoint(readFileSync(file, 'utf8'), known, this.logId);
+  }
+
+  /** Keeps the newest checkpoint in the checkpoint file (atomic replace; never moves back). */
+  private saveCheckpoint(c: Checkpoint): void {
+    const file = this.opts.checkpointFile;
+    if (!file) return;
+    const saved = this.savedCheckpoint();
+    if (saved && !('error' in saved) && saved.size >= c.size) return;
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, this.keys.signNote(formatCheckpoint(c), this.logId), { mode: 0o600 });
+    renameSync(tmp, file);
   }
 
   /** A head at most MAX_HEAD_LAG_MS behind the log. */
@@ -60,6 +145,28 @@ export class TreeHeads {
     const latest = this.latest();
     if (latest && (latest.size === this.log.size() || this.now() - latest.timestamp < MAX_HEAD_LAG_MS)) return latest;
     return this.sign();
+  }
+
+  /**
+   * The latest head as a C2SP tlog-checkpoint signed note. Its size and root come from the
+   * head's verified signature, never from the row's columns: an edited row cannot make oubli
+   * sign a checkpoint of a tree it never had.
+   */
+  async checkpoint(): Promise<string> {
+    const head = await this.current();
+    const kid = this.keys.activeKid();
+    if (this.served?.jws === head.jws && this.served.kid === kid) return this.served.note;
+    const checked = await checkTreeHead(head.jws, this.keys.jwks(), this.logId);
+    if (!checked.ok) throw new AppError('AUDIT_LOG_TAMPERED', `the latest stored tree head ${checked.reason}; run \`oubli audit verify\``);
+    const { size, root } = checked.value;
+    const note = this.keys.signNote(formatCheckpoint({ origin: this.logId, size, root: fromHex(root)! }), this.logId);
+    this.served = { jws: head.jws, kid, note };
+    return note;
+  }
+
+  /** The active key's note verifier key (`name+hash+base64`), named after the log. */
+  verifierKey(): string {
+    return this.keys.verifierKey(this.logId);
   }
 
   /** Called every second by the server: sign only when the log grew. */

@@ -1,12 +1,15 @@
 /**
  * `oubli audit verify`: recomputes the whole log from the stored entry texts and checks it
  * against everything stored beside it — leaf hashes, subtree nodes, and every signed tree head
- * (signature, root, and consistency with the previous head). Reports the first bad entry by index.
+ * (signature, typ, log id, key not retired, root, sizes and timestamps increasing, consistency
+ * with the previous head) — and against anchors kept outside the database (saved checkpoints,
+ * heads, receipts), which catch what the database alone cannot: the last entries deleted with
+ * their heads, or everything rewritten. Reports the first bad entry by index.
  */
 import type { JSONWebKeySet } from 'jose';
 import type { Sqlite } from '../db/client.js';
 import { consistencyPath } from './merkle.js';
-import { fromHex, nodeHash, toHex, verifyConsistency, verifyTreeHead } from './verify.js';
+import { checkTreeHead, fromHex, nodeHash, toHex, verifyConsistency, type TreeHead } from './verify.js';
 import { fastLeafHash, fastNodeHash } from './hash.js';
 
 export interface VerifyReport {
@@ -16,11 +19,16 @@ export interface VerifyReport {
   /** "entry 17: …" for the first problem found, when not ok. */
   problem?: string;
   root: string;
+  /** Size of the newest signed tree head (0 when there is none). */
+  newestHead: number;
+  /** Entries after the newest signed head: not yet covered by any signature. */
+  unsignedTail: number;
 }
 
 interface HeadRow {
   size: number;
   root: string;
+  timestamp: number;
   jws: string;
 }
 
@@ -117,8 +125,35 @@ function* storedEntries(sqlite: Sqlite): Generator<[number, string, Buffer]> {
   }
 }
 
-export async function verifyAuditLog(sqlite: Sqlite, jwks: JSONWebKeySet): Promise<VerifyReport> {
-  const heads = sqlite.prepare('select size, root, jws from audit_tree_heads order by size').all() as HeadRow[];
+/**
+ * A tree state known from outside the database — a saved checkpoint, a tree head or a receipt's
+ * head — that the log must still extend.
+ */
+export interface Anchor {
+  size: number;
+  root: Uint8Array;
+  /** Names it in a problem, e.g. "the checkpoint in saved.txt". */
+  label: string;
+}
+
+export interface VerifyOptions {
+  /** The deployment's log id: every head must carry it. */
+  logId: string;
+  anchors?: Anchor[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * How far a head may be dated before the previous one: heads are stamped by the system clock of
+ * whichever process signs them, and a clock stepped back (NTP) must not brick the log. A head
+ * backdated to pass for one signed before its key's retirement is dated much further back.
+ */
+export const CLOCK_STEP_MS = 60_000;
+
+export async function verifyAuditLog(sqlite: Sqlite, jwks: JSONWebKeySet, opts: VerifyOptions): Promise<VerifyReport> {
+  const heads = sqlite.prepare('select size, root, timestamp, jws from audit_tree_heads order by size').all() as HeadRow[];
+  const anchors = [...(opts.anchors ?? [])].sort((a, b) => a.size - b.size);
   const nodeStmt = sqlite.prepare('select hash from audit_nodes where level = ? and idx = ?').pluck();
   const leafStmt = sqlite.prepare('select leaf_hash from audit_entries where idx = ?').pluck();
   const nextStored = storedNodes(sqlite);
@@ -132,38 +167,62 @@ export async function verifyAuditLog(sqlite: Sqlite, jwks: JSONWebKeySet): Promi
     for (let i = stack.length - 2; i >= 0; i--) h = nodeHash(stack[i]!.hash, h);
     return h;
   };
-  const report = (entries: number, problem?: string): VerifyReport => ({
-    ok: !problem,
-    entries,
-    treeHeads: heads.length,
-    problem,
-    root: toHex(rootOfStack()),
-  });
+  let expected = 0;
+  const report = (entries: number, problem?: string): VerifyReport => {
+    const newestHead = heads.at(-1)?.size ?? 0;
+    return {
+      ok: !problem,
+      entries,
+      treeHeads: heads.length,
+      problem,
+      root: toHex(rootOfStack()),
+      newestHead,
+      unsignedTail: Math.max(0, entries - newestHead),
+    };
+  };
 
   let headPos = 0;
-  let goodHeadSize = 0;
+  let anchorPos = 0;
+  // Entries below goodSize are covered by a head or anchor that checked out.
+  let goodSize = 0;
+  let previous: TreeHead | undefined;
   const rootsAtHeads = new Map<number, Uint8Array>();
-  const checkHeadsAt = async (size: number): Promise<string | undefined> => {
+  const checkAt = async (size: number): Promise<string | undefined> => {
+    const at = `entry ${Math.max(0, size - 1)}`;
     while (headPos < heads.length && heads[headPos]!.size === size) {
       const head = heads[headPos]!;
-      const signed = await verifyTreeHead(head.jws, jwks);
-      if (!signed) return `entry ${Math.max(0, size - 1)}: tree head of size ${size} has an invalid signature or unknown key`;
-      if (signed.size !== head.size || signed.root !== head.root) {
-        return `entry ${Math.max(0, size - 1)}: stored tree head of size ${size} differs from what was signed`;
+      const checked = await checkTreeHead(head.jws, jwks, opts.logId);
+      if (!checked.ok) return `${at}: tree head of size ${size} ${checked.reason}`;
+      const signed = checked.value;
+      if (signed.size !== head.size || signed.root !== head.root || signed.timestamp !== head.timestamp) {
+        return `${at}: stored tree head of size ${size} differs from what was signed`;
+      }
+      if (previous && signed.timestamp < previous.timestamp - CLOCK_STEP_MS) {
+        return `${at}: tree head of size ${size} is dated ${iso(signed.timestamp)}, before the head of size ${previous.size} (${iso(previous.timestamp)})`;
       }
       const root = rootOfStack();
       if (toHex(root) !== signed.root) {
-        return `entry ${goodHeadSize}: entries ${goodHeadSize}–${size - 1} do not match the signed tree head of size ${size}`;
+        return `entry ${goodSize}: entries ${goodSize}–${size - 1} do not match the signed tree head of size ${size}`;
       }
       rootsAtHeads.set(size, root);
-      goodHeadSize = size;
+      previous = signed;
+      goodSize = size;
       headPos++;
+    }
+    while (anchorPos < anchors.length && anchors[anchorPos]!.size === size) {
+      const anchor = anchors[anchorPos]!;
+      if (!same(rootOfStack(), anchor.root)) {
+        return `entry ${Math.min(goodSize, size)}: the log was rewritten — its first ${size} entries do not match ${anchor.label}`;
+      }
+      goodSize = Math.max(goodSize, size);
+      anchorPos++;
     }
     return undefined;
   };
+  const boundaryAt = (size: number) =>
+    (headPos < heads.length && heads[headPos]!.size === size) || (anchorPos < anchors.length && anchors[anchorPos]!.size === size);
 
-  let expected = 0;
-  let problem = await checkHeadsAt(0);
+  let problem = await checkAt(0);
   if (problem) return report(0, problem);
   for (const [idx, text, storedLeaf] of rows) {
     if (idx !== expected) {
@@ -190,16 +249,24 @@ export async function verifyAuditLog(sqlite: Sqlite, jwks: JSONWebKeySet): Promi
       stack.push({ level, hash });
     }
     expected = idx + 1;
-    if (headPos < heads.length && heads[headPos]!.size === expected) {
-      problem = await checkHeadsAt(expected);
+    if (boundaryAt(expected)) {
+      problem = await checkAt(expected);
       if (problem) return report(expected, problem);
     }
   }
   if (headPos < heads.length) {
     return report(expected, `entry ${expected}: missing (a signed tree head covers ${heads[headPos]!.size} entries)`);
   }
+  if (anchorPos < anchors.length) {
+    const a = anchors[anchorPos]!;
+    return report(expected, `entry ${expected}: missing — the log was truncated to ${expected} entries, but ${a.label} covers ${a.size}`);
+  }
+  if (expected > 0 && heads.length === 0) {
+    return report(expected, `entry 0: entries 0–${expected - 1} are covered by no signed tree head (were the heads deleted?)`);
+  }
 
-  // Successive heads must be consistent: each log state extends the previous one.
+  // Successive heads must be consistent (each log state extends the previous one), and the log
+  // as it is now must extend every anchor: RFC 9162 consistency proofs from the stored nodes.
   const read = (level: number, idx: number): Uint8Array => {
     if (level === 0) {
       return new Uint8Array(leafStmt.get(idx) as Buffer);
@@ -211,6 +278,13 @@ export async function verifyAuditLog(sqlite: Sqlite, jwks: JSONWebKeySet): Promi
     const [a, b] = [sizes[i - 1]!, sizes[i]!];
     const ok = verifyConsistency(a, b, fromHex(heads.find((h) => h.size === a)!.root)!, rootsAtHeads.get(b)!, consistencyPath(read, a, b));
     if (!ok) return report(expected, `entry ${a}: tree heads of sizes ${a} and ${b} are not consistent`);
+  }
+  const now = rootOfStack();
+  for (const a of anchors) {
+    if (a.size === 0) continue;
+    if (!verifyConsistency(a.size, expected, a.root, now, consistencyPath(read, a.size, expected))) {
+      return report(expected, `entry ${a.size}: the log of ${expected} entries is not consistent with ${a.label}`);
+    }
   }
   return report(expected);
 }

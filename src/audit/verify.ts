@@ -1,5 +1,6 @@
 /**
- * Offline verification of oubli's audit log: RFC 9162 Merkle proofs and signed tree heads.
+ * Offline verification of oubli's audit log: RFC 9162 Merkle proofs, signed tree heads and
+ * request receipts (checkpoints in the C2SP note format: see note.ts beside it).
  *
  * Deliberately self-contained — it depends on nothing but node:crypto and jose — so a regulator
  * or the person can copy this one file and check a receipt without trusting oubli's code.
@@ -130,6 +131,7 @@ function isPowerOfTwo(n: number): boolean {
 
 /** The payload of a signed tree head. */
 export interface TreeHead {
+  /** The log's identity, the same string as its checkpoints' origin line. */
   log: string;
   size: number;
   /** lowercase hex */
@@ -138,25 +140,144 @@ export interface TreeHead {
   timestamp: number;
 }
 
+/** JWS `typ` of a signed tree head and of a request receipt. */
+export const TREE_HEAD_TYP = 'oubli-sth+jws';
+export const RECEIPT_TYP = 'oubli-receipt+jws';
+
 /**
- * Checks a signed tree head (compact JWS, EdDSA) against a JWK set such as
- * /.well-known/jwks.json. Returns the head when the signature and payload are good, else false.
+ * A retired key's JWK carries `notAfter` (ms since the Unix epoch, like tree-head timestamps):
+ * nothing it signed later than that is genuine — after a rotation the private key is destroyed,
+ * so a later signature means the old key leaked.
  */
-export async function verifyTreeHead(jws: string, jwks: JSONWebKeySet): Promise<TreeHead | false> {
+export interface AuditJwk {
+  kid?: string;
+  notAfter?: number;
+  [member: string]: unknown;
+}
+
+export type Checked<T> = { ok: true; value: T; kid: string } | { ok: false; reason: string };
+
+/** Verifies a compact JWS (EdDSA) with `typ` against the JWK set; the key must not be retired at `at(payload)`. */
+async function checkJws<T>(
+  jws: string,
+  jwks: JSONWebKeySet,
+  typ: string,
+  parse: (payload: unknown) => T | null,
+  at: (value: T) => number,
+): Promise<Checked<T>> {
+  let verified;
   try {
-    const { payload, protectedHeader } = await compactVerify(jws, createLocalJWKSet(jwks), { algorithms: ['EdDSA'] });
-    if (!protectedHeader.kid) return false;
-    const head = JSON.parse(new TextDecoder().decode(payload)) as TreeHead;
-    const ok =
-      typeof head.log === 'string' &&
-      isSize(head.size) &&
-      typeof head.root === 'string' &&
-      /^[0-9a-f]{64}$/.test(head.root) &&
-      isSize(head.timestamp);
-    return ok ? head : false;
+    verified = await compactVerify(jws, createLocalJWKSet(jwks), { algorithms: ['EdDSA'] });
+  } catch {
+    return { ok: false, reason: 'has an invalid signature or unknown key' };
+  }
+  const { payload, protectedHeader } = verified;
+  const kid = protectedHeader.kid;
+  if (!kid) return { ok: false, reason: 'has no key id' };
+  if (protectedHeader.typ !== typ) return { ok: false, reason: `has typ ${JSON.stringify(protectedHeader.typ ?? null)}, not ${typ}` };
+  let value: T | null;
+  try {
+    value = parse(JSON.parse(new TextDecoder().decode(payload)));
+  } catch {
+    value = null;
+  }
+  if (value === null) return { ok: false, reason: 'has a malformed payload' };
+  const key = (jwks.keys as AuditJwk[]).find((k) => k.kid === kid);
+  const notAfter = key?.notAfter;
+  if (notAfter !== undefined && !(typeof notAfter === 'number' && at(value) <= notAfter)) {
+    return { ok: false, reason: `is signed by key ${kid} after that key was retired (notAfter ${isoOrRaw(notAfter)})` };
+  }
+  return { ok: true, value, kid };
+}
+
+function isoOrRaw(ms: unknown): string {
+  return typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : JSON.stringify(ms);
+}
+
+function parseTreeHead(p: unknown): TreeHead | null {
+  const h = p as TreeHead;
+  const ok =
+    h !== null &&
+    typeof h === 'object' &&
+    typeof h.log === 'string' &&
+    isSize(h.size) &&
+    typeof h.root === 'string' &&
+    /^[0-9a-f]{64}$/.test(h.root) &&
+    isSize(h.timestamp);
+  return ok ? { log: h.log, size: h.size, root: h.root, timestamp: h.timestamp } : null;
+}
+
+/**
+ * Checks a signed tree head: EdDSA signature by a key of the set, typ `oubli-sth+jws`, the
+ * payload's log id equal to `logId` (the deployment's own: a head of another log proves nothing
+ * about this one), and the key not retired at the head's timestamp. Says why when it fails.
+ */
+export async function checkTreeHead(jws: string, jwks: JSONWebKeySet, logId: string): Promise<Checked<TreeHead>> {
+  const r = await checkJws(jws, jwks, TREE_HEAD_TYP, parseTreeHead, (h) => h.timestamp);
+  if (r.ok && r.value.log !== logId) return { ok: false, reason: `belongs to log "${r.value.log}", not to this log ("${logId}")` };
+  return r;
+}
+
+/** {@link checkTreeHead} as a yes/no: the head when good, else false. */
+export async function verifyTreeHead(jws: string, jwks: JSONWebKeySet, logId: string): Promise<TreeHead | false> {
+  try {
+    const r = await checkTreeHead(jws, jwks, logId);
+    return r.ok ? r.value : false;
   } catch {
     return false;
   }
+}
+
+/** The parts of a request receipt a verifier relies on (the payload holds more: request, outcome). */
+export interface Receipt {
+  /** ms since epoch when the receipt was signed; older receipts lack it (their head's time is used). */
+  issuedAt?: number;
+  entries: { index: number; leafHash: string; proof: string[] }[];
+  treeHead: TreeHead & { jws: string };
+  [member: string]: unknown;
+}
+
+function parseReceipt(p: unknown): Receipt | null {
+  const r = p as Receipt;
+  if (r === null || typeof r !== 'object' || !Array.isArray(r.entries) || r.treeHead === null || typeof r.treeHead !== 'object') return null;
+  if (typeof r.treeHead.jws !== 'string' || (r.issuedAt !== undefined && !isSize(r.issuedAt))) return null;
+  const entriesOk = r.entries.every(
+    (e) => e !== null && typeof e === 'object' && isSize(e.index) && fromHex(e.leafHash) !== null && Array.isArray(e.proof) && e.proof.every((x) => fromHex(x) !== null),
+  );
+  return entriesOk ? r : null;
+}
+
+/**
+ * Checks a request receipt offline: its signature (typ `oubli-receipt+jws`, key not retired when
+ * it was issued), the tree head it carries (as {@link checkTreeHead}), and every entry's RFC 9162
+ * inclusion proof against that head's root.
+ */
+export async function checkReceipt(jws: string, jwks: JSONWebKeySet, logId: string): Promise<Checked<Receipt> & { head?: TreeHead }> {
+  try {
+    const r = await checkJws(jws, jwks, RECEIPT_TYP, parseReceipt, (x) => Math.max(x.issuedAt ?? 0, x.treeHead.timestamp ?? 0));
+    if (!r.ok) return r;
+    const head = await checkTreeHead(r.value.treeHead.jws, jwks, logId);
+    if (!head.ok) return { ok: false, reason: `carries a tree head that ${head.reason}` };
+    const { size, root } = head.value;
+    const t = r.value.treeHead;
+    if (t.size !== size || t.root !== root || t.log !== head.value.log || t.timestamp !== head.value.timestamp) {
+      return { ok: false, reason: 'names a tree head other than the one it carries signed' };
+    }
+    for (const e of r.value.entries) {
+      if (!verifyInclusion(fromHex(e.leafHash)!, e.index, size, e.proof.map((x) => fromHex(x)!), fromHex(root)!)) {
+        return { ok: false, reason: `has an inclusion proof for entry ${e.index} that does not verify against its tree head` };
+      }
+    }
+    return { ...r, head: head.value };
+  } catch {
+    return { ok: false, reason: 'is malformed' };
+  }
+}
+
+/** {@link checkReceipt} as a yes/no: the receipt payload when good, else false. */
+export async function verifyReceipt(jws: string, jwks: JSONWebKeySet, logId: string): Promise<Receipt | false> {
+  const r = await checkReceipt(jws, jwks, logId);
+  return r.ok ? r.value : false;
 }
 
 export function toHex(bytes: Uint8Array): string {

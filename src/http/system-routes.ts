@@ -49,6 +49,9 @@ export const systemRoutes = createRouter()
       path: '/.well-known/jwks.json',
       tags: ['System'],
       summary: 'Public keys (Ed25519) that sign tree heads, receipts and manifests — old ones included',
+      description:
+        'A retired key (after `oubli keys rotate`) carries `notAfter`, in milliseconds since the Unix epoch like ' +
+        'tree-head timestamps: its private half was destroyed then, so a head or receipt it signed later is forged.',
       responses: {
         200: {
           description: 'JWK set',
@@ -59,5 +62,21 @@ export const systemRoutes = createRouter()
     (c) => {
       c.header('Cache-Control', 'public, max-age=300');
       return c.json(c.get('deps').keys.jwks() as { keys: Record<string, unknown>[] }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/.well-known/oubli-audit-key',
+      tags: ['System'],
+      summary: "Verifier key of the audit log's checkpoints, in the note format name+keyhash+base64",
+      description:
+        'The key name is the log id (the origin line of GET /v1/audit/checkpoint); golang.org/x/mod/sumdb/note ' +
+        'NewVerifier and transparency-log witnesses read it as is. It changes when the signing key is rotated.',
+      responses: { 200: { description: 'Verifier key', content: { 'text/plain': { schema: z.string() } } } },
+    }),
+    (c) => {
+      c.header('Cache-Control', 'public, max-age=300');
+      return c.text(c.get('deps').treeHeads.verifierKey(), 200, { 'Content-Type': 'text/plain; charset=utf-8' });
     },
   );

@@ -23,6 +23,8 @@ export async function requestReceipt(ctx: Ctx, req: DsrRequest): Promise<{ jws: 
   if (indices.length && head.size <= indices.at(-1)!) head = await ctx.treeHeads.sign();
   const payload = {
     typ: 'oubli-request-receipt',
+    // When it was signed: verifiers reject a receipt signed by a key after that key's notAfter.
+    issuedAt: ctx.now(),
     request: {
       id: req.id,
       type: req.type,

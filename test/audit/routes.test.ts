@@ -28,8 +28,8 @@ describe('GET /v1/audit/tree-head', () => {
     const res = await get(app, '/v1/audit/tree-head', headers);
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ size: 10, root: expect.stringMatching(/^[0-9a-f]{64}$/), timestamp: deps.now(), jws: expect.any(String) });
-    const head = await verifyTreeHead(res.json.jws, await jwksOf(app));
-    expect(head).toEqual({ log: 'oubli', size: 10, root: res.json.root, timestamp: res.json.timestamp });
+    const head = await verifyTreeHead(res.json.jws, await jwksOf(app), deps.treeHeads.logId);
+    expect(head).toEqual({ log: deps.treeHeads.logId, size: 10, root: res.json.root, timestamp: res.json.timestamp });
     expect(Buffer.from(deps.audit.root(10)).toString('hex')).toBe(res.json.root);
     const [protectedHeader] = res.json.jws.split('.');
     expect(JSON.parse(Buffer.from(protectedHeader, 'base64url').toString())).toMatchObject({ alg: 'EdDSA', kid: deps.keys.activeKid() });
@@ -49,7 +49,7 @@ describe('GET /v1/audit/tree-head', () => {
     const later = (await get(app, '/v1/audit/tree-head', headers)).json;
     expect(later.size).toBe(6);
     expect(deps.now() - later.timestamp).toBeLessThanOrEqual(1000);
-    expect(await verifyTreeHead(later.jws, await jwksOf(app))).toBeTruthy();
+    expect(await verifyTreeHead(later.jws, await jwksOf(app), deps.treeHeads.logId)).toBeTruthy();
     // the two heads are consistent, proven by the API
     const proof = (await get(app, `/v1/audit/proofs/consistency?from=${first.size}&to=${later.size}`, headers)).json.proof;
     expect(verifyConsistency(first.size, later.size, fromHex(first.root)!, fromHex(later.root)!, proof.map(fromHex))).toBe(true);
@@ -68,8 +68,8 @@ describe('GET /v1/audit/tree-head', () => {
     deps.clock.advance(1000);
     const after = (await get(app, '/v1/audit/tree-head', headers)).json;
     const jwks = await jwksOf(app);
-    expect(await verifyTreeHead(before.jws, jwks)).toBeTruthy();
-    expect(await verifyTreeHead(after.jws, jwks)).toBeTruthy();
+    expect(await verifyTreeHead(before.jws, jwks, deps.treeHeads.logId)).toBeTruthy();
+    expect(await verifyTreeHead(after.jws, jwks, deps.treeHeads.logId)).toBeTruthy();
     expect(JSON.parse(Buffer.from(after.jws.split('.')[0], 'base64url').toString()).kid).toBe(newKid);
   });
 });

@@ -25,10 +25,10 @@ async function log(n: number) {
 describe('verifyAuditLog', () => {
   it('passes on a good log with tricky data, and on an empty one', async () => {
     const deps = await log(40);
-    const r = await verifyAuditLog(deps.db.$client, deps.keys.jwks());
+    const r = await verifyAuditLog(deps.db.$client, deps.keys.jwks(), { logId: deps.treeHeads.logId });
     expect(r).toMatchObject({ ok: true, entries: 40, treeHeads: 5, root: Buffer.from(deps.audit.root(40)).toString('hex') });
     const empty = createTestDeps();
-    expect(await verifyAuditLog(empty.db.$client, empty.keys.jwks())).toMatchObject({ ok: true, entries: 0 });
+    expect(await verifyAuditLog(empty.db.$client, empty.keys.jwks(), { logId: empty.treeHeads.logId })).toMatchObject({ ok: true, entries: 0 });
   });
 
   it('names the first bad entry', async () => {
@@ -42,7 +42,7 @@ describe('verifyAuditLog', () => {
     for (const [label, sql, msg] of cases) {
       const deps = await log(40);
       deps.db.$client.exec(sql);
-      const r = await verifyAuditLog(deps.db.$client, deps.keys.jwks());
+      const r = await verifyAuditLog(deps.db.$client, deps.keys.jwks(), { logId: deps.treeHeads.logId });
       expect(r.ok, label).toBe(false);
       expect(r.problem, label).toMatch(msg);
     }
@@ -54,15 +54,15 @@ describe('verifyAuditLog', () => {
     const h = db.prepare('select hash from audit_nodes where level = 1 and idx = 4').pluck().get() as Buffer;
     db.prepare('delete from audit_nodes where level = 1 and idx = 4').run();
     db.prepare('insert into audit_nodes (level, idx, hash) values (1, 4, ?)').run(h);
-    expect(await verifyAuditLog(db, deps.keys.jwks())).toMatchObject({ ok: true, entries: 40 });
+    expect(await verifyAuditLog(db, deps.keys.jwks(), { logId: deps.treeHeads.logId })).toMatchObject({ ok: true, entries: 40 });
     db.prepare('update audit_nodes set hash = zeroblob(32) where level = 1 and idx = 4').run();
-    expect((await verifyAuditLog(db, deps.keys.jwks())).problem).toMatch(/^entry 9: stored tree node 1\/4/);
+    expect((await verifyAuditLog(db, deps.keys.jwks(), { logId: deps.treeHeads.logId })).problem).toMatch(/^entry 9: stored tree node 1\/4/);
   });
 
   it('checks heads against the JWKS it is given', async () => {
     const deps = await log(10);
     const other = createTestDeps();
-    const r = await verifyAuditLog(deps.db.$client, other.keys.jwks());
+    const r = await verifyAuditLog(deps.db.$client, other.keys.jwks(), { logId: deps.treeHeads.logId });
     expect(r.ok).toBe(false);
     expect(r.problem).toMatch(/invalid signature or unknown key/);
   });

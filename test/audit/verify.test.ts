@@ -231,11 +231,12 @@ describe('verify.ts: tampered consistency proofs are false', () => {
 
 describe('verify.ts: signed tree heads', () => {
   const keys = SigningKeys.ephemeral(() => 1_700_000_000_000);
-  const head = { log: 'oubli', size: 3, root: V.rootsBySize[3]!, timestamp: 1_700_000_000_000 };
+  const LOG = 'oubli.test/audit';
+  const head = { log: LOG, size: 3, root: V.rootsBySize[3]!, timestamp: 1_700_000_000_000 };
 
   it('a good head verifies and returns its payload', async () => {
     const jws = await keys.sign(head, 'oubli-sth+jws');
-    expect(await verifyTreeHead(jws, keys.jwks())).toEqual(head);
+    expect(await verifyTreeHead(jws, keys.jwks(), LOG)).toEqual(head);
   });
 
   it('a wrong signature, a tampered payload, an unknown kid or garbage is false', async () => {
@@ -243,17 +244,17 @@ describe('verify.ts: signed tree heads', () => {
     const [p, payload, sig] = jws.split('.') as [string, string, string];
     const flippedSig = Buffer.from(sig, 'base64url');
     flippedSig[5]! ^= 1;
-    expect(await verifyTreeHead(`${p}.${payload}.${flippedSig.toString('base64url')}`, keys.jwks())).toBe(false);
+    expect(await verifyTreeHead(`${p}.${payload}.${flippedSig.toString('base64url')}`, keys.jwks(), LOG)).toBe(false);
     const otherPayload = Buffer.from(JSON.stringify({ ...head, size: 4 })).toString('base64url');
-    expect(await verifyTreeHead(`${p}.${otherPayload}.${sig}`, keys.jwks())).toBe(false);
+    expect(await verifyTreeHead(`${p}.${otherPayload}.${sig}`, keys.jwks(), LOG)).toBe(false);
     // another key set (unknown kid)
-    expect(await verifyTreeHead(jws, SigningKeys.ephemeral().jwks())).toBe(false);
-    expect(await verifyTreeHead(jws, { keys: [] })).toBe(false);
+    expect(await verifyTreeHead(jws, SigningKeys.ephemeral().jwks(), LOG)).toBe(false);
+    expect(await verifyTreeHead(jws, { keys: [] }, LOG)).toBe(false);
     for (const g of ['', 'a.b.c', 'not a jws', '...', `${p}.${payload}`, null, undefined, 42, {}]) {
-      expect(await verifyTreeHead(g as string, keys.jwks())).toBe(false);
+      expect(await verifyTreeHead(g as string, keys.jwks(), LOG)).toBe(false);
     }
-    expect(await verifyTreeHead(jws, null as never)).toBe(false);
-    expect(await verifyTreeHead(jws, { keys: [{ kty: 'garbage' }] } as never)).toBe(false);
+    expect(await verifyTreeHead(jws, null as never, LOG)).toBe(false);
+    expect(await verifyTreeHead(jws, { keys: [{ kty: 'garbage' }] } as never, LOG)).toBe(false);
   });
 
   it('a head signed by a key with the right kid but another secret is false', async () => {
@@ -262,22 +263,29 @@ describe('verify.ts: signed tree heads', () => {
     const forged = await new CompactSign(new TextEncoder().encode(JSON.stringify(head)))
       .setProtectedHeader({ alg: 'EdDSA', kid })
       .sign(privateKey);
-    expect(await verifyTreeHead(forged, keys.jwks())).toBe(false);
+    expect(await verifyTreeHead(forged, keys.jwks(), LOG)).toBe(false);
   });
 
   it('a well-signed JWS whose payload is not a tree head is false; no kid is false', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const jwk = { ...(publicKey.export({ format: 'jwk' }) as JWK), kid: 'k1', alg: 'EdDSA' };
-    const sign = (payload: unknown, header: Record<string, unknown> = { alg: 'EdDSA', kid: 'k1' }) =>
+    const sign = (payload: unknown, header: Record<string, unknown> = { alg: 'EdDSA', kid: 'k1', typ: 'oubli-sth+jws' }) =>
       new CompactSign(new TextEncoder().encode(typeof payload === 'string' ? payload : JSON.stringify(payload)))
         .setProtectedHeader(header as { alg: string })
         .sign(privateKey);
-    expect(await verifyTreeHead(await sign(head), { keys: [jwk] })).toEqual(head);
-    expect(await verifyTreeHead(await sign({ ...head, root: 'ABC' }), { keys: [jwk] })).toBe(false);
-    expect(await verifyTreeHead(await sign({ ...head, size: -1 }), { keys: [jwk] })).toBe(false);
-    expect(await verifyTreeHead(await sign({ ...head, timestamp: 1.5 }), { keys: [jwk] })).toBe(false);
-    expect(await verifyTreeHead(await sign('not json'), { keys: [jwk] })).toBe(false);
-    expect(await verifyTreeHead(await sign(head, { alg: 'EdDSA' }), { keys: [jwk] })).toBe(false);
+    expect(await verifyTreeHead(await sign(head), { keys: [jwk] }, LOG)).toEqual(head);
+    expect(await verifyTreeHead(await sign({ ...head, root: 'ABC' }), { keys: [jwk] }, LOG)).toBe(false);
+    expect(await verifyTreeHead(await sign({ ...head, size: -1 }), { keys: [jwk] }, LOG)).toBe(false);
+    expect(await verifyTreeHead(await sign({ ...head, timestamp: 1.5 }), { keys: [jwk] }, LOG)).toBe(false);
+    expect(await verifyTreeHead(await sign('not json'), { keys: [jwk] }, LOG)).toBe(false);
+    expect(await verifyTreeHead(await sign(head, { alg: 'EdDSA', typ: 'oubli-sth+jws' }), { keys: [jwk] }, LOG)).toBe(false);
+    // typ: a receipt, a manifest or an untyped JWS signed by the same key is not a tree head
+    for (const typ of [undefined, 'oubli-receipt+jws', 'oubli-manifest+jws', 'JWT']) {
+      expect(await verifyTreeHead(await sign(head, { alg: 'EdDSA', kid: 'k1', ...(typ ? { typ } : {}) }), { keys: [jwk] }, LOG), String(typ)).toBe(false);
+    }
+    // log id: a head of another deployment's log proves nothing about this one
+    expect(await verifyTreeHead(await sign({ ...head, log: 'oubli.other.example/audit' }), { keys: [jwk] }, LOG)).toBe(false);
+    expect(await verifyTreeHead(await sign({ ...head, log: 'oubli' }), { keys: [jwk] }, LOG)).toBe(false);
   });
 });
 

@@ -21,7 +21,7 @@ import { SigningKeys } from '../../src/audit/keys.js';
 import { TreeHeads } from '../../src/audit/tree-heads.js';
 import { loadConfig } from '../../src/config.js';
 import { createIdGenerator, encodeTime } from '../../src/ids.js';
-import { LOG_ID } from '../../src/runtime.js';
+import { newLogId, openLogId } from '../../src/audit/log-id.js';
 import type { Ctx } from '../../src/deps.js';
 import { createPurpose } from '../../src/consent/purposes.js';
 import { subjectRefFromKey } from '../../src/subjects/service.js';
@@ -41,7 +41,7 @@ export function benchCtx(db: Db): Ctx {
     logger: pino({ level: 'silent' }),
     audit,
     keys,
-    treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, now),
+    treeHeads: new TreeHeads(db.$client, audit, keys, openLogId(db.$client, newLogId(undefined), now()), now),
     secrets: { pseudonymKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],

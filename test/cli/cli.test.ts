@@ -3,24 +3,16 @@
  * admin/apikey creation, config errors, key rotation, `audit verify` on good and tampered logs,
  * and a CLI appending to the log while a server on the same data dir does too.
  */
-import { cpSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import canonicalize from 'canonicalize';
 import { verify as argonVerify } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { buildDeps } from '../../src/runtime.js';
-import { createApp } from '../../src/app.js';
-import { leafHash, nodeHash } from '../../src/audit/verify.js';
 import { oubli, serve, tempDir } from './helpers.js';
+import { goodLog, inProcess, rebuildNodes, rewrite, tampered } from './tamper.js';
 
 const T = 60_000;
 
-function inProcess(dataDir: string) {
-  const deps = buildDeps(loadConfig({ OUBLI_DATA_DIR: dataDir, OUBLI_LOG_LEVEL: 'silent' }));
-  return { deps, app: createApp(deps), close: () => deps.db.$client.close() };
-}
 
 describe('oubli migrate / admin / apikey', () => {
   it('migrate twice is a no-op', { timeout: T }, async () => {
@@ -177,56 +169,6 @@ describe('oubli keys rotate', () => {
     expect((await oubli(['audit', 'verify'], { dataDir: dir })).code).toBe(0);
   });
 });
-
-/** A data dir with 40 entries and signed heads at sizes 10, 20, 30, 40. */
-async function goodLog(): Promise<string> {
-  const dir = tempDir('audit');
-  const { deps, close } = inProcess(dir);
-  for (let b = 0; b < 4; b++) {
-    deps.audit.appendMany(
-      Array.from({ length: 10 }, (_, i) => ({ type: 'test.event', actor: { type: 'system' as const, id: 'test' }, data: { n: b * 10 + i, note: 'ok' } })),
-    );
-    await deps.treeHeads.sign();
-  }
-  close();
-  return dir;
-}
-
-function tampered(base: string, edit: (db: Database.Database) => void): string {
-  const dir = tempDir('tampered');
-  cpSync(base, dir, { recursive: true });
-  const db = new Database(join(dir, 'oubli.db'));
-  edit(db);
-  db.close();
-  return dir;
-}
-
-/** Recomputes every stored subtree node from the stored leaf hashes, the way the log does. */
-function rebuildNodes(db: Database.Database) {
-  db.exec('delete from audit_nodes');
-  const insert = db.prepare('insert into audit_nodes (level, idx, hash) values (?, ?, ?)');
-  let level = 0;
-  let row: Uint8Array[] = (db.prepare('select leaf_hash from audit_entries order by idx').pluck().all() as Buffer[]).map((b) => new Uint8Array(b));
-  while (row.length > 1) {
-    const next: Uint8Array[] = [];
-    for (let i = 0; i + 1 < row.length; i += 2) {
-      const h = nodeHash(row[i]!, row[i + 1]!);
-      insert.run(level + 1, i / 2, Buffer.from(h));
-      next.push(h);
-    }
-    row = next;
-    level++;
-  }
-}
-
-function rewrite(db: Database.Database, idx: number, change: (e: Record<string, any>) => void, withHash: boolean) {
-  const text = db.prepare('select entry from audit_entries where idx = ?').pluck().get(idx) as string;
-  const e = JSON.parse(text);
-  change(e);
-  const next = canonicalize(e)!;
-  db.prepare('update audit_entries set entry = ? where idx = ?').run(next, idx);
-  if (withHash) db.prepare('update audit_entries set leaf_hash = ? where idx = ?').run(Buffer.from(leafHash(next)), idx);
-}
 
 describe('oubli audit verify', () => {
   it('passes on a good log and catches every kind of tampering, naming the entry', { timeout: 120_000 }, async () => {

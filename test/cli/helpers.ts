@@ -3,12 +3,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { registerDataDir } from '../helpers/audit-pii.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/oubli.js');
 
+/** A fresh temp dir; its oubli.db, if a test makes one there, gets the audit personal-data scan. */
 export function tempDir(label = 'cli'): string {
-  return mkdtempSync(join(tmpdir(), `oubli-${label}-`));
+  const dir = mkdtempSync(join(tmpdir(), `oubli-${label}-`));
+  registerDataDir(dir);
+  return dir;
 }
 
 export interface CliResult {

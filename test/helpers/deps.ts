@@ -1,6 +1,7 @@
 /**
  * Test dependencies: a private in-memory database with the committed migrations applied,
  * ephemeral signing keys, a controllable clock, a silent logger. No port, no shared state.
+ * Every database made here is scanned for personal data in its audit log after each test.
  */
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,8 @@ import { createIdGenerator } from '../../src/ids.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { SigningKeys } from '../../src/audit/keys.js';
 import { TreeHeads } from '../../src/audit/tree-heads.js';
-import { LOG_ID } from '../../src/runtime.js';
+import { newLogId, openLogId } from '../../src/audit/log-id.js';
+import { registerAuditDb } from './audit-pii.js';
 import type { Ctx, Deps } from '../../src/deps.js';
 import { createApp } from '../../src/app.js';
 
@@ -41,6 +43,7 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
   };
   const db = openDatabase(':memory:');
   migrateDatabase(db);
+  registerAuditDb(db.$client);
   const keys = SigningKeys.ephemeral(clock.now);
   const audit = new AuditLog(db.$client, clock.now);
   return {
@@ -52,7 +55,7 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
     logger: pino({ level: 'silent' }),
     audit,
     keys,
-    treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, clock.now),
+    treeHeads: new TreeHeads(db.$client, audit, keys, openLogId(db.$client, newLogId(config.publicUrl), clock.now()), clock.now),
     secrets: { pseudonymKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],

@@ -35,3 +35,14 @@ export const auditTreeHeads = sqliteTable('audit_tree_heads', {
   jws: text('jws').notNull(),
 });
 export type TreeHeadRow = typeof auditTreeHeads.$inferSelect;
+
+/**
+ * The log's identity: one row, written at first start. `logId` is in every signed tree head and
+ * is the origin line of every checkpoint, so it is unique per deployment and never changes; it
+ * lives in the database (not a data dir) because every instance on the database shares the log.
+ */
+export const auditLogs = sqliteTable('audit_logs', {
+  id: integer('id').primaryKey(),
+  logId: text('log_id').notNull(),
+  createdAt: integer('created_at').notNull(),
+});

@@ -1,0 +1,17 @@
+/**
+ * Runs before every test file (vitest setupFiles): after each test, the audit entries its
+ * databases gained are scanned for personal data (test/helpers/audit-pii.ts); after the file, the
+ * data dirs it used. A leak fails the test (or the file) that made it, naming the entries.
+ */
+import { afterAll, afterEach } from 'vitest';
+import { scanRegisteredDatabases, scanRegisteredDataDirs } from '../helpers/audit-pii.js';
+
+afterEach(() => {
+  const problems = scanRegisteredDatabases();
+  if (problems.length) throw new Error(problems.join('\n'));
+});
+
+afterAll(() => {
+  const problems = [...scanRegisteredDatabases(), ...scanRegisteredDataDirs()];
+  if (problems.length) throw new Error(problems.join('\n'));
+});
