@@ -9,6 +9,10 @@
  *   MAX_LOGIN_FAILURES passwords are ever verified per account and MAX_ADDRESS_FAILURES per
  *   address within LOGIN_WINDOW_MS;
  * - a reservation left behind by a crash counts as a failure (fail closed);
+ * - an account adds at most MAX_LOGIN_FAILURES to its address's count (it is blocked after
+ *   that), so one account's failures — a mistyped password, or a guesser at one account — never
+ *   lock out the other staff who come through the same address (a reverse proxy whose
+ *   X-Forwarded-For is not trusted makes everyone one address).
  */
 import { and, eq, gt, lte, or } from 'drizzle-orm';
 import { writeTx, type Db } from '../db/client.js';
@@ -20,7 +24,7 @@ export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
 /** Failed logins for one account within the window before its logins are refused. */
 export const MAX_LOGIN_FAILURES = 5;
 /** Failed logins from one client address, whatever the accounts, before its logins are refused. */
-export const MAX_ADDRESS_FAILURES = 5;
+export const MAX_ADDRESS_FAILURES = 20;
 
 export interface LoginAttempt {
   id: number;

@@ -13,6 +13,7 @@ import { ForbiddenError, TooManyRequestsError, UnauthenticatedError } from '../e
 import type { Actor } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv, Principal } from './env.js';
+import { clientAddressOf, fromTrustedProxy } from './client-address.js';
 
 /** Resolves the caller, if any, into `c.var.principal`; never rejects by itself. */
 export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
@@ -75,12 +76,7 @@ export function actorOf(c: Context<AppEnv>): Actor {
   return { type: p.kind === 'api_key' ? 'api_key' : 'user', id: p.id };
 }
 
-/** The client's address: the socket's, or the proxy's X-Forwarded-For when trusted. */
-export function clientAddress(c: Context<AppEnv>): string {
-  if (c.get('deps').config.trustProxy) {
-    const fwd = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-    if (fwd) return fwd;
-  }
+function socketAddress(c: Context<AppEnv>): string {
   try {
     return getConnInfo(c).remote.address ?? 'unknown';
   } catch {
@@ -88,11 +84,16 @@ export function clientAddress(c: Context<AppEnv>): string {
   }
 }
 
+/** The client's address: the socket's, or the right-most untrusted X-Forwarded-For hop (OUBLI_TRUST_PROXY). */
+export function clientAddress(c: Context<AppEnv>): string {
+  return clientAddressOf(c.get('deps').config.trustProxy, socketAddress(c), c.req.header('x-forwarded-for'));
+}
+
 /** True when the original request reached us over HTTPS (directly or via a trusted proxy). */
 export function isHttps(c: Context<AppEnv>): boolean {
   const { config } = c.get('deps');
   if (config.publicUrl?.startsWith('https:')) return true;
-  if (config.trustProxy && c.req.header('x-forwarded-proto') === 'https') return true;
+  if (c.req.header('x-forwarded-proto') === 'https' && fromTrustedProxy(config.trustProxy, socketAddress(c))) return true;
   return new URL(c.req.url).protocol === 'https:';
 }
 
