@@ -19,6 +19,8 @@ import { clientAddressOf, fromTrustedProxy } from './client-address.js';
 export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
   const findKey = apiKeyLookup(deps.db);
   const findSession = sessionLookup(deps.db, deps.now);
+  // Behind a TLS proxy the request URL is the internal http:// one: browsers send the public origin.
+  const publicOrigin = deps.config.publicUrl ? new URL(deps.config.publicUrl).origin : undefined;
   const limiter = deps.config.apiRateLimit > 0 ? new FixedWindowLimiter(deps.config.apiRateLimit, 60_000, deps.now) : null;
   return async (c, next) => {
     let principal: Principal | null = null;
@@ -38,7 +40,7 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
       if (session) {
         // Cookie-authenticated writes must be JSON (forces a CORS preflight cross-site) and,
         // when the browser says where they come from, same-origin: this is our CSRF guard.
-        if (!['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) assertSameOrigin(c);
+        if (!['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) assertSameOrigin(c, publicOrigin ?? new URL(c.req.url).origin);
         principal = {
           kind: 'user',
           id: session.userId,
@@ -53,11 +55,12 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
   };
 }
 
-function assertSameOrigin(c: Context<AppEnv>): void {
+/** `ownOrigin`: OUBLI_PUBLIC_URL's origin when set, else the request URL's. */
+function assertSameOrigin(c: Context<AppEnv>, ownOrigin: string): void {
   const site = c.req.header('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') throw new ForbiddenError('CSRF_REJECTED', 'cross-site request refused');
   const origin = c.req.header('origin');
-  if (origin && origin !== new URL(c.req.url).origin) throw new ForbiddenError('CSRF_REJECTED', 'cross-origin request refused');
+  if (origin && origin !== ownOrigin) throw new ForbiddenError('CSRF_REJECTED', 'cross-origin request refused');
 }
 
 /** 401 without credentials, 403 without the scope. */

@@ -294,6 +294,43 @@ describe('CSRF and roles', () => {
     expect(same.status).toBe(201);
   });
 
+  it('behind a TLS proxy (OUBLI_PUBLIC_URL): the public origin passes, a forged or the internal origin is refused', async () => {
+    const { app, deps } = createTestApp({ env: { OUBLI_PUBLIC_URL: 'https://dsr.example.com/oubli/', OUBLI_TRUST_PROXY: '1' } });
+    await staff(deps, 'admin@example.com', 'admin');
+    // The proxy talks plain http to oubli's internal address; the browser is on the public URL.
+    const internal = 'http://10.0.0.5:8080';
+    const res = await app.request(`${internal}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://dsr.example.com', 'x-forwarded-proto': 'https' },
+      body: JSON.stringify({ email: 'admin@example.com', password: PASSWORD }),
+    });
+    expect(res.status).toBe(200);
+    const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+    const post = (origin: string) =>
+      app.request(`${internal}/v1/api-keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie, origin, 'sec-fetch-site': origin === 'https://dsr.example.com' ? 'same-origin' : 'cross-site' },
+        body: JSON.stringify({ name: 'ci', scopes: ['audit:read'] }),
+      });
+    expect((await post('https://dsr.example.com')).status).toBe(201);
+    const forged = await app.request(`${internal}/v1/api-keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie, origin: 'https://evil.example' },
+      body: JSON.stringify({ name: 'evil', scopes: ['admin'] }),
+    });
+    expect(forged.status).toBe(403);
+    expect(((await forged.json()) as { error: { code: string } }).error.code).toBe('CSRF_REJECTED');
+    for (const origin of ['http://dsr.example.com', 'https://dsr.example.com:8443', internal]) {
+      const r = await app.request(`${internal}/v1/api-keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie, origin },
+        body: JSON.stringify({ name: 'evil', scopes: ['admin'] }),
+      });
+      expect(r.status, origin).toBe(403);
+    }
+    expect(deps.db.$client.prepare('select name from api_keys').pluck().all()).toEqual(['ci']);
+  });
+
   it('a viewer or dpo session cannot manage API keys (403); an admin session can', async () => {
     const { app, deps } = createTestApp();
     await staff(deps, 'viewer@example.com', 'viewer');
