@@ -12,7 +12,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
-import { statementsFor, type Db, type Sqlite } from '../db/client.js';
+import { statementsFor, writeTx, type Db, type Sqlite } from '../db/client.js';
 import type { Ctx } from '../deps.js';
 import type { Identity } from '../identity.js';
 import { ConflictError, NotFoundError } from '../errors.js';
@@ -101,6 +101,28 @@ export function linkIdentifier(ctx: Ctx, subjectId: string, identity: Identity):
   if (owner !== undefined) throw new ConflictError('IDENTIFIER_CONFLICT', `this ${identity.type} already belongs to another subject`);
   stmts(ctx.db).insertIdentifier.run(identity.type, identity.value, subjectId, ctx.now());
   return true;
+}
+
+/**
+ * Links another identifier to the person holding `subjectId` (POST /v1/subjects/{id}/identifiers),
+ * in one transaction with its audit entry — which names the identifier's TYPE only, never its
+ * value. Answers whether a link was added, and nothing else about the person: a caller that may
+ * write consents may not thereby read the person's other identifiers.
+ */
+export function linkSubjectIdentifier(ctx: Ctx, subjectId: string, identity: Identity): { subjectId: string; linked: boolean } {
+  return writeTx(ctx.db, () => {
+    requireLiveSubject(ctx.db, subjectId);
+    const linked = linkIdentifier(ctx, subjectId, identity);
+    if (linked) {
+      ctx.audit.append({
+        type: 'subject.identifier_linked',
+        actor: ctx.actor,
+        subjectRef: subjectRefOf(ctx.db, subjectId),
+        data: { identifierType: identity.type },
+      });
+    }
+    return { subjectId, linked };
+  });
 }
 
 /** HMAC of the subject's own key; the same derivation in subjectRefOf and bulk loaders. */

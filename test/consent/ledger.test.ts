@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compactVerify, createLocalJWKSet } from 'jose';
 import { createTestApp, systemCtx } from '../helpers/deps.js';
 import { authSuite } from '../helpers/auth-suite.js';
-import { call } from '../helpers/http.js';
+import { bearer, call } from '../helpers/http.js';
 import { writeTx } from '../../src/db/client.js';
 import { forgetSubject, subjectRefOf } from '../../src/subjects/service.js';
 import { consentApp, count, grant } from './helpers.js';
@@ -132,9 +132,10 @@ describe('recording and reading consents', () => {
     await t.post(grant('bob@example.com'));
     const link = await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: t.auth, body: { type: 'phone', value: '06 12 34 56 78' } });
     expect(link.status).toBe(201);
-    expect(link.json.identifiers).toEqual([{ type: 'email', value: 'alice@example.com' }, { type: 'phone', value: '+33612345678' }]);
+    expect(link.json).toEqual({ subjectId: a.json.subjectId, linked: true });
     const again = await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: t.auth, body: { type: 'phone', value: '+33612345678' } });
     expect(again.status).toBe(200);
+    expect(again.json).toEqual({ subjectId: a.json.subjectId, linked: false });
     const taken = await call(t.app, 'POST', '/v1/subjects/email:bob%40example.com/identifiers', { headers: t.auth, body: { type: 'phone', value: '0612345678' } });
     expect(taken.status).toBe(409);
     expect(taken.json.error.code).toBe('IDENTIFIER_CONFLICT');
@@ -142,6 +143,31 @@ describe('recording and reading consents', () => {
     expect(viaPhone.json.subjectId).toBe(a.json.subjectId);
     const unknown = await call(t.app, 'POST', '/v1/subjects/email:zed%40example.com/identifiers', { headers: t.auth, body: { type: 'customer_id', value: 'C1' } });
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe('linking an identifier discloses nothing', () => {
+  it('a consents:write key that links an identifier gets {subjectId, linked} only, never the person\'s other identifiers; the link is audited by type', async () => {
+    const t = await consentApp();
+    const a = await t.post(grant('alice@example.com'));
+    for (const body of [{ type: 'phone', value: '06 12 34 56 78' }, { type: 'customer_id', value: 'CUST-4242' }]) {
+      expect((await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: t.auth, body })).status).toBe(201);
+    }
+    const writer = { authorization: bearer(t.deps, ['consents:write']).authorization };
+    // The writer knows one email and wants the phone and customer number behind it.
+    const res = await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: writer, body: { type: 'loyalty_card', value: 'LC-0001' } });
+    expect(res.status).toBe(201);
+    expect(res.json).toEqual({ subjectId: a.json.subjectId, linked: true });
+    const again = await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: writer, body: { type: 'loyalty_card', value: 'LC-0001' } });
+    expect(again.json).toEqual({ subjectId: a.json.subjectId, linked: false });
+    for (const text of [res.text, again.text]) expect(text).not.toMatch(/33612345678|CUST-4242|alice@|LC-0001/);
+    // reading them still needs consents:read
+    expect((await call(t.app, 'GET', `/v1/subjects/${ALICE}/consents`, { headers: writer })).status).toBe(403);
+
+    const links = t.deps.audit.entries(0, 1000).map((e) => JSON.parse(e.entry)).filter((e) => e.type === 'subject.identifier_linked');
+    expect(links.map((e) => e.data)).toEqual([{ identifierType: 'phone' }, { identifierType: 'customer_id' }, { identifierType: 'loyalty_card' }]);
+    expect(links.every((e) => /^sref_/.test(e.subjectRef))).toBe(true);
+    expect(JSON.stringify(links)).not.toMatch(/33612345678|CUST-4242|alice|LC-0001/);
   });
 });
 
