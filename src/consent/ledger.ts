@@ -5,8 +5,11 @@
  * Invariants:
  * - an event, its audit entry, the state change it causes and its outbox row commit together
  *   in one write transaction, or not at all;
- * - the current state is the event with the latest `occurredAt` (ties: the later recorded), so a
- *   late-arriving store import never overrides a newer web choice;
+ * - the current state is the event with the latest EFFECTIVE time, min(occurredAt, recordedAt)
+ *   (ties: the later recorded). A late-arriving store import, dated in the past, never overrides
+ *   a newer web choice; an event dated in the future (within MAX_CLOCK_SKEW_MS) takes effect when
+ *   it is recorded, so a withdrawal recorded after a grant wins whatever date the grant claims.
+ *   `occurredAt` is kept on the event as evidence; the state's time (`since`) is the effective one;
  * - repeating the current decision (a second withdrawal) is recorded in the ledger (what the
  *   person did stays provable) but leaves the state and its `since` as they were and writes no
  *   outbox row — except a repeated grant, which renews the consent (resets expiry);
@@ -94,7 +97,8 @@ const stmts = statementsFor(
       `insert into consent_events (id, subject_id, purpose_id, decision, occurred_at, recorded_at, channel, collected_by,
        location, method, purpose_version, evidence, gpc, audit_idx) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    // Latest occurredAt wins; a repeat of a refusal/withdrawal keeps the original `since`.
+    // Latest effective time wins (ties: this later-recorded event); a repeat of a
+    // refusal/withdrawal keeps the original `since`.
     upsertState: sqlite.prepare(
       `insert into consent_states (subject_id, purpose_id, decision, occurred_at, channel, event_id) values (?, ?, ?, ?, ?, ?)
        on conflict (subject_id, purpose_id) do update set decision = excluded.decision, occurred_at = excluded.occurred_at,
@@ -220,7 +224,8 @@ function writeEvent(s: Statements, p: Prepared, eventId: string, subjectId: stri
     p.gpcApplied ? 1 : 0,
     auditIdx,
   );
-  const changed = s.upsertState.run(subjectId, p.purpose.id, p.decision, p.occurredAt, p.channel, eventId).changes === 1;
+  const effectiveAt = Math.min(p.occurredAt, now);
+  const changed = s.upsertState.run(subjectId, p.purpose.id, p.decision, effectiveAt, p.channel, eventId).changes === 1;
   if (changed) {
     s.insertOutbox.run(
       'consent.updated',

@@ -5,6 +5,7 @@ import { authSuite } from '../helpers/auth-suite.js';
 import { bearer, call } from '../helpers/http.js';
 import { writeTx } from '../../src/db/client.js';
 import { forgetSubject, subjectRefOf } from '../../src/subjects/service.js';
+import { MAX_CLOCK_SKEW_MS } from '../../src/consent/ledger.js';
 import { consentApp, count, grant } from './helpers.js';
 
 const ALICE = 'email:alice%40example.com';
@@ -143,6 +144,65 @@ describe('recording and reading consents', () => {
     expect(viaPhone.json.subjectId).toBe(a.json.subjectId);
     const unknown = await call(t.app, 'POST', '/v1/subjects/email:zed%40example.com/identifiers', { headers: t.auth, body: { type: 'customer_id', value: 'C1' } });
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe('a grant dated in the future (within the clock skew) cannot outlast a later withdrawal', () => {
+  const withdrawal = (value: string, extra: Record<string, unknown> = {}) => ({ ...grant(value), decision: 'withdrawn', ...extra });
+
+  it('a grant dated at the skew edge, then a withdrawal recorded 1 ms later: the withdrawal wins', async () => {
+    const t = await consentApp();
+    const future = new Date(t.deps.now() + MAX_CLOCK_SKEW_MS).toISOString();
+    const g = await t.post(grant('alice@example.com', 'newsletter', { occurredAt: future }));
+    expect(g.status).toBe(201);
+    expect(g.json.occurredAt).toBe(future); // kept as evidence
+    t.deps.clock.advance(1);
+    const w = await t.post(withdrawal('alice@example.com'));
+    expect(w.status).toBe(201);
+    expect(w.json.stateChanged).toBe(true);
+    const s = await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`);
+    expect(s.json.consents[0]).toMatchObject({ state: 'withdrawn', since: new Date(t.deps.now()).toISOString() });
+    const changes = (await t.get('/v1/consents/changes')).json.changes;
+    expect(changes.map((c: { decision: string }) => c.decision)).toEqual(['granted', 'withdrawn']);
+    // the grant's own date stays in the ledger as evidence
+    const h = await t.get(`/v1/subjects/${ALICE}/consents/history`);
+    expect(h.json.events.find((e: { decision: string }) => e.decision === 'granted').occurredAt).toBe(future);
+  });
+
+  it('a withdrawal recorded in the same instant, or dated itself, after the future grant still wins', async () => {
+    const t = await consentApp();
+    const now = t.deps.now();
+    await t.post(grant('alice@example.com', 'newsletter', { occurredAt: new Date(now + MAX_CLOCK_SKEW_MS).toISOString() }));
+    expect((await t.post(withdrawal('alice@example.com'))).json.stateChanged).toBe(true);
+    await t.post(grant('bob@example.com', 'newsletter', { occurredAt: new Date(now + MAX_CLOCK_SKEW_MS).toISOString() }));
+    t.deps.clock.advance(60_000);
+    // the withdrawing device's clock is a little behind, but not behind the grant's recording
+    const w = await t.post(withdrawal('bob@example.com', { occurredAt: new Date(now + 30_000).toISOString() }));
+    expect(w.json.stateChanged).toBe(true);
+    for (const who of [ALICE, 'email:bob%40example.com']) {
+      expect((await t.get(`/v1/subjects/${who}/consents?purpose=newsletter`)).json.consents[0].state).toBe('withdrawn');
+    }
+  });
+
+  it('in one batch: a future-dated grant then a withdrawal → withdrawn', async () => {
+    const t = await consentApp();
+    const body = [grant('alice@example.com', 'newsletter', { occurredAt: new Date(t.deps.now() + MAX_CLOCK_SKEW_MS).toISOString() }), withdrawal('alice@example.com')];
+    expect((await call(t.app, 'POST', '/v1/consents/batch', { headers: t.auth, body })).status).toBe(201);
+    expect((await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`)).json.consents[0].state).toBe('withdrawn');
+  });
+
+  it('the late-import rule holds: an older store grant recorded after a web withdrawal does not override it', async () => {
+    const t = await consentApp();
+    await t.post(withdrawal('alice@example.com'));
+    t.deps.clock.advance(3_600_000);
+    const late = await t.post({ ...grant('alice@example.com'), source: { channel: 'import' }, occurredAt: new Date(t.deps.now() - 2 * 3_600_000).toISOString() });
+    expect(late.json.stateChanged).toBe(false);
+    expect((await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`)).json.consents[0].state).toBe('withdrawn');
+    // a store grant that happened after the withdrawal (recorded later still) is the person's newer choice
+    t.deps.clock.advance(3_600_000);
+    const newer = await t.post({ ...grant('alice@example.com'), source: { channel: 'import' }, occurredAt: new Date(t.deps.now() - 1_800_000).toISOString() });
+    expect(newer.json.stateChanged).toBe(true);
+    expect((await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`)).json.consents[0].state).toBe('granted');
   });
 });
 
