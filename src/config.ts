@@ -14,6 +14,16 @@ const EnvSchema = z.object({
   OUBLI_CONFIG: z.string().min(1).optional(),
   /** A private Ed25519 JWK (JSON) to sign with instead of the key files in the data dir. */
   OUBLI_SIGNING_KEY: z.string().min(1).optional(),
+  /**
+   * The 32-byte master key (base64) that seals each person's pseudonym key in the database, for
+   * deployments whose instances share it; without it, `secrets/master.key` in the data dir.
+   */
+  OUBLI_MASTER_KEY: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)')
+    .transform((v) => Buffer.from(v, 'base64'))
+    .optional(),
   /** Public base URL, used for links and to decide whether cookies are Secure. */
   OUBLI_PUBLIC_URL: z.string().url().optional(),
   /** Which reverse proxies in front of oubli may tell the client's address (X-Forwarded-For) and scheme. */
@@ -77,6 +87,7 @@ export interface Config {
   dataDir: string;
   configFile?: string;
   signingKey?: string;
+  masterKey?: Buffer;
   publicUrl?: string;
   trustProxy: TrustProxy;
   logLevel: z.infer<typeof EnvSchema>['OUBLI_LOG_LEVEL'];
@@ -109,6 +120,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: resolve(e.OUBLI_DATA_DIR),
     configFile: e.OUBLI_CONFIG,
     signingKey: e.OUBLI_SIGNING_KEY,
+    masterKey: e.OUBLI_MASTER_KEY,
     publicUrl: e.OUBLI_PUBLIC_URL,
     trustProxy: e.OUBLI_TRUST_PROXY,
     logLevel: e.OUBLI_LOG_LEVEL,

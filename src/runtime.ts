@@ -13,6 +13,7 @@ import { AuditLog } from './audit/log.js';
 import { SigningKeys } from './audit/keys.js';
 import { TreeHeads } from './audit/tree-heads.js';
 import type { Deps, Secrets } from './deps.js';
+import { prepareSubjectKeys } from './subjects/service.js';
 
 export const LOG_ID = 'oubli';
 
@@ -30,10 +31,10 @@ function secretFile(path: string): Buffer {
   return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
 }
 
-export function loadSecrets(dataDir: string): Secrets {
+export function loadSecrets(dataDir: string, masterKey?: Buffer): Secrets {
   const dir = join(dataDir, 'secrets');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return { pseudonymKey: secretFile(join(dir, 'pseudonym.key')) };
+  return { pseudonymKey: secretFile(join(dir, 'pseudonym.key')), masterKey: masterKey ?? secretFile(join(dir, 'master.key')) };
 }
 
 export interface BuildOptions {
@@ -58,10 +59,11 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     audit,
     keys,
     treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, now),
-    secrets: loadSecrets(config.dataDir),
+    secrets: loadSecrets(config.dataDir, config.masterKey),
     connectors: [],
     requireApproval: [],
     startup: { ready: true },
   };
+  prepareSubjectKeys(deps);
   return deps;
 }

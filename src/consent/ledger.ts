@@ -24,7 +24,7 @@ import type { Ctx } from '../deps.js';
 import type { Decision, SourceChannel } from '../db/schema/consents.js';
 import { normalizeIdentity, type Identity } from '../identity.js';
 import { AppError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors.js';
-import { ensureSubject, getSubject, subjectRefOf } from '../subjects/service.js';
+import { createSubject, findSubjectIdByIdentity, getSubject, subjectRefOf } from '../subjects/service.js';
 import { purposeCatalog, requirePurpose, type CachedPurpose } from './purposes.js';
 
 /** Clock skew tolerated on a caller's `occurredAt`. */
@@ -196,14 +196,19 @@ function auditData(eventId: string, p: Prepared) {
   };
 }
 
-/** Resolves the person inside the transaction (creating one on first consent). */
-function subjectFor(ctx: Ctx, p: Prepared): string {
+/**
+ * Resolves the person inside the transaction (creating one on first consent), with their
+ * subjectRef: from `refs` when this transaction already computed it (a key opened once per person).
+ */
+function subjectFor(ctx: Ctx, p: Prepared, refs: Map<string, string>): { subjectId: string; subjectRef: string } {
   if (p.subjectId !== null) {
     const row = getSubject(ctx.db, p.subjectId);
     if (!row || row.erasedAt !== null) throw new NotFoundError('SUBJECT_NOT_FOUND', 'no such subject (or it was erased)');
-    return p.subjectId;
+    return { subjectId: p.subjectId, subjectRef: refs.get(p.subjectId) ?? subjectRefOf(ctx, p.subjectId) };
   }
-  return ensureSubject(ctx, p.identity!);
+  const known = findSubjectIdByIdentity(ctx.db, p.identity!);
+  if (known === undefined) return createSubject(ctx, p.identity!);
+  return { subjectId: known, subjectRef: refs.get(known) ?? subjectRefOf(ctx, known) };
 }
 
 /** Writes the event, state and outbox rows (inside the caller's transaction). */
@@ -247,7 +252,7 @@ interface Pending {
  * Writes events inside the caller's transaction, in order: people resolved (and created) one
  * after the other, so a later event sees a person an earlier one created; every audit entry
  * appended in ONE appendMany call (the tree's right edge stays in memory); then the event,
- * state and outbox rows. Each person's `subjectRef` (a key read + HMAC) is computed once.
+ * state and outbox rows. Each person's `subjectRef` (a key read, unsealed, + HMAC) is computed once.
  */
 function writeAll(items: Pending[]): { out: RecordedConsent[]; stateChanges: number; ids: string[] } {
   const n = items.length;
@@ -259,12 +264,8 @@ function writeAll(items: Pending[]): { out: RecordedConsent[]; stateChanges: num
   const audits = new Array(n);
   for (let i = 0; i < n; i++) {
     const { ctx, p } = items[i]!;
-    const subjectId = subjectFor(ctx, p);
-    let ref = refs.get(subjectId);
-    if (ref === undefined) {
-      ref = subjectRefOf(ctx.db, subjectId);
-      refs.set(subjectId, ref);
-    }
+    const { subjectId, subjectRef: ref } = subjectFor(ctx, p, refs);
+    refs.set(subjectId, ref);
     subjectIds[i] = subjectId;
     const id = (ids[i] = ctx.ids('evt'));
     audits[i] = { type: 'consent.recorded', actor: ctx.actor, subjectRef: ref, data: auditData(id, p) };

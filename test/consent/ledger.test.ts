@@ -43,7 +43,7 @@ describe('recording and reading consents', () => {
     const entry = JSON.parse(last);
     expect(entry).toMatchObject({
       type: 'consent.recorded',
-      subjectRef: subjectRefOf(t.deps.db, r.json.subjectId),
+      subjectRef: subjectRefOf(t.deps, r.json.subjectId),
       data: { purpose: 'newsletter', decision: 'granted', channel: 'web', purposeVersion: 1, gpc: false, event: r.json.id },
     });
     expect(last.toLowerCase()).not.toContain('alice');
@@ -306,7 +306,7 @@ describe('bad input', () => {
     const t = await consentApp();
     const first = await t.post(grant('alice@example.com'));
     await t.post(grant('alice@example.com', 'targeted-ads'));
-    const oldRef = subjectRefOf(t.deps.db, first.json.subjectId);
+    const oldRef = subjectRefOf(t.deps, first.json.subjectId);
     writeTx(t.deps.db, () => forgetSubject(systemCtx(t.deps), first.json.subjectId));
     expect(count(t.deps, 'select count(*) from consent_events')).toBe(0);
     expect(count(t.deps, 'select count(*) from consent_states')).toBe(0);
@@ -323,7 +323,7 @@ describe('bad input', () => {
     expect(h.json.events[0].id).toBe(again.json.id);
     const s = await t.get(`/v1/subjects/${ALICE}/consents`);
     expect(s.json.consents.map((c: { state: string }) => c.state)).toEqual(['refused', 'unknown']);
-    expect(subjectRefOf(t.deps.db, again.json.subjectId)).not.toBe(oldRef);
+    expect(subjectRefOf(t.deps, again.json.subjectId)).not.toBe(oldRef);
   });
 
   it('a failing event leaves neither the event, its state, its audit entry nor its outbox row', async () => {
@@ -429,7 +429,7 @@ describe('receipts, changes, stats, GPC resource, OpenAPI', () => {
       expect(body, k).toHaveProperty(k);
     }
     expect(body.consentReceiptID).toBe(r.json.id);
-    expect(body.piiPrincipalId).toBe(subjectRefOf(t.deps.db, r.json.subjectId));
+    expect(body.piiPrincipalId).toBe(subjectRefOf(t.deps, r.json.subjectId));
     expect(body.services[0].purposes[0]).toHaveProperty('purpose');
     for (const k of ['consentType', 'termination', 'thirdPartyDisclosure']) expect(body.services[0].purposes[0]).toHaveProperty(k);
     const purpose = (await t.get('/v1/purposes/newsletter')).json;

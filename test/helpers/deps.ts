@@ -53,7 +53,7 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
     audit,
     keys,
     treeHeads: new TreeHeads(db.$client, audit, keys, LOG_ID, clock.now),
-    secrets: { pseudonymKey: randomBytes(32) },
+    secrets: { pseudonymKey: randomBytes(32), masterKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],
     startup: { ready: true },
