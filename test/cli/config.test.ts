@@ -27,6 +27,16 @@ describe('loadConfig', () => {
     });
   });
 
+  it('OUBLI_MASTER_KEY: 32 bytes in base64 (standard or URL-safe), or a clear error', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(loadConfig({ OUBLI_MASTER_KEY: key.toString('base64') }).masterKey).toEqual(key);
+    expect(loadConfig({ OUBLI_MASTER_KEY: key.toString('base64url') }).masterKey).toEqual(key);
+    expect(loadConfig({}).masterKey).toBeUndefined();
+    for (const bad of ['short', Buffer.alloc(16).toString('base64'), Buffer.alloc(33).toString('base64'), `${'!'.repeat(43)}=`]) {
+      expect(() => loadConfig({ OUBLI_MASTER_KEY: bad }), bad).toThrow(/OUBLI_MASTER_KEY: must be 32 bytes in base64/);
+    }
+  });
+
   it('names every bad variable at once', () => {
     let err: unknown;
     try {
