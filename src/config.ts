@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { CountryCode } from 'libphonenumber-js';
@@ -13,10 +14,20 @@ const EnvSchema = z.object({
   OUBLI_CONFIG: z.string().min(1).optional(),
   /** A private Ed25519 JWK (JSON) to sign with instead of the key files in the data dir. */
   OUBLI_SIGNING_KEY: z.string().min(1).optional(),
+  /**
+   * The 32-byte master key (base64) that seals each person's pseudonym key in the database, for
+   * deployments whose instances share it; without it, `secrets/master.key` in the data dir.
+   */
+  OUBLI_MASTER_KEY: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)')
+    .transform((v) => Buffer.from(v, 'base64'))
+    .optional(),
   /** Public base URL, used for links and to decide whether cookies are Secure. */
   OUBLI_PUBLIC_URL: z.string().url().optional(),
-  /** Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy in front of oubli. */
-  OUBLI_TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+  /** Which reverse proxies in front of oubli may tell the client's address (X-Forwarded-For) and scheme. */
+  OUBLI_TRUST_PROXY: z.string().default('false').transform(parseTrustProxy),
   OUBLI_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Default request body cap in bytes. */
   OUBLI_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
@@ -36,14 +47,49 @@ const EnvSchema = z.object({
   OUBLI_CONNECTOR_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
 });
 
+/**
+ * Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed. The client's address is never
+ * the left-most X-Forwarded-For entry (the client writes it): with `hops`, it is the entry that
+ * many hops from the right; with `proxies`, the right-most address (socket first) that is not one
+ * of the listed proxies — and a socket that is not one of them sends no trusted header at all.
+ */
+export type TrustProxy = { mode: 'off' } | { mode: 'hops'; hops: number } | { mode: 'proxies'; proxies: string[] };
+
+const MAX_PROXY_HOPS = 10;
+const TRUST_PROXY_HELP = `must be false, a number of proxies in front of oubli (1 to ${MAX_PROXY_HOPS}; true = 1), or a comma-separated list of proxy addresses and CIDRs (10.0.0.0/8,192.168.1.2)`;
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function parseTrustProxy(raw: string, ctx: z.RefinementCtx): TrustProxy {
+  const v = raw.trim().toLowerCase();
+  if (v === 'false' || v === '0') return { mode: 'off' };
+  if (v === 'true') return { mode: 'hops', hops: 1 };
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops <= MAX_PROXY_HOPS) return { mode: 'hops', hops };
+  } else {
+    const proxies = v.split(',').map((e) => e.trim());
+    if (proxies.every(isAddressOrCidr)) return { mode: 'proxies', proxies };
+  }
+  ctx.addIssue({ code: 'custom', message: TRUST_PROXY_HELP });
+  return z.NEVER;
+}
+
 export interface Config {
   port: number;
   host: string;
   dataDir: string;
   configFile?: string;
   signingKey?: string;
+  masterKey?: Buffer;
   publicUrl?: string;
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   logLevel: z.infer<typeof EnvSchema>['OUBLI_LOG_LEVEL'];
   bodyLimit: number;
   apiRateLimit: number;
@@ -74,6 +120,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: resolve(e.OUBLI_DATA_DIR),
     configFile: e.OUBLI_CONFIG,
     signingKey: e.OUBLI_SIGNING_KEY,
+    masterKey: e.OUBLI_MASTER_KEY,
     publicUrl: e.OUBLI_PUBLIC_URL,
     trustProxy: e.OUBLI_TRUST_PROXY,
     logLevel: e.OUBLI_LOG_LEVEL,

@@ -11,6 +11,8 @@ import type { Connector } from '../connectors/types.js';
 export interface Secrets {
   /** Key for pseudonyms of non-subject identifiers in the audit log and throttling tables. */
   pseudonymKey: Buffer;
+  /** AES-256 key sealing each person's pseudonym key in the database (src/subjects/key-seal.ts). */
+  masterKey: Buffer;
 }
 
 /** Everything the app and the service verbs need; built once by src/runtime.ts (or a test). */

@@ -12,12 +12,13 @@ import { startServer } from './server.js';
 import type { Ctx, Deps } from './deps.js';
 import { ROLES, type Role } from './db/schema/users.js';
 import { SCOPES, type Scope } from './db/schema/api-keys.js';
-import { createUser } from './auth/users.js';
+import { createUser, findUserByEmail, normalizeStaffEmail } from './auth/users.js';
+import { disableUser, enableUser, setUserPassword } from './auth/credentials.js';
 import { generatePassword } from './auth/passwords.js';
 import { createApiKey } from './auth/api-keys.js';
 import { verifyAuditLog, type Anchor } from './audit/verify-log.js';
 import { readAnchor } from './audit/anchors.js';
-import { AppError } from './errors.js';
+import { AppError, NotFoundError } from './errors.js';
 import { DeploymentConfigError, loadDeployment } from './deployment/config.js';
 
 const USAGE = `usage: oubli <command>
@@ -28,6 +29,10 @@ const USAGE = `usage: oubli <command>
   migrate                                 apply database migrations and exit
   admin create --email E --role R         create a staff user (admin|dpo|viewer); password from stdin,
                                           or generated and printed once
+  admin password --email E                set a user's password (stdin, or generated and printed once);
+                                          ends all of the user's sessions
+  admin disable --email E                 disable a user and end all of their sessions
+  admin enable --email E                  let a disabled user log in again
   apikey create --name N --scopes a,b     create an API key; the key is the last line of stdout
   audit verify [--strict] [--checkpoint F] recompute the audit log, check every signed tree head, and
                                           that the log extends each saved checkpoint / head / receipt F;
@@ -130,18 +135,42 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'admin': {
-      if (sub !== 'create') fail(USAGE);
-      const { values } = parseArgs({ args: rest, options: { email: { type: 'string' }, role: { type: 'string' } } });
-      if (!values.email) fail('admin create needs --email');
-      if (!values.role || !ROLES.includes(values.role as Role)) fail(`--role must be one of ${ROLES.join(', ')}`);
-      const piped = (await readStdin()).replace(/\r?\n$/, '');
-      const password = piped || generatePassword();
+      if (sub === 'create') {
+        const { values } = parseArgs({ args: rest, options: { email: { type: 'string' }, role: { type: 'string' } } });
+        if (!values.email) fail('admin create needs --email');
+        if (!values.role || !ROLES.includes(values.role as Role)) fail(`--role must be one of ${ROLES.join(', ')}`);
+        const piped = (await readStdin()).replace(/\r?\n$/, '');
+        const password = piped || generatePassword();
+        const deps = buildDeps(config);
+        const user = await createUser(cliCtx(deps), { email: values.email, role: values.role as Role, password });
+        // A CLI append is covered by a signed head at once, not only when a server next ticks.
+        await deps.treeHeads.sign();
+        process.stderr.write(`created ${user.role} ${user.id}\n`);
+        if (!piped) process.stdout.write(`password (shown once): ${password}\n`);
+        deps.db.$client.close();
+        return;
+      }
+      if (sub !== 'password' && sub !== 'disable' && sub !== 'enable') fail(USAGE);
+      const { values } = parseArgs({ args: rest, options: { email: { type: 'string' } } });
+      if (!values.email) fail(`admin ${sub} needs --email`);
+      const piped = sub === 'password' ? (await readStdin()).replace(/\r?\n$/, '') : '';
       const deps = buildDeps(config);
-      const user = await createUser(cliCtx(deps), { email: values.email, role: values.role as Role, password });
-      // A CLI append is covered by a signed head at once, not only when a server next ticks.
+      const ctx = cliCtx(deps);
+      const user = findUserByEmail(ctx, normalizeStaffEmail(values.email));
+      if (!user) throw new NotFoundError('USER_NOT_FOUND', 'no staff user with this email');
+      if (sub === 'password') {
+        const password = piped || generatePassword();
+        const { sessionsEnded } = await setUserPassword(ctx, user.id, password);
+        process.stderr.write(`password set for ${user.id}; ${sessionsEnded} session(s) ended\n`);
+        if (!piped) process.stdout.write(`password (shown once): ${password}\n`);
+      } else if (sub === 'disable') {
+        const { changed, sessionsEnded } = disableUser(ctx, user.id);
+        process.stderr.write(changed ? `disabled ${user.id}; ${sessionsEnded} session(s) ended\n` : `${user.id} was already disabled\n`);
+      } else {
+        const { changed } = enableUser(ctx, user.id);
+        process.stderr.write(changed ? `enabled ${user.id}\n` : `${user.id} was not disabled\n`);
+      }
       await deps.treeHeads.sign();
-      process.stderr.write(`created ${user.role} ${user.id}\n`);
-      if (!piped) process.stdout.write(`password (shown once): ${password}\n`);
       deps.db.$client.close();
       return;
     }

@@ -14,6 +14,7 @@ import { SigningKeys } from './audit/keys.js';
 import { TreeHeads } from './audit/tree-heads.js';
 import { newLogId, openLogId } from './audit/log-id.js';
 import type { Deps, Secrets } from './deps.js';
+import { prepareSubjectKeys } from './subjects/service.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -29,10 +30,10 @@ function secretFile(path: string): Buffer {
   return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
 }
 
-export function loadSecrets(dataDir: string): Secrets {
+export function loadSecrets(dataDir: string, masterKey?: Buffer): Secrets {
   const dir = join(dataDir, 'secrets');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return { pseudonymKey: secretFile(join(dir, 'pseudonym.key')) };
+  return { pseudonymKey: secretFile(join(dir, 'pseudonym.key')), masterKey: masterKey ?? secretFile(join(dir, 'master.key')) };
 }
 
 export class DataDirError extends Error {}
@@ -127,10 +128,11 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     audit,
     keys,
     treeHeads: new TreeHeads(db.$client, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir) }),
-    secrets: loadSecrets(config.dataDir),
+    secrets: loadSecrets(config.dataDir, config.masterKey),
     connectors: [],
     requireApproval: [],
     startup: { ready: true },
   };
+  prepareSubjectKeys(deps);
   return deps;
 }

@@ -1,18 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, gt, lte, or } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { writeTx, type Db } from '../db/client.js';
 import { sessions } from '../db/schema/sessions.js';
 import { users, type Role } from '../db/schema/users.js';
-import { loginFailures } from '../db/schema/login-failures.js';
-import { TooManyRequestsError, UnauthenticatedError } from '../errors.js';
+import { UnauthenticatedError } from '../errors.js';
 import type { Ctx } from '../deps.js';
 import { verifyPassword } from './passwords.js';
 import { pseudonym } from './pseudonym.js';
+import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt } from './throttle.js';
 import { normalizeStaffEmail } from './users.js';
 
+export { LOGIN_WINDOW_MS, MAX_ADDRESS_FAILURES, MAX_LOGIN_FAILURES } from './throttle.js';
 export const SESSION_COOKIE = 'oubli_session';
-export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
-export const MAX_LOGIN_FAILURES = 5;
 
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -24,9 +23,10 @@ interface LoginInput {
 }
 
 /**
- * Checks credentials and opens a session. Throttled: after MAX_LOGIN_FAILURES failures for the
- * account or from the client within LOGIN_WINDOW_MS, further attempts get TOO_MANY_ATTEMPTS
- * until the oldest failure leaves the window — even with the right password.
+ * Checks credentials and opens a session. Throttled (src/auth/throttle.ts): the attempt is
+ * reserved before the password is verified; past the limits for the account or the client
+ * address, attempts get TOO_MANY_ATTEMPTS until failures leave the window — even with the right
+ * password, and without the password being checked.
  */
 export async function login(ctx: Ctx, input: LoginInput): Promise<{ token: string; userId: string; role: Role; expiresAt: number }> {
   let email: string;
@@ -37,16 +37,14 @@ export async function login(ctx: Ctx, input: LoginInput): Promise<{ token: strin
   }
   const accountRef = pseudonym(ctx.secrets.pseudonymKey, 'acct', email);
   const clientRef = pseudonym(ctx.secrets.pseudonymKey, 'client', input.client);
-  assertNotThrottled(ctx, accountRef, clientRef);
+  const attempt = reserveLoginAttempt(ctx, accountRef, clientRef);
 
   const user = ctx.db.select().from(users).where(eq(users.email, email)).get();
   const ok = await verifyPassword(user?.passwordHash, input.password);
-  const now = ctx.now();
 
   if (!ok || !user || user.disabledAt !== null) {
     writeTx(ctx.db, (tx) => {
-      tx.delete(loginFailures).where(lte(loginFailures.at, now - LOGIN_WINDOW_MS)).run();
-      tx.insert(loginFailures).values({ accountRef, clientRef, at: now }).run();
+      confirmFailedAttempt(tx, attempt);
       ctx.audit.append({
         type: 'auth.login_failed',
         actor: { type: 'user', id: user?.id ?? accountRef },
@@ -56,34 +54,32 @@ export async function login(ctx: Ctx, input: LoginInput): Promise<{ token: strin
     throw new UnauthenticatedError('INVALID_CREDENTIALS', 'email or password is wrong');
   }
 
-  const token = randomBytes(32).toString('base64url');
-  const expiresAt = now + ctx.config.sessionHours * 3600_000;
-  writeTx(ctx.db, (tx) => {
-    tx.insert(sessions).values({ id: hashToken(token), userId: user.id, createdAt: now, expiresAt }).run();
-    tx.delete(loginFailures).where(eq(loginFailures.accountRef, accountRef)).run();
+  return writeTx(ctx.db, (tx) => {
+    clearAccountFailures(tx, accountRef);
+    // Re-read inside the transaction: a disable or password change that committed during the
+    // verification must not be followed by a session it would have ended.
+    const current = tx.select({ passwordHash: users.passwordHash, disabledAt: users.disabledAt }).from(users).where(eq(users.id, user.id)).get();
+    if (!current || current.disabledAt !== null || current.passwordHash !== user.passwordHash) {
+      throw new UnauthenticatedError('INVALID_CREDENTIALS', 'email or password is wrong');
+    }
+    const session = openSession(ctx, tx, user.id);
     ctx.audit.append({ type: 'auth.login_succeeded', actor: { type: 'user', id: user.id }, data: { client: clientRef } });
+    return { ...session, userId: user.id, role: user.role };
   });
-  return { token, userId: user.id, role: user.role, expiresAt };
 }
 
-function assertNotThrottled(ctx: Ctx, accountRef: string, clientRef: string): void {
-  // A failure counts for LOGIN_WINDOW_MS: at exactly `at + window` (what Retry-After promised) it is gone.
-  const since = ctx.now() - LOGIN_WINDOW_MS;
-  const failures = ctx.db
-    .select({ accountRef: loginFailures.accountRef, clientRef: loginFailures.clientRef, at: loginFailures.at })
-    .from(loginFailures)
-    .where(and(gt(loginFailures.at, since), or(eq(loginFailures.accountRef, accountRef), eq(loginFailures.clientRef, clientRef))))
-    .orderBy(loginFailures.at)
-    .all();
-  for (const key of ['accountRef', 'clientRef'] as const) {
-    const mine = failures.filter((f) => f[key] === (key === 'accountRef' ? accountRef : clientRef));
-    if (mine.length >= MAX_LOGIN_FAILURES) {
-      // The block lifts when enough failures have aged out to fall back under the limit.
-      const unblocksAt = mine[mine.length - MAX_LOGIN_FAILURES]!.at + LOGIN_WINDOW_MS;
-      const retryAfter = Math.max(1, Math.ceil((unblocksAt - ctx.now()) / 1000));
-      throw new TooManyRequestsError('TOO_MANY_ATTEMPTS', 'too many failed logins; try again later', retryAfter);
-    }
-  }
+/** Writes a new session for the user (inside the caller's transaction); returns its token. */
+export function openSession(ctx: Ctx, tx: Db, userId: string): { token: string; expiresAt: number } {
+  const token = randomBytes(32).toString('base64url');
+  const now = ctx.now();
+  const expiresAt = now + ctx.config.sessionHours * 3600_000;
+  tx.insert(sessions).values({ id: hashToken(token), userId, createdAt: now, expiresAt }).run();
+  return { token, expiresAt };
+}
+
+/** Deletes every session of the user (inside the caller's transaction); returns how many ended. */
+export function endUserSessions(tx: Db, userId: string): number {
+  return tx.delete(sessions).where(eq(sessions.userId, userId)).run().changes;
 }
 
 export function logout(ctx: Ctx, sessionId: string): void {

@@ -35,15 +35,6 @@ export async function createUser(ctx: Ctx, input: { email: string; role: Role; p
   });
 }
 
-/** Sets a new password (used by the demo to hand out fresh one-time credentials). */
-export async function setUserPassword(ctx: Ctx, userId: string, password: string): Promise<void> {
-  const passwordHash = await hashPassword(password);
-  writeTx(ctx.db, (tx) => {
-    tx.update(users).set({ passwordHash }).where(eq(users.id, userId)).run();
-    ctx.audit.append({ type: 'user.password_set', actor: ctx.actor, data: { userId } });
-  });
-}
-
 export function findUserByEmail(ctx: Pick<Ctx, 'db'>, email: string): User | undefined {
   return ctx.db.select().from(users).where(eq(users.email, email)).get();
 }

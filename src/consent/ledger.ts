@@ -5,8 +5,11 @@
  * Invariants:
  * - an event, its audit entry, the state change it causes and its outbox row commit together
  *   in one write transaction, or not at all;
- * - the current state is the event with the latest `occurredAt` (ties: the later recorded), so a
- *   late-arriving store import never overrides a newer web choice;
+ * - the current state is the event with the latest EFFECTIVE time, min(occurredAt, recordedAt)
+ *   (ties: the later recorded). A late-arriving store import, dated in the past, never overrides
+ *   a newer web choice; an event dated in the future (within MAX_CLOCK_SKEW_MS) takes effect when
+ *   it is recorded, so a withdrawal recorded after a grant wins whatever date the grant claims.
+ *   `occurredAt` is kept on the event as evidence; the state's time (`since`) is the effective one;
  * - repeating the current decision (a second withdrawal) is recorded in the ledger (what the
  *   person did stays provable) but leaves the state and its `since` as they were and writes no
  *   outbox row — except a repeated grant, which renews the consent (resets expiry);
@@ -21,7 +24,7 @@ import type { Ctx } from '../deps.js';
 import type { Decision, SourceChannel } from '../db/schema/consents.js';
 import { normalizeIdentity, type Identity } from '../identity.js';
 import { AppError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors.js';
-import { ensureSubject, getSubject, subjectRefOf } from '../subjects/service.js';
+import { createSubject, findSubjectIdByIdentity, getSubject, subjectRefOf } from '../subjects/service.js';
 import { purposeCatalog, requirePurpose, type CachedPurpose } from './purposes.js';
 
 /** Clock skew tolerated on a caller's `occurredAt`. */
@@ -94,7 +97,8 @@ const stmts = statementsFor(
       `insert into consent_events (id, subject_id, purpose_id, decision, occurred_at, recorded_at, channel, collected_by,
        location, method, purpose_version, evidence, gpc, audit_idx) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    // Latest occurredAt wins; a repeat of a refusal/withdrawal keeps the original `since`.
+    // Latest effective time wins (ties: this later-recorded event); a repeat of a
+    // refusal/withdrawal keeps the original `since`.
     upsertState: sqlite.prepare(
       `insert into consent_states (subject_id, purpose_id, decision, occurred_at, channel, event_id) values (?, ?, ?, ?, ?, ?)
        on conflict (subject_id, purpose_id) do update set decision = excluded.decision, occurred_at = excluded.occurred_at,
@@ -192,14 +196,19 @@ function auditData(eventId: string, p: Prepared) {
   };
 }
 
-/** Resolves the person inside the transaction (creating one on first consent). */
-function subjectFor(ctx: Ctx, p: Prepared): string {
+/**
+ * Resolves the person inside the transaction (creating one on first consent), with their
+ * subjectRef: from `refs` when this transaction already computed it (a key opened once per person).
+ */
+function subjectFor(ctx: Ctx, p: Prepared, refs: Map<string, string>): { subjectId: string; subjectRef: string } {
   if (p.subjectId !== null) {
     const row = getSubject(ctx.db, p.subjectId);
     if (!row || row.erasedAt !== null) throw new NotFoundError('SUBJECT_NOT_FOUND', 'no such subject (or it was erased)');
-    return p.subjectId;
+    return { subjectId: p.subjectId, subjectRef: refs.get(p.subjectId) ?? subjectRefOf(ctx, p.subjectId) };
   }
-  return ensureSubject(ctx, p.identity!);
+  const known = findSubjectIdByIdentity(ctx.db, p.identity!);
+  if (known === undefined) return createSubject(ctx, p.identity!);
+  return { subjectId: known, subjectRef: refs.get(known) ?? subjectRefOf(ctx, known) };
 }
 
 /** Writes the event, state and outbox rows (inside the caller's transaction). */
@@ -220,7 +229,8 @@ function writeEvent(s: Statements, p: Prepared, eventId: string, subjectId: stri
     p.gpcApplied ? 1 : 0,
     auditIdx,
   );
-  const changed = s.upsertState.run(subjectId, p.purpose.id, p.decision, p.occurredAt, p.channel, eventId).changes === 1;
+  const effectiveAt = Math.min(p.occurredAt, now);
+  const changed = s.upsertState.run(subjectId, p.purpose.id, p.decision, effectiveAt, p.channel, eventId).changes === 1;
   if (changed) {
     s.insertOutbox.run(
       'consent.updated',
@@ -242,7 +252,7 @@ interface Pending {
  * Writes events inside the caller's transaction, in order: people resolved (and created) one
  * after the other, so a later event sees a person an earlier one created; every audit entry
  * appended in ONE appendMany call (the tree's right edge stays in memory); then the event,
- * state and outbox rows. Each person's `subjectRef` (a key read + HMAC) is computed once.
+ * state and outbox rows. Each person's `subjectRef` (a key read, unsealed, + HMAC) is computed once.
  */
 function writeAll(items: Pending[]): { out: RecordedConsent[]; stateChanges: number; ids: string[] } {
   const n = items.length;
@@ -254,12 +264,8 @@ function writeAll(items: Pending[]): { out: RecordedConsent[]; stateChanges: num
   const audits = new Array(n);
   for (let i = 0; i < n; i++) {
     const { ctx, p } = items[i]!;
-    const subjectId = subjectFor(ctx, p);
-    let ref = refs.get(subjectId);
-    if (ref === undefined) {
-      ref = subjectRefOf(ctx.db, subjectId);
-      refs.set(subjectId, ref);
-    }
+    const { subjectId, subjectRef: ref } = subjectFor(ctx, p, refs);
+    refs.set(subjectId, ref);
     subjectIds[i] = subjectId;
     const id = (ids[i] = ctx.ids('evt'));
     audits[i] = { type: 'consent.recorded', actor: ctx.actor, subjectRef: ref, data: auditData(id, p) };

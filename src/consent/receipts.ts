@@ -28,7 +28,7 @@ export async function getConsentReceipt(ctx: Ctx, eventId: string): Promise<{ jw
     collectionMethod: event.method ?? event.source.channel,
     consentReceiptID: event.id,
     language: 'fr',
-    piiPrincipalId: subjectRefOf(ctx.db, event.subjectId),
+    piiPrincipalId: subjectRefOf(ctx, event.subjectId),
     piiControllers: [{ piiController: base ?? 'oubli', ...(base ? { url: base } : {}) }],
     policyUrl: `${base ?? ''}/v1/purposes/${encodeURIComponent(purpose.id)}`,
     services: [

@@ -10,10 +10,9 @@ import { AUTHED, createRouter, errorResponses, jsonBody, jsonResponse, queryInt,
 import { actorOf, requireScope } from '../http/auth.js';
 import type { AppEnv } from '../http/env.js';
 import type { Ctx } from '../deps.js';
-import { writeTx } from '../db/client.js';
 import { normalizeIdentity, parseIdentifierParam } from '../identity.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { findSubjectIdByIdentity, linkIdentifier, listIdentifiers, subjectRefOf } from '../subjects/service.js';
+import { findSubjectIdByIdentity, linkSubjectIdentifier } from '../subjects/service.js';
 import { createPurpose, getPurpose, listPurposes, purposeCatalog, updatePurpose } from './purposes.js';
 import {
   consentHistory,
@@ -38,6 +37,9 @@ import {
 } from './schemas.js';
 
 const admin = requireScope('admin');
+
+/** What linking answers: never the person's identifiers (that would be a read with a write scope). */
+const IdentifierLinked = z.object({ subjectId: z.string(), linked: z.boolean() }).openapi('IdentifierLinked');
 const read = requireScope('consents:read');
 const write = requireScope('consents:write');
 
@@ -413,8 +415,8 @@ export const subjectRoutes = createRouter()
         body: jsonBody(z.object({ type: z.string().trim().min(1).max(40), value: z.string().trim().min(1).max(320) }).strict()),
       },
       responses: {
-        201: jsonResponse(z.object({ subjectId: z.string(), linked: z.boolean(), identifiers: z.array(z.object({ type: z.string(), value: z.string() })) }), 'Linked'),
-        200: jsonResponse(z.object({ subjectId: z.string(), linked: z.boolean(), identifiers: z.array(z.object({ type: z.string(), value: z.string() })) }), 'Already linked'),
+        201: jsonResponse(IdentifierLinked, 'Linked'),
+        200: jsonResponse(IdentifierLinked, 'Already linked to this person'),
         ...errorResponses(400, 401, 403, 404, 409),
       },
     }),
@@ -422,20 +424,8 @@ export const subjectRoutes = createRouter()
       const ctx = ctxOf(c);
       const identity = normalizeIdentity(c.req.valid('json'), { defaultRegion: ctx.config.phoneRegion });
       const { subjectId } = subjectIdOrThrow(c, c.req.valid('param').identifier);
-      const linked = writeTx(ctx.db, () => {
-        const added = linkIdentifier(ctx, subjectId, identity);
-        if (added) {
-          ctx.audit.append({
-            type: 'subject.identifier_linked',
-            actor: ctx.actor,
-            subjectRef: subjectRefOf(ctx.db, subjectId),
-            data: { identifierType: identity.type },
-          });
-        }
-        return added;
-      });
-      const body = { subjectId, linked, identifiers: listIdentifiers(ctx.db, subjectId) };
-      return linked ? c.json(body, 201) : c.json(body, 200);
+      const body = linkSubjectIdentifier(ctx, subjectId, identity);
+      return body.linked ? c.json(body, 201) : c.json(body, 200);
     },
   );
 

@@ -23,6 +23,9 @@ export function openDatabase(path: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // Deleted rows (an erased person's identifiers, consents, pseudonym key) are overwritten with
+  // zeros in their pages instead of lingering in free space; see checkpointAfterErasure for the WAL.
+  sqlite.pragma('secure_delete = ON');
   // Page cache: the 16 MB default thrashes on a store of a million people (every consent read or
   // write touches random leaves of several multi-hundred-MB indexes); pages are allocated only
   // as they are used, so a small store stays small. Temp b-trees (sorts, statement journals of
@@ -48,6 +51,19 @@ export function migrationsApplied(sqlite: Sqlite): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Call after an erasure has COMMITTED (outside its transaction): copies the WAL into the database
+ * file and truncates the WAL to zero bytes. Until then the WAL still holds the pages as they were
+ * before the erasure, the erased person's rows and pseudonym key included; with secure_delete the
+ * pages written back carry zeros where those rows were. Waits (busy_timeout) for readers of older
+ * snapshots; returns false when some still held the WAL and it could not be emptied (the caller
+ * logs it; the next call empties it — SQLite's automatic checkpoints never truncate the WAL).
+ */
+export function checkpointAfterErasure(db: Db): boolean {
+  const [result] = db.$client.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+  return result !== undefined && result.busy === 0;
 }
 
 /**

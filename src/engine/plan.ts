@@ -25,7 +25,7 @@ export const ENGINE_ACTOR = { type: 'system', id: 'engine' } as const;
 export function subjectRefFor(ctx: Ctx, req: Pick<DsrRequest, 'subjectId'>): string | undefined {
   if (!req.subjectId) return undefined;
   try {
-    return subjectRefOf(ctx.db, req.subjectId);
+    return subjectRefOf(ctx, req.subjectId);
   } catch {
     return undefined; // forgotten: entries stop pointing at anyone
   }

@@ -13,11 +13,14 @@ import { ForbiddenError, TooManyRequestsError, UnauthenticatedError } from '../e
 import type { Actor } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv, Principal } from './env.js';
+import { clientAddressOf, fromTrustedProxy } from './client-address.js';
 
 /** Resolves the caller, if any, into `c.var.principal`; never rejects by itself. */
 export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
   const findKey = apiKeyLookup(deps.db);
   const findSession = sessionLookup(deps.db, deps.now);
+  // Behind a TLS proxy the request URL is the internal http:// one: browsers send the public origin.
+  const publicOrigin = deps.config.publicUrl ? new URL(deps.config.publicUrl).origin : undefined;
   const limiter = deps.config.apiRateLimit > 0 ? new FixedWindowLimiter(deps.config.apiRateLimit, 60_000, deps.now) : null;
   return async (c, next) => {
     let principal: Principal | null = null;
@@ -37,7 +40,7 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
       if (session) {
         // Cookie-authenticated writes must be JSON (forces a CORS preflight cross-site) and,
         // when the browser says where they come from, same-origin: this is our CSRF guard.
-        if (!['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) assertSameOrigin(c);
+        if (!['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) assertSameOrigin(c, publicOrigin ?? new URL(c.req.url).origin);
         principal = {
           kind: 'user',
           id: session.userId,
@@ -52,11 +55,12 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
   };
 }
 
-function assertSameOrigin(c: Context<AppEnv>): void {
+/** `ownOrigin`: OUBLI_PUBLIC_URL's origin when set, else the request URL's. */
+function assertSameOrigin(c: Context<AppEnv>, ownOrigin: string): void {
   const site = c.req.header('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') throw new ForbiddenError('CSRF_REJECTED', 'cross-site request refused');
   const origin = c.req.header('origin');
-  if (origin && origin !== new URL(c.req.url).origin) throw new ForbiddenError('CSRF_REJECTED', 'cross-origin request refused');
+  if (origin && origin !== ownOrigin) throw new ForbiddenError('CSRF_REJECTED', 'cross-origin request refused');
 }
 
 /** 401 without credentials, 403 without the scope. */
@@ -75,12 +79,7 @@ export function actorOf(c: Context<AppEnv>): Actor {
   return { type: p.kind === 'api_key' ? 'api_key' : 'user', id: p.id };
 }
 
-/** The client's address: the socket's, or the proxy's X-Forwarded-For when trusted. */
-export function clientAddress(c: Context<AppEnv>): string {
-  if (c.get('deps').config.trustProxy) {
-    const fwd = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-    if (fwd) return fwd;
-  }
+function socketAddress(c: Context<AppEnv>): string {
   try {
     return getConnInfo(c).remote.address ?? 'unknown';
   } catch {
@@ -88,11 +87,16 @@ export function clientAddress(c: Context<AppEnv>): string {
   }
 }
 
+/** The client's address: the socket's, or the right-most untrusted X-Forwarded-For hop (OUBLI_TRUST_PROXY). */
+export function clientAddress(c: Context<AppEnv>): string {
+  return clientAddressOf(c.get('deps').config.trustProxy, socketAddress(c), c.req.header('x-forwarded-for'));
+}
+
 /** True when the original request reached us over HTTPS (directly or via a trusted proxy). */
 export function isHttps(c: Context<AppEnv>): boolean {
   const { config } = c.get('deps');
   if (config.publicUrl?.startsWith('https:')) return true;
-  if (config.trustProxy && c.req.header('x-forwarded-proto') === 'https') return true;
+  if (c.req.header('x-forwarded-proto') === 'https' && fromTrustedProxy(config.trustProxy, socketAddress(c))) return true;
   return new URL(c.req.url).protocol === 'https:';
 }
 

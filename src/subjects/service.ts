@@ -8,14 +8,18 @@
  * - an erased person keeps only a tombstone row: no identifier, key, consent or state, so a
  *   new consent for the same email starts a new person and nothing of the old one comes back;
  * - audit entries name people by `subjectRef` only, an HMAC under the person's own key, which
- *   erasure destroys.
+ *   erasure destroys; that key is stored sealed under the master key (src/subjects/key-seal.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
-import { statementsFor, type Db, type Sqlite } from '../db/client.js';
-import type { Ctx } from '../deps.js';
+import { statementsFor, writeTx, type Db, type Sqlite } from '../db/client.js';
+import type { Ctx, Deps } from '../deps.js';
 import type { Identity } from '../identity.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { AppError, ConflictError, NotFoundError } from '../errors.js';
+import { openSubjectKey, sealSubjectKey, SubjectKeyError } from './key-seal.js';
+
+/** What reading a person's pseudonym key needs: the database and the master key. */
+export type KeyCtx = Pick<Deps, 'db' | 'secrets'>;
 
 type Stmt = BetterSqlite3.Statement<unknown[], unknown>;
 
@@ -32,6 +36,9 @@ interface Statements {
   deleteStates: Stmt;
   deleteKey: Stmt;
   markErased: Stmt;
+  plainKeys: Stmt;
+  resealKey: Stmt;
+  anyKey: Stmt;
 }
 
 const stmts = statementsFor(
@@ -48,6 +55,9 @@ const stmts = statementsFor(
     deleteStates: sqlite.prepare('delete from consent_states where subject_id = ?'),
     deleteKey: sqlite.prepare('delete from subject_keys where subject_id = ?'),
     markErased: sqlite.prepare('update subjects set erased_at = ? where id = ? and erased_at is null'),
+    plainKeys: sqlite.prepare('select subject_id as subjectId, key from subject_keys where length(key) = 32'),
+    resealKey: sqlite.prepare('update subject_keys set key = ? where subject_id = ?'),
+    anyKey: sqlite.prepare('select subject_id as subjectId, key from subject_keys limit 1'),
   }),
 );
 
@@ -74,20 +84,24 @@ export function listIdentifiers(db: Db, subjectId: string): Identity[] {
   return stmts(db).identifiers.all(subjectId) as Identity[];
 }
 
-/** Creates a new subject holding just `identity` (which must be free). Call inside a writeTx. */
-function createSubject(ctx: Ctx, identity: Identity): string {
+/**
+ * Creates a new subject holding just `identity` (which must be free), and gives its subjectRef
+ * from the key just drawn (the consent write path then need not open it). Call inside a writeTx.
+ */
+export function createSubject(ctx: Ctx, identity: Identity): { subjectId: string; subjectRef: string } {
   const s = stmts(ctx.db);
-  const id = ctx.ids('sub');
+  const subjectId = ctx.ids('sub');
   const now = ctx.now();
-  s.insertSubject.run(id, now);
-  s.insertKey.run(id, randomBytes(32));
-  s.insertIdentifier.run(identity.type, identity.value, id, now);
-  return id;
+  const key = randomBytes(32);
+  s.insertSubject.run(subjectId, now);
+  s.insertKey.run(subjectId, sealSubjectKey(ctx.secrets.masterKey, subjectId, key));
+  s.insertIdentifier.run(identity.type, identity.value, subjectId, now);
+  return { subjectId, subjectRef: subjectRefFromKey(key) };
 }
 
 /** Existing subject for the identity, or a new `sub_…` holding just it. Call inside a writeTx. */
 export function ensureSubject(ctx: Ctx, identity: Identity): string {
-  return findSubjectIdByIdentity(ctx.db, identity) ?? createSubject(ctx, identity);
+  return findSubjectIdByIdentity(ctx.db, identity) ?? createSubject(ctx, identity).subjectId;
 }
 
 /**
@@ -103,16 +117,72 @@ export function linkIdentifier(ctx: Ctx, subjectId: string, identity: Identity):
   return true;
 }
 
+/**
+ * Links another identifier to the person holding `subjectId` (POST /v1/subjects/{id}/identifiers),
+ * in one transaction with its audit entry — which names the identifier's TYPE only, never its
+ * value. Answers whether a link was added, and nothing else about the person: a caller that may
+ * write consents may not thereby read the person's other identifiers.
+ */
+export function linkSubjectIdentifier(ctx: Ctx, subjectId: string, identity: Identity): { subjectId: string; linked: boolean } {
+  return writeTx(ctx.db, () => {
+    requireLiveSubject(ctx.db, subjectId);
+    const linked = linkIdentifier(ctx, subjectId, identity);
+    if (linked) {
+      ctx.audit.append({
+        type: 'subject.identifier_linked',
+        actor: ctx.actor,
+        subjectRef: subjectRefOf(ctx, subjectId),
+        data: { identifierType: identity.type },
+      });
+    }
+    return { subjectId, linked };
+  });
+}
+
 /** HMAC of the subject's own key; the same derivation in subjectRefOf and bulk loaders. */
 export function subjectRefFromKey(key: Buffer): string {
   return `sref_${createHmac('sha256', key).update('oubli/subject-ref/v1').digest('base64url').slice(0, 22)}`;
 }
 
-/** Keyed pseudonym for audit entries ('sref_…'): HMAC with that subject's OWN random key (stored in a subject_keys table). Stable until the subject is forgotten. */
-export function subjectRefOf(db: Db, subjectId: string): string {
-  const key = stmts(db).key.get(subjectId) as Buffer | undefined;
+/** The person's pseudonym key, opened with the master key; undefined once forgotten. */
+export function readSubjectKey(ctx: KeyCtx, subjectId: string): Buffer | undefined {
+  const sealed = stmts(ctx.db).key.get(subjectId) as Buffer | undefined;
+  return sealed && openSubjectKey(ctx.secrets.masterKey, subjectId, sealed);
+}
+
+/** Keyed pseudonym for audit entries ('sref_…'): HMAC with that subject's OWN random key. Stable until the subject is forgotten. */
+export function subjectRefOf(ctx: KeyCtx, subjectId: string): string {
+  const key = readSubjectKey(ctx, subjectId);
   if (!key) throw new NotFoundError('SUBJECT_NOT_FOUND', 'no such subject (or it was erased)');
   return subjectRefFromKey(key);
+}
+
+/**
+ * At start-up, before serving: seals the keys an older version stored in clear (32 bytes), in
+ * one transaction, and checks that the master key opens the stored keys — a lost or changed
+ * master key (another `secrets/master.key`, a wrong OUBLI_MASTER_KEY) stops start-up here with
+ * a clear message instead of failing every consent write. Returns how many keys were sealed.
+ */
+export function prepareSubjectKeys(ctx: KeyCtx): number {
+  const s = stmts(ctx.db);
+  const sealed = writeTx(ctx.db, () => {
+    const plain = s.plainKeys.all() as { subjectId: string; key: Buffer }[];
+    for (const row of plain) s.resealKey.run(sealSubjectKey(ctx.secrets.masterKey, row.subjectId, row.key), row.subjectId);
+    return plain.length;
+  });
+  const sample = s.anyKey.get() as { subjectId: string; key: Buffer } | undefined;
+  if (sample) {
+    try {
+      openSubjectKey(ctx.secrets.masterKey, sample.subjectId, sample.key);
+    } catch (err) {
+      if (!(err instanceof SubjectKeyError)) throw err;
+      throw new AppError(
+        'MASTER_KEY_MISMATCH',
+        'the master key does not open the pseudonym keys in this database: restore the secrets/master.key, or set the OUBLI_MASTER_KEY, they were sealed with',
+      );
+    }
+  }
+  return sealed;
 }
 
 /**
@@ -123,7 +193,7 @@ export function subjectRefOf(db: Db, subjectId: string): string {
  */
 export function forgetSubject(ctx: Ctx, subjectId: string): void {
   const s = stmts(ctx.db);
-  const key = s.key.get(subjectId) as Buffer | undefined;
+  const key = readSubjectKey(ctx, subjectId);
   const row = getSubject(ctx.db, subjectId);
   if (!row || (row.erasedAt !== null && !key)) return;
   const subjectRef = key ? subjectRefFromKey(key) : undefined;

@@ -2,12 +2,14 @@
  * Staff auth through the real HTTP path: login/logout, cookie flags, throttling per account and
  * per client address, CSRF on cookie writes, roles — and no personal data in the audit log.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { verify } from '@node-rs/argon2';
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
 import { createTestApp, systemCtx } from '../helpers/deps.js';
 import { call } from '../helpers/http.js';
 import { createUser } from '../../src/auth/users.js';
-import { LOGIN_WINDOW_MS } from '../../src/auth/sessions.js';
+import { LOGIN_WINDOW_MS, MAX_ADDRESS_FAILURES, MAX_LOGIN_FAILURES } from '../../src/auth/sessions.js';
 import { PASSWORD, auditTexts, auditTypes, loginCookie, staff } from './helpers.js';
 
 const login = (app: Parameters<typeof call>[0], email: string, password: string, headers: Record<string, string> = {}) =>
@@ -153,11 +155,11 @@ describe('login throttling', () => {
     expect(ok.status).toBe(200);
   });
 
-  it('5 failures from one client address (X-Forwarded-For, trusted proxy) → 429 for any account from it', async () => {
+  it('20 failures from one client address (X-Forwarded-For, trusted proxy) → 429 for any account from it', async () => {
     const { app, deps } = createTestApp({ env: { OUBLI_TRUST_PROXY: '1' } });
     await staff(deps, 'victim@example.com', 'admin');
-    for (let i = 0; i < 5; i++) {
-      const res = await login(app, `guess${i}@example.com`, 'whatever-pass', { 'x-forwarded-for': '192.0.2.66, 10.0.0.1' });
+    for (let i = 0; i < MAX_ADDRESS_FAILURES; i++) {
+      const res = await login(app, `guess${i}@example.com`, 'whatever-pass', { 'x-forwarded-for': '192.0.2.66' });
       expect(res.status).toBe(401);
     }
     const blocked = await login(app, 'victim@example.com', PASSWORD, { 'x-forwarded-for': '192.0.2.66' });
@@ -173,7 +175,7 @@ describe('login throttling', () => {
   it('without a trusted proxy, X-Forwarded-For is ignored (cannot be used to dodge the per-address limit)', async () => {
     const { app, deps } = createTestApp();
     await staff(deps, 'victim@example.com', 'admin');
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < MAX_ADDRESS_FAILURES; i++) {
       await login(app, `guess${i}@example.com`, 'whatever-pass', { 'x-forwarded-for': `192.0.2.${i}` });
     }
     const res = await login(app, 'victim@example.com', PASSWORD, { 'x-forwarded-for': '192.0.2.200' });
@@ -187,6 +189,87 @@ describe('login throttling', () => {
     expect((await login(app, 'a@example.com', PASSWORD, { 'x-forwarded-for': '10.2.0.1' })).status).toBe(200);
     for (let i = 0; i < 4; i++) await login(app, 'a@example.com', 'nope-nope-nope', { 'x-forwarded-for': `10.3.0.${i}` });
     expect((await login(app, 'a@example.com', PASSWORD, { 'x-forwarded-for': '10.2.0.2' })).status).toBe(200);
+  });
+});
+
+describe('the client address behind reverse proxies', () => {
+  it('OUBLI_TRUST_PROXY=1: the address is the right-most X-Forwarded-For hop; a spoofed left part does not rotate it', async () => {
+    const { app, deps } = createTestApp({ env: { OUBLI_TRUST_PROXY: '1' } });
+    await staff(deps, 'victim@example.com', 'admin');
+    // The attacker sends their own X-Forwarded-For; the proxy appends the real address.
+    for (let i = 0; i < MAX_ADDRESS_FAILURES; i++) {
+      const res = await login(app, `guess${i}@example.com`, 'whatever-pass', { 'x-forwarded-for': `10.9.${i}.1, 203.0.113.9` });
+      expect(res.status).toBe(401);
+    }
+    const spoofed = await login(app, 'victim@example.com', PASSWORD, { 'x-forwarded-for': '10.200.0.1, 203.0.113.9' });
+    expect(spoofed.status).toBe(429);
+    expect((await login(app, 'victim@example.com', PASSWORD, { 'x-forwarded-for': '10.200.0.1, 203.0.113.10' })).status).toBe(200);
+  });
+
+  it('OUBLI_TRUST_PROXY=2: two proxies, the client is the second hop from the right', async () => {
+    const { app, deps } = createTestApp({ env: { OUBLI_TRUST_PROXY: '2' } });
+    for (let i = 0; i < MAX_ADDRESS_FAILURES; i++) {
+      await login(app, `guess${i}@example.com`, 'whatever-pass', { 'x-forwarded-for': `spoof-${i}, 203.0.113.9, 10.0.0.${i}` });
+    }
+    await staff(deps, 'victim@example.com', 'admin');
+    expect((await login(app, 'victim@example.com', PASSWORD, { 'x-forwarded-for': '203.0.113.9, 10.0.0.77' })).status).toBe(429);
+    expect((await login(app, 'victim@example.com', PASSWORD, { 'x-forwarded-for': '203.0.113.8, 10.0.0.77' })).status).toBe(200);
+  });
+
+  describe('OUBLI_TRUST_PROXY as a list of proxy addresses, over a real socket (127.0.0.1)', () => {
+    let close: (() => Promise<void>) | undefined;
+    afterEach(async () => {
+      await close?.();
+      close = undefined;
+    });
+    async function listen(trust: string) {
+      const t = createTestApp({ env: { OUBLI_TRUST_PROXY: trust } });
+      const server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
+      await new Promise<void>((r) => server.once('listening', () => r()));
+      close = () => new Promise<void>((r) => server.close(() => r()));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const post = async (email: string, password: string, xff: string) => {
+        const res = await fetch(`${base}/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': xff },
+          body: JSON.stringify({ email, password }),
+        });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      return { ...t, post };
+    }
+
+    it('trusted socket: the right-most address that is not a trusted proxy is the client', async () => {
+      const t = await listen('127.0.0.1, 10.0.0.0/8');
+      await staff(t.deps, 'victim@example.com', 'admin');
+      for (let i = 0; i < MAX_ADDRESS_FAILURES; i++) {
+        expect(await t.post(`guess${i}@example.com`, 'whatever-pass', `192.168.${i}.1, 198.51.100.4, 10.1.1.1`)).toBe(401);
+      }
+      expect(await t.post('victim@example.com', PASSWORD, '192.168.99.1, 198.51.100.4, 10.2.2.2')).toBe(429);
+      expect(await t.post('victim@example.com', PASSWORD, '198.51.100.5, 10.1.1.1')).toBe(200);
+    });
+
+    it('untrusted socket: X-Forwarded-For is ignored, the socket address is the client', async () => {
+      const t = await listen('10.0.0.0/8');
+      await staff(t.deps, 'victim@example.com', 'admin');
+      for (let i = 0; i < MAX_ADDRESS_FAILURES; i++) {
+        expect(await t.post(`guess${i}@example.com`, 'whatever-pass', `198.51.100.${i}`)).toBe(401);
+      }
+      expect(await t.post('victim@example.com', PASSWORD, '198.51.100.200')).toBe(429);
+    });
+  });
+
+  it('behind a proxy with trust off, one account\'s failures do not lock out the other staff', async () => {
+    // Every login seems to come from the same address (the proxy's).
+    const { app, deps } = createTestApp();
+    await staff(deps, 'alice@example.com', 'dpo');
+    await staff(deps, 'bob@example.com', 'admin');
+    for (let i = 0; i < 3 * MAX_LOGIN_FAILURES; i++) await login(app, 'alice@example.com', 'mistyped password');
+    expect((await login(app, 'alice@example.com', PASSWORD)).status).toBe(429);
+    expect((await login(app, 'bob@example.com', PASSWORD)).status).toBe(200);
+    expect((await login(app, 'bob@example.com', 'bob mistyped it')).status).toBe(401);
+    expect((await login(app, 'bob@example.com', PASSWORD)).status).toBe(200);
   });
 });
 
@@ -209,6 +292,43 @@ describe('CSRF and roles', () => {
     expect(deps.db.$client.prepare('select count(*) from api_keys').pluck().get()).toBe(0);
     const same = await call(app, 'POST', '/v1/api-keys', { body, headers: { cookie, origin: 'http://localhost', 'sec-fetch-site': 'same-origin' } });
     expect(same.status).toBe(201);
+  });
+
+  it('behind a TLS proxy (OUBLI_PUBLIC_URL): the public origin passes, a forged or the internal origin is refused', async () => {
+    const { app, deps } = createTestApp({ env: { OUBLI_PUBLIC_URL: 'https://dsr.example.com/oubli/', OUBLI_TRUST_PROXY: '1' } });
+    await staff(deps, 'admin@example.com', 'admin');
+    // The proxy talks plain http to oubli's internal address; the browser is on the public URL.
+    const internal = 'http://10.0.0.5:8080';
+    const res = await app.request(`${internal}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://dsr.example.com', 'x-forwarded-proto': 'https' },
+      body: JSON.stringify({ email: 'admin@example.com', password: PASSWORD }),
+    });
+    expect(res.status).toBe(200);
+    const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+    const post = (origin: string) =>
+      app.request(`${internal}/v1/api-keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie, origin, 'sec-fetch-site': origin === 'https://dsr.example.com' ? 'same-origin' : 'cross-site' },
+        body: JSON.stringify({ name: 'ci', scopes: ['audit:read'] }),
+      });
+    expect((await post('https://dsr.example.com')).status).toBe(201);
+    const forged = await app.request(`${internal}/v1/api-keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie, origin: 'https://evil.example' },
+      body: JSON.stringify({ name: 'evil', scopes: ['admin'] }),
+    });
+    expect(forged.status).toBe(403);
+    expect(((await forged.json()) as { error: { code: string } }).error.code).toBe('CSRF_REJECTED');
+    for (const origin of ['http://dsr.example.com', 'https://dsr.example.com:8443', internal]) {
+      const r = await app.request(`${internal}/v1/api-keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie, origin },
+        body: JSON.stringify({ name: 'evil', scopes: ['admin'] }),
+      });
+      expect(r.status, origin).toBe(403);
+    }
+    expect(deps.db.$client.prepare('select name from api_keys').pluck().all()).toEqual(['ci']);
   });
 
   it('a viewer or dpo session cannot manage API keys (403); an admin session can', async () => {

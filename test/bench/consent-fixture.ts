@@ -3,13 +3,13 @@
  * purposes, written with prepared statements in big transactions (bypassing HTTP only).
  *
  * It writes exactly the rows recordConsent would for one event per (person, purpose): subject,
- * key, identifier, consent event, current state, outbox row, and one audit entry per event with
- * its Merkle nodes. The audit entries are loaded IN BULK: serialised by a fixed-shape RFC 8785
+ * key (sealed under a fixed bench master key), identifier, consent event, current state, outbox
+ * row, and one audit entry per event with its Merkle nodes. The audit entries are loaded IN BULK: serialised by a fixed-shape RFC 8785
  * writer (checked against `canonicalize` on the first entry of every chunk) and hashed with the
  * tree frontier kept in memory, instead of going through AuditLog.appendMany one call per event.
  * Afterwards 200 random entries are checked: leaf hash and inclusion proof against the root.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import canonicalize from 'canonicalize';
 import pino from 'pino';
@@ -25,9 +25,13 @@ import { newLogId, openLogId } from '../../src/audit/log-id.js';
 import type { Ctx } from '../../src/deps.js';
 import { createPurpose } from '../../src/consent/purposes.js';
 import { subjectRefFromKey } from '../../src/subjects/service.js';
+import { sealSubjectKey } from '../../src/subjects/key-seal.js';
 
 export const BENCH_PURPOSES = ['newsletter', 'partner-offers', 'recommendations', 'targeted-ads', 'analytics'] as const;
 export const emailOf = (i: number) => `person${i}@bench.example`;
+
+/** Fixed, so the fixture and the bench server (another process) open the same sealed keys. */
+const BENCH_MASTER_KEY = createHash('sha256').update('oubli bench master key').digest();
 
 export function benchCtx(db: Db): Ctx {
   const now = Date.now;
@@ -42,7 +46,7 @@ export function benchCtx(db: Db): Ctx {
     audit,
     keys,
     treeHeads: new TreeHeads(db.$client, audit, keys, openLogId(db.$client, newLogId(undefined), now()), now),
-    secrets: { pseudonymKey: randomBytes(32) },
+    secrets: { pseudonymKey: randomBytes(32), masterKey: BENCH_MASTER_KEY },
     connectors: [],
     requireApproval: [],
     startup: { ready: true },
@@ -205,7 +209,7 @@ export function loadFixture(path: string, people: number, log: (s: string) => vo
         const sub = ids('sub');
         const key = keys.subarray((i - start) * 32, (i - start + 1) * 32);
         st.subject.add2(sub, now);
-        st.key.add2(sub, key);
+        st.key.add2(sub, sealSubjectKey(BENCH_MASTER_KEY, sub, key));
         st.ident.add('email', emailOf(i), sub, now);
         const ref = subjectRefFromKey(key);
         for (let p = 0; p < BENCH_PURPOSES.length; p++) {

@@ -72,6 +72,79 @@ describe('oubli migrate / admin / apikey', () => {
     expect(short.stderr).toMatch(/PASSWORD_TOO_SHORT/);
   });
 
+  it('admin password / disable / enable: a new password or a disabled account ends every session of the user', { timeout: T }, async () => {
+    const dir = tempDir();
+    expect((await oubli(['admin', 'create', '--email', 'ops@example.com', '--role', 'admin'], { dataDir: dir, input: 'the first long password' })).code).toBe(0);
+    const loginWith = async (password: string) => {
+      const { app, close } = inProcess(dir);
+      try {
+        const res = await app.request('/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ops@example.com', password }) });
+        return { status: res.status, cookie: res.headers.get('set-cookie')?.split(';')[0] };
+      } finally {
+        close();
+      }
+    };
+    const works = async (cookie: string) => {
+      const { app, close } = inProcess(dir);
+      try {
+        return (await app.request('/v1/audit/tree-head', { headers: { cookie } })).status === 200;
+      } finally {
+        close();
+      }
+    };
+    const first = await loginWith('the first long password');
+    expect(first.status).toBe(200);
+    expect(await works(first.cookie!)).toBe(true);
+
+    const changed = await oubli(['admin', 'password', '--email', 'OPS@example.com'], { dataDir: dir, input: 'the second long password\n' });
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toBe('');
+    expect(changed.stderr).toMatch(/password set for usr_\S+; 1 session\(s\) ended/);
+    expect(await works(first.cookie!)).toBe(false);
+    expect((await loginWith('the first long password')).status).toBe(401);
+    const second = await loginWith('the second long password');
+    expect(second.status).toBe(200);
+
+    const generated = await oubli(['admin', 'password', '--email', 'ops@example.com'], { dataDir: dir });
+    expect(generated.code).toBe(0);
+    const m = /^password \(shown once\): (\S+)\n$/.exec(generated.stdout);
+    expect(m).not.toBeNull();
+    expect(await works(second.cookie!)).toBe(false);
+    const third = await loginWith(m![1]!);
+    expect(third.status).toBe(200);
+
+    const disabled = await oubli(['admin', 'disable', '--email', 'ops@example.com'], { dataDir: dir });
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect(disabled.stderr).toMatch(/disabled usr_\S+; 1 session\(s\) ended/);
+    const db = new Database(join(dir, 'oubli.db'), { readonly: true });
+    expect(db.prepare('select count(*) from sessions').pluck().get()).toBe(0);
+    const texts = db.prepare('select entry from audit_entries order by idx').pluck().all() as string[];
+    expect(texts.map((t) => JSON.parse(t).type)).toEqual(expect.arrayContaining(['user.password_set', 'user.disabled']));
+    expect(texts.join()).not.toMatch(/example\.com|long password/i);
+    expect(db.prepare('select max(size) from audit_tree_heads').pluck().get()).toBe(db.prepare('select count(*) from audit_entries').pluck().get());
+    db.close();
+    expect(await works(third.cookie!)).toBe(false);
+    expect((await loginWith(m![1]!)).status).toBe(401);
+    expect((await oubli(['admin', 'disable', '--email', 'ops@example.com'], { dataDir: dir })).stderr).toMatch(/already disabled/);
+
+    expect((await oubli(['admin', 'enable', '--email', 'ops@example.com'], { dataDir: dir })).code).toBe(0);
+    expect((await loginWith(m![1]!)).status).toBe(200);
+
+    for (const [args, msg] of [
+      [['admin', 'disable', '--email', 'nobody@example.com'], /USER_NOT_FOUND/],
+      [['admin', 'disable'], /needs --email/],
+      [['admin', 'password', '--email', 'not-an-email'], /INVALID_EMAIL/],
+      [['admin', 'frobnicate', '--email', 'ops@example.com'], /usage: oubli/],
+    ] as const) {
+      const res = await oubli([...args], { dataDir: dir });
+      expect(res.code, args.join(' ')).not.toBe(0);
+      expect(res.stderr).toMatch(msg);
+    }
+    const short = await oubli(['admin', 'password', '--email', 'ops@example.com'], { dataDir: dir, input: 'short\n' });
+    expect(short.code).not.toBe(0);
+    expect(short.stderr).toMatch(/PASSWORD_TOO_SHORT/);
+  });
+
   it('apikey create prints the key alone as the last line of stdout, and the key works against the app', { timeout: T }, async () => {
     const dir = tempDir();
     const res = await oubli(['apikey', 'create', '--name', 'ci', '--scopes', 'audit:read,admin'], { dataDir: dir, env: { OUBLI_LOG_LEVEL: 'info' } });

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { compactVerify, createLocalJWKSet } from 'jose';
 import { createTestApp, systemCtx } from '../helpers/deps.js';
 import { authSuite } from '../helpers/auth-suite.js';
-import { call } from '../helpers/http.js';
+import { bearer, call } from '../helpers/http.js';
 import { writeTx } from '../../src/db/client.js';
 import { forgetSubject, subjectRefOf } from '../../src/subjects/service.js';
+import { MAX_CLOCK_SKEW_MS } from '../../src/consent/ledger.js';
 import { consentApp, count, grant } from './helpers.js';
 
 const ALICE = 'email:alice%40example.com';
@@ -42,7 +43,7 @@ describe('recording and reading consents', () => {
     const entry = JSON.parse(last);
     expect(entry).toMatchObject({
       type: 'consent.recorded',
-      subjectRef: subjectRefOf(t.deps.db, r.json.subjectId),
+      subjectRef: subjectRefOf(t.deps, r.json.subjectId),
       data: { purpose: 'newsletter', decision: 'granted', channel: 'web', purposeVersion: 1, gpc: false, event: r.json.id },
     });
     expect(last.toLowerCase()).not.toContain('alice');
@@ -132,9 +133,10 @@ describe('recording and reading consents', () => {
     await t.post(grant('bob@example.com'));
     const link = await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: t.auth, body: { type: 'phone', value: '06 12 34 56 78' } });
     expect(link.status).toBe(201);
-    expect(link.json.identifiers).toEqual([{ type: 'email', value: 'alice@example.com' }, { type: 'phone', value: '+33612345678' }]);
+    expect(link.json).toEqual({ subjectId: a.json.subjectId, linked: true });
     const again = await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: t.auth, body: { type: 'phone', value: '+33612345678' } });
     expect(again.status).toBe(200);
+    expect(again.json).toEqual({ subjectId: a.json.subjectId, linked: false });
     const taken = await call(t.app, 'POST', '/v1/subjects/email:bob%40example.com/identifiers', { headers: t.auth, body: { type: 'phone', value: '0612345678' } });
     expect(taken.status).toBe(409);
     expect(taken.json.error.code).toBe('IDENTIFIER_CONFLICT');
@@ -142,6 +144,90 @@ describe('recording and reading consents', () => {
     expect(viaPhone.json.subjectId).toBe(a.json.subjectId);
     const unknown = await call(t.app, 'POST', '/v1/subjects/email:zed%40example.com/identifiers', { headers: t.auth, body: { type: 'customer_id', value: 'C1' } });
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe('a grant dated in the future (within the clock skew) cannot outlast a later withdrawal', () => {
+  const withdrawal = (value: string, extra: Record<string, unknown> = {}) => ({ ...grant(value), decision: 'withdrawn', ...extra });
+
+  it('a grant dated at the skew edge, then a withdrawal recorded 1 ms later: the withdrawal wins', async () => {
+    const t = await consentApp();
+    const future = new Date(t.deps.now() + MAX_CLOCK_SKEW_MS).toISOString();
+    const g = await t.post(grant('alice@example.com', 'newsletter', { occurredAt: future }));
+    expect(g.status).toBe(201);
+    expect(g.json.occurredAt).toBe(future); // kept as evidence
+    t.deps.clock.advance(1);
+    const w = await t.post(withdrawal('alice@example.com'));
+    expect(w.status).toBe(201);
+    expect(w.json.stateChanged).toBe(true);
+    const s = await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`);
+    expect(s.json.consents[0]).toMatchObject({ state: 'withdrawn', since: new Date(t.deps.now()).toISOString() });
+    const changes = (await t.get('/v1/consents/changes')).json.changes;
+    expect(changes.map((c: { decision: string }) => c.decision)).toEqual(['granted', 'withdrawn']);
+    // the grant's own date stays in the ledger as evidence
+    const h = await t.get(`/v1/subjects/${ALICE}/consents/history`);
+    expect(h.json.events.find((e: { decision: string }) => e.decision === 'granted').occurredAt).toBe(future);
+  });
+
+  it('a withdrawal recorded in the same instant, or dated itself, after the future grant still wins', async () => {
+    const t = await consentApp();
+    const now = t.deps.now();
+    await t.post(grant('alice@example.com', 'newsletter', { occurredAt: new Date(now + MAX_CLOCK_SKEW_MS).toISOString() }));
+    expect((await t.post(withdrawal('alice@example.com'))).json.stateChanged).toBe(true);
+    await t.post(grant('bob@example.com', 'newsletter', { occurredAt: new Date(now + MAX_CLOCK_SKEW_MS).toISOString() }));
+    t.deps.clock.advance(60_000);
+    // the withdrawing device's clock is a little behind, but not behind the grant's recording
+    const w = await t.post(withdrawal('bob@example.com', { occurredAt: new Date(now + 30_000).toISOString() }));
+    expect(w.json.stateChanged).toBe(true);
+    for (const who of [ALICE, 'email:bob%40example.com']) {
+      expect((await t.get(`/v1/subjects/${who}/consents?purpose=newsletter`)).json.consents[0].state).toBe('withdrawn');
+    }
+  });
+
+  it('in one batch: a future-dated grant then a withdrawal → withdrawn', async () => {
+    const t = await consentApp();
+    const body = [grant('alice@example.com', 'newsletter', { occurredAt: new Date(t.deps.now() + MAX_CLOCK_SKEW_MS).toISOString() }), withdrawal('alice@example.com')];
+    expect((await call(t.app, 'POST', '/v1/consents/batch', { headers: t.auth, body })).status).toBe(201);
+    expect((await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`)).json.consents[0].state).toBe('withdrawn');
+  });
+
+  it('the late-import rule holds: an older store grant recorded after a web withdrawal does not override it', async () => {
+    const t = await consentApp();
+    await t.post(withdrawal('alice@example.com'));
+    t.deps.clock.advance(3_600_000);
+    const late = await t.post({ ...grant('alice@example.com'), source: { channel: 'import' }, occurredAt: new Date(t.deps.now() - 2 * 3_600_000).toISOString() });
+    expect(late.json.stateChanged).toBe(false);
+    expect((await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`)).json.consents[0].state).toBe('withdrawn');
+    // a store grant that happened after the withdrawal (recorded later still) is the person's newer choice
+    t.deps.clock.advance(3_600_000);
+    const newer = await t.post({ ...grant('alice@example.com'), source: { channel: 'import' }, occurredAt: new Date(t.deps.now() - 1_800_000).toISOString() });
+    expect(newer.json.stateChanged).toBe(true);
+    expect((await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`)).json.consents[0].state).toBe('granted');
+  });
+});
+
+describe('linking an identifier discloses nothing', () => {
+  it('a consents:write key that links an identifier gets {subjectId, linked} only, never the person\'s other identifiers; the link is audited by type', async () => {
+    const t = await consentApp();
+    const a = await t.post(grant('alice@example.com'));
+    for (const body of [{ type: 'phone', value: '06 12 34 56 78' }, { type: 'customer_id', value: 'CUST-4242' }]) {
+      expect((await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: t.auth, body })).status).toBe(201);
+    }
+    const writer = { authorization: bearer(t.deps, ['consents:write']).authorization };
+    // The writer knows one email and wants the phone and customer number behind it.
+    const res = await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: writer, body: { type: 'loyalty_card', value: 'LC-0001' } });
+    expect(res.status).toBe(201);
+    expect(res.json).toEqual({ subjectId: a.json.subjectId, linked: true });
+    const again = await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: writer, body: { type: 'loyalty_card', value: 'LC-0001' } });
+    expect(again.json).toEqual({ subjectId: a.json.subjectId, linked: false });
+    for (const text of [res.text, again.text]) expect(text).not.toMatch(/33612345678|CUST-4242|alice@|LC-0001/);
+    // reading them still needs consents:read
+    expect((await call(t.app, 'GET', `/v1/subjects/${ALICE}/consents`, { headers: writer })).status).toBe(403);
+
+    const links = t.deps.audit.entries(0, 1000).map((e) => JSON.parse(e.entry)).filter((e) => e.type === 'subject.identifier_linked');
+    expect(links.map((e) => e.data)).toEqual([{ identifierType: 'phone' }, { identifierType: 'customer_id' }, { identifierType: 'loyalty_card' }]);
+    expect(links.every((e) => /^sref_/.test(e.subjectRef))).toBe(true);
+    expect(JSON.stringify(links)).not.toMatch(/33612345678|CUST-4242|alice|LC-0001/);
   });
 });
 
@@ -220,7 +306,7 @@ describe('bad input', () => {
     const t = await consentApp();
     const first = await t.post(grant('alice@example.com'));
     await t.post(grant('alice@example.com', 'targeted-ads'));
-    const oldRef = subjectRefOf(t.deps.db, first.json.subjectId);
+    const oldRef = subjectRefOf(t.deps, first.json.subjectId);
     writeTx(t.deps.db, () => forgetSubject(systemCtx(t.deps), first.json.subjectId));
     expect(count(t.deps, 'select count(*) from consent_events')).toBe(0);
     expect(count(t.deps, 'select count(*) from consent_states')).toBe(0);
@@ -237,7 +323,7 @@ describe('bad input', () => {
     expect(h.json.events[0].id).toBe(again.json.id);
     const s = await t.get(`/v1/subjects/${ALICE}/consents`);
     expect(s.json.consents.map((c: { state: string }) => c.state)).toEqual(['refused', 'unknown']);
-    expect(subjectRefOf(t.deps.db, again.json.subjectId)).not.toBe(oldRef);
+    expect(subjectRefOf(t.deps, again.json.subjectId)).not.toBe(oldRef);
   });
 
   it('a failing event leaves neither the event, its state, its audit entry nor its outbox row', async () => {
@@ -343,7 +429,7 @@ describe('receipts, changes, stats, GPC resource, OpenAPI', () => {
       expect(body, k).toHaveProperty(k);
     }
     expect(body.consentReceiptID).toBe(r.json.id);
-    expect(body.piiPrincipalId).toBe(subjectRefOf(t.deps.db, r.json.subjectId));
+    expect(body.piiPrincipalId).toBe(subjectRefOf(t.deps, r.json.subjectId));
     expect(body.services[0].purposes[0]).toHaveProperty('purpose');
     for (const k of ['consentType', 'termination', 'thirdPartyDisclosure']) expect(body.services[0].purposes[0]).toHaveProperty(k);
     const purpose = (await t.get('/v1/purposes/newsletter')).json;

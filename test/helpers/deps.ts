@@ -56,7 +56,7 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
     audit,
     keys,
     treeHeads: new TreeHeads(db.$client, audit, keys, openLogId(db.$client, newLogId(config.publicUrl), clock.now()), clock.now),
-    secrets: { pseudonymKey: randomBytes(32) },
+    secrets: { pseudonymKey: randomBytes(32), masterKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],
     startup: { ready: true },

@@ -29,10 +29,10 @@ describe('subjects service', () => {
     const ctx = systemCtx(deps);
     const a = writeTx(deps.db, () => ensureSubject(ctx, alice));
     const b = writeTx(deps.db, () => ensureSubject(ctx, { type: 'email', value: 'bob@example.com' }));
-    const ref = subjectRefOf(deps.db, a);
+    const ref = subjectRefOf(deps, a);
     expect(ref).toMatch(/^sref_[A-Za-z0-9_-]{22}$/);
-    expect(subjectRefOf(deps.db, a)).toBe(ref);
-    expect(subjectRefOf(deps.db, b)).not.toBe(ref);
+    expect(subjectRefOf(deps, a)).toBe(ref);
+    expect(subjectRefOf(deps, b)).not.toBe(ref);
   });
 
   it('links identifiers and refuses one that belongs to someone else', () => {
@@ -51,7 +51,7 @@ describe('subjects service', () => {
     const deps = createTestDeps();
     const ctx = systemCtx(deps);
     const a = writeTx(deps.db, () => ensureSubject(ctx, alice));
-    const ref = subjectRefOf(deps.db, a);
+    const ref = subjectRefOf(deps, a);
     const before = deps.audit.size();
     writeTx(deps.db, () => forgetSubject(ctx, a));
     expect(deps.audit.size()).toBe(before + 1);
@@ -59,12 +59,12 @@ describe('subjects service', () => {
     expect(JSON.parse(entry)).toMatchObject({ type: 'subject.forgotten', subjectRef: ref });
     expect(entry).not.toContain('alice');
     expect(findSubjectIdByIdentity(deps.db, alice)).toBeUndefined();
-    expect(() => subjectRefOf(deps.db, a)).toThrow();
+    expect(() => subjectRefOf(deps, a)).toThrow();
     expect(deps.db.$client.prepare('select count(*) from subject_keys where subject_id = ?').pluck().get(a)).toBe(0);
     writeTx(deps.db, () => forgetSubject(ctx, a));
     expect(deps.audit.size()).toBe(before + 1);
     const again = writeTx(deps.db, () => ensureSubject(ctx, alice));
     expect(again).not.toBe(a);
-    expect(subjectRefOf(deps.db, again)).not.toBe(ref);
+    expect(subjectRefOf(deps, again)).not.toBe(ref);
   });
 });

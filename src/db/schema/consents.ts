@@ -35,7 +35,12 @@ export const consentEvents = sqliteTable(
 );
 export type ConsentEvent = typeof consentEvents.$inferSelect;
 
-/** Current state per (person, purpose): the event with the latest occurredAt wins. */
+/**
+ * Current state per (person, purpose): the event with the latest effective time wins. The state's
+ * `occurredAt` is that effective time, min(event occurredAt, event recordedAt): an event dated in
+ * the future takes effect when recorded (src/consent/ledger.ts). It is the state's `since`, and
+ * where a grant's validity is counted from.
+ */
 export const consentStates = sqliteTable(
   'consent_states',
   {
