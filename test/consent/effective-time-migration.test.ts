@@ -1,5 +1,5 @@
 /**
- * Migration 0007 repairs states the old rule (latest occurredAt) froze: a grant dated in the
+ * Migration 0008 repairs states the old rule (latest occurredAt) froze: a grant dated in the
  * future that made a later withdrawal ineffective is recomputed, and the silos are told.
  */
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { MIGRATIONS_DIR } from '../../src/db/client.js';
 import { MAX_CLOCK_SKEW_MS } from '../../src/consent/ledger.js';
 import { consentApp, count, grant } from './helpers.js';
 
-describe('migration 0007_consent_states_effective_time', () => {
+describe('migration 0008_consent_states_effective_time', () => {
   it('recomputes a state frozen by a future-dated grant, adds the outbox row, leaves other states alone', async () => {
     const t = await consentApp();
     const sql = t.deps.db.$client;
@@ -26,7 +26,7 @@ describe('migration 0007_consent_states_effective_time', () => {
     const outboxBefore = count(t.deps, 'select count(*) from outbox');
 
     // The migration's own statements, as drizzle's migrator runs them (whatever comes after it).
-    const file = readFileSync(join(MIGRATIONS_DIR, '0007_consent_states_effective_time.sql'), 'utf8');
+    const file = readFileSync(join(MIGRATIONS_DIR, '0008_consent_states_effective_time.sql'), 'utf8');
     sql.transaction(() => {
       for (const statement of file.split('--> statement-breakpoint')) sql.exec(statement);
     })();
