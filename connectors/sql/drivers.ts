@@ -22,6 +22,8 @@ export interface ColumnInfo {
   name: string;
   /** Lower-cased declared type ("integer", "text", "character varying"…). */
   type: string;
+  /** Maximum length in characters, where the silo declares one (MySQL/MariaDB). */
+  length?: number;
 }
 
 export interface Driver {
@@ -461,10 +463,12 @@ class MysqlDriver implements Driver {
     const conn = await this.conn(signal);
     try {
       const rows = await this.runner(conn, signal).all(
-        'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ORDINAL_POSITION',
+        'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS len FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ORDINAL_POSITION',
         [table],
       );
-      return rows.length ? rows.map((r) => ({ name: String(r.name), type: String(r.type).toLowerCase() })) : null;
+      return rows.length
+        ? rows.map((r) => ({ name: String(r.name), type: String(r.type).toLowerCase(), ...(r.len === null || r.len === undefined ? {} : { length: Number(r.len) }) }))
+        : null;
     } finally {
       conn.release();
     }

@@ -48,7 +48,7 @@ export async function checkHealth(connector: Connector, timeoutMs = HEALTH_TIMEO
   try {
     const check = connector
       .health({ signal: ac.signal, requestId: 'health', dryRun: true, log })
-      .then((h) => (h && typeof h.ok === 'boolean' ? h : { ok: false, message: 'malformed health answer' }))
+      .then((h) => (h && typeof h.ok === 'boolean' ? (h.code ? { ...h, message: `${h.code}: ${h.message ?? ''}` } : h) : { ok: false, message: 'malformed health answer' }))
       .catch((err: unknown) => ({
         ok: false,
         message: err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message}` : 'health check failed',
