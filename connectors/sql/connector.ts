@@ -40,6 +40,7 @@ export interface SqlConnector extends Connector {
   erase(who: Identity[], ctx: ConnectorContext): Promise<ErasureResult>;
   health(ctx: ConnectorContext): Promise<Health>;
   init(): Promise<void>;
+  matching(): LookupReport[];
   close(): Promise<void>;
 }
 
@@ -120,7 +121,7 @@ export function sqlConnector(input: SqlConnectorConfig, opts: SqlConnectorOption
       const masks: [string, MaskSpec][] = Object.entries(c.erase.action === 'mask' ? c.erase.fields : c.erase.action === 'retain' ? c.erase.mask : {});
       for (const [f] of masks) need(`erase.${c.erase.action === 'mask' ? 'fields' : 'mask'}.${f}`, f);
       if (c.erase.action === 'retain') for (const k of c.erase.keep) need('erase.keep', k);
-      const output = c.columns ?? [...cols.keys()];
+      const output = c.columns ?? [...cols.values()].filter((x) => !x.hidden).map((x) => x.name);
       const select = [...new Set([c.key, ...output, ...specs.map((m) => m.column), ...referenced.get(name)!, ...discover.map((d) => d.column), ...masks.map(([f]) => f)])];
       const integerColumns = new Set([...cols.values()].filter((x) => INTEGER_TYPES.test(x.type)).map((x) => x.name));
       result.push({ name, c, select, output, integerColumns, masks, discover, referenced: referenced.get(name)!, matchers: [], lookups: [] });

@@ -24,6 +24,8 @@ export interface ColumnInfo {
   type: string;
   /** Maximum length in characters, where the silo declares one (MySQL/MariaDB). */
   length?: number;
+  /** An INVISIBLE column (MySQL/MariaDB), e.g. a generated lookup key: not part of the default output. */
+  hidden?: boolean;
 }
 
 export interface Driver {
@@ -463,11 +465,16 @@ class MysqlDriver implements Driver {
     const conn = await this.conn(signal);
     try {
       const rows = await this.runner(conn, signal).all(
-        'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS len FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ORDINAL_POSITION',
+        'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS len, EXTRA AS extra FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ORDINAL_POSITION',
         [table],
       );
       return rows.length
-        ? rows.map((r) => ({ name: String(r.name), type: String(r.type).toLowerCase(), ...(r.len === null || r.len === undefined ? {} : { length: Number(r.len) }) }))
+        ? rows.map((r) => ({
+            name: String(r.name),
+            type: String(r.type).toLowerCase(),
+            ...(r.len === null || r.len === undefined ? {} : { length: Number(r.len) }),
+            ...(/INVISIBLE/i.test(String(r.extra ?? '')) ? { hidden: true } : {}),
+          }))
         : null;
     } finally {
       conn.release();
