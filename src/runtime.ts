@@ -13,6 +13,7 @@ import { AuditLog } from './audit/log.js';
 import { SigningKeys } from './audit/keys.js';
 import { TreeHeads } from './audit/tree-heads.js';
 import type { Deps, Secrets } from './deps.js';
+import { HealthChecks } from './deployment/health.js';
 
 export const LOG_ID = 'oubli';
 
@@ -61,6 +62,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     secrets: loadSecrets(config.dataDir),
     connectors: [],
     requireApproval: [],
+    health: new HealthChecks(now),
     startup: { ready: true },
   };
   return deps;

@@ -25,6 +25,7 @@ import { LOG_ID } from '../../src/runtime.js';
 import type { Ctx } from '../../src/deps.js';
 import { createPurpose } from '../../src/consent/purposes.js';
 import { subjectRefFromKey } from '../../src/subjects/service.js';
+import { HealthChecks } from '../../src/deployment/health.js';
 
 export const BENCH_PURPOSES = ['newsletter', 'partner-offers', 'recommendations', 'targeted-ads', 'analytics'] as const;
 export const emailOf = (i: number) => `person${i}@bench.example`;
@@ -45,6 +46,7 @@ export function benchCtx(db: Db): Ctx {
     secrets: { pseudonymKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],
+    health: new HealthChecks(now),
     startup: { ready: true },
     actor: { type: 'system', id: 'bench' },
   };
