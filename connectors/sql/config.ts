@@ -60,10 +60,14 @@ export type ErasePolicy = z.infer<typeof ErasePolicy>;
  * - `format` — how the silo always writes it, when it knows (`'e164'`, `'lowercase'`,
  *   `'exact'`…): the lookup then searches that one form, exactly, on the column's plain index.
  */
-const MatchSpec = z.union([
-  Ident,
-  z.object({ column: Ident, normalize: z.enum(NORMALIZERS).optional(), format: z.enum(FORMATS).optional() }).strict(),
-]);
+const MatchSpec = z.union([Ident, z.object({ column: Ident, normalize: z.enum(NORMALIZERS).optional(), format: z.enum(FORMATS).optional() }).strict()], {
+  // Name what is wrong in the form the author used (a column name, or the object), not "Invalid input".
+  error: (iss) => {
+    if (iss.code !== 'invalid_union') return undefined;
+    const first = iss.errors[typeof iss.input === 'string' ? 0 : 1]?.[0];
+    return first ? `${first.path.length ? `${first.path.join('.')}: ` : ''}${first.message}` : undefined;
+  },
+});
 
 const DiscoverSpec = z.union([Ident, z.object({ column: Ident, reason: z.string().min(1).optional() }).strict()]);
 
