@@ -20,6 +20,7 @@ import type { MatchColumn } from './config.js';
 import type { Driver, Param } from './drivers.js';
 
 export const INTEGER_TYPES = /int|serial|^bit$|year/;
+const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const INTEGER_VALUE = /^-?\d{1,18}$/;
 
 export interface ColumnMatcher {
@@ -148,7 +149,9 @@ export function findGenerated(generated: { name: string; expression: string }[],
   const want = expressionOf(normalize, `\`${column}\``);
   if (!want) return undefined;
   const key = normalizeExpression(want);
-  return generated.find((g) => normalizeExpression(g.expression) === key)?.name;
+  // The name comes from the silo's schema, not from the validated config: only a plain
+  // identifier may be quoted into a statement.
+  return generated.find((g) => PLAIN_IDENTIFIER.test(g.name) && normalizeExpression(g.expression) === key)?.name;
 }
 
 export function normalizeExpression(sql: string): string {

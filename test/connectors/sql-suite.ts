@@ -23,6 +23,11 @@ import {
   type SqlTarget,
 } from './sql-fixture.js';
 
+/** Back to the bare fixture: the next test's seed recreates the tables, without added indexes or columns. */
+async function dropFixture(t: SqlTarget): Promise<void> {
+  for (const table of ['notes', 'invoices', 'orders', 'customers']) await t.exec(`DROP TABLE ${table}`);
+}
+
 /** Creates every index the connector recommends for its lookups (as a DBA following the start-up report would). */
 export async function applyRecommendations(t: SqlTarget, c: SqlConnector): Promise<string[]> {
   await c.init();
@@ -270,8 +275,7 @@ export function describeSqlConnector(name: string, makeTarget: () => Promise<Sql
         expect(r.collections.find((x) => x.name === 'customers')!.records).toHaveLength(1);
         expect(r.collections.find((x) => x.name === 'customers')!.records[0]).not.toHaveProperty('email_casefold');
       } finally {
-        // Back to the bare fixture (recreated by the next test's seed).
-        for (const table of ['notes', 'invoices', 'orders', 'customers']) await t.exec(`DROP TABLE ${table}`);
+        await dropFixture(t);
       }
     });
 
@@ -299,6 +303,36 @@ export function describeSqlConnector(name: string, makeTarget: () => Promise<Sql
       await expect(c.init()).rejects.toThrow(
         `connector "fx": collections.invoices.match.email: column "customer_id" holds integers; normalize 'casefold' needs a text column (declare { column: 'customer_id', normalize: 'exact' })`,
       );
+    });
+
+    test('MySQL/MariaDB: an indexed generated column with the casefold expression is searched; one with a name that is no plain identifier is ignored', async (t) => {
+      if (t.dialect !== 'mysql') return;
+      await t.exec('ALTER TABLE notes ADD COLUMN `k``x` VARCHAR(200) AS (lower(trim(customer_email))) VIRTUAL INVISIBLE, ADD INDEX notes_kx (`k``x`)');
+      try {
+        const c = make();
+        await c.init();
+        expect(c.matching().find((l) => l.collection === 'notes')).toMatchObject({ compares: 'lower(trim(customer_email))', index: { served: false } });
+        await t.exec("UPDATE notes SET customer_email = ' Alice@Example.COM' WHERE id = 1000");
+        const r = await c.access([{ type: 'email', value: ALICE.email }], ctx());
+        expect(r.collections.find((x) => x.name === 'notes')!.records).toHaveLength(1);
+        await t.exec('ALTER TABLE notes ADD COLUMN email_key VARCHAR(200) AS (LCASE(TRIM(`customer_email`))) VIRTUAL INVISIBLE, ADD INDEX notes_email_key (email_key)');
+        const d = make();
+        await d.init();
+        expect(d.matching().find((l) => l.collection === 'notes')).toMatchObject({ compares: 'email_key', index: { served: true, name: 'notes_email_key' } });
+        expect((await d.access([{ type: 'email', value: ALICE.email }], ctx())).collections.find((x) => x.name === 'notes')!.records).toHaveLength(1);
+      } finally {
+        await dropFixture(t);
+      }
+    });
+
+    test('SQLite: a customer id stored as an integer in a column declared without a type matches the text identity', async (t) => {
+      if (t.dialect !== 'sqlite') return;
+      await t.exec('CREATE TABLE loose (id INTEGER PRIMARY KEY, ref)');
+      await t.exec("INSERT INTO loose VALUES (1, 4242), (2, '4242'), (3, 42420)");
+      const c = make({ loose: { table: 'loose', key: 'id', match: { customer_id: 'ref' }, erase: { action: 'delete' } } });
+      const r = await c.access([{ type: 'customer_id', value: '4242' }], ctx());
+      expect(r.collections.find((x) => x.name === 'loose')!.records.map((x) => x.id)).toEqual([1, 2]);
+      await t.exec('DROP TABLE loose');
     });
 
     test('the phone region of the declaration reads national numbers (a Belgian silo)', async (t) => {
