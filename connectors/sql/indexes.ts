@@ -58,11 +58,13 @@ export async function indexUse(
 interface PgPlan {
   'Node Type': string;
   'Index Name'?: string;
+  'Index Cond'?: string;
   Plans?: PgPlan[];
 }
 
+/** An index searched by the condition; an index walked end to end (no Index Cond) is a scan. */
 function pgIndexName(p: PgPlan): string | undefined {
-  if (/Index/.test(p['Node Type']) && p['Index Name']) return p['Index Name'];
+  if (/Index/.test(p['Node Type']) && p['Index Name'] && p['Index Cond']) return p['Index Name'];
   for (const c of p.Plans ?? []) {
     const n = pgIndexName(c);
     if (n) return n;
