@@ -5,7 +5,9 @@
  *
  * Here: a web shop on PostgreSQL and a loyalty programme on MariaDB. An erasure by email finds
  * the shop customer, which reveals their customer number and phone; the phone finds the loyalty
- * card, which finds the till receipts.
+ * card, which finds the till receipts. At start-up `oubli serve` logs, per matched column,
+ * whether an index serves the lookup and which one to create when none does (README: "Finding
+ * the person in each silo").
  */
 import { defineConfig } from './src/deployment/config.js';
 
@@ -27,6 +29,9 @@ export default defineConfig({
         customers: {
           table: 'customers',
           key: 'id',
+          // Emails are found whatever their case and surrounding spaces (normaliser 'casefold':
+          // create the index `oubli serve` recommends at start-up, lower(trim(email))); phones in
+          // every written form (E.164, 06 12 34 56 78, +33 6 12 34 56 78, 0033…) on the plain index.
           match: { email: 'email', phone: 'phone', customer_id: 'id' },
           discover: {
             customer_id: { column: 'id', reason: 'shop.customers.id of the account found' },
@@ -82,11 +87,14 @@ export default defineConfig({
         password: process.env.LOYALTY_DB_PASSWORD,
         database: 'loyalty',
       },
+      // National numbers in this silo are Belgian (default: OUBLI_PHONE_REGION).
+      phoneRegion: 'BE',
       collections: {
         cards: {
           table: 'cards',
           key: 'card_number',
-          match: { phone: 'phone', loyalty_card: 'card_number' },
+          // The till writes phones in E.164 and card numbers without spaces: exact lookups.
+          match: { phone: { column: 'phone', format: 'e164' }, loyalty_card: { column: 'card_number', format: 'compact' } },
           discover: { loyalty_card: { column: 'card_number', reason: 'loyalty.cards.card_number of the card registered to the phone' } },
           portable: true,
           erase: { action: 'delete' },
@@ -94,6 +102,8 @@ export default defineConfig({
         receipts: {
           table: 'receipts',
           key: 'id',
+          // Receipts keep the card number as the cashier typed it ('2900 1234 5678 9'): the
+          // default 'compact' normaliser finds it (index: see the start-up report).
           match: { loyalty_card: 'card_number' },
           relations: { card_number: 'cards.card_number' },
           portable: true,

@@ -8,12 +8,22 @@
  * - an aborted signal is honoured (rejects) and changes nothing;
  * - a dry run reports what erasure would do and changes nothing;
  * - erase removes the person; access afterwards finds nothing but declared retained data;
- * - a second erase is harmless (nothing more deleted or masked).
+ * - a second erase is harmless (nothing more deleted or masked);
+ * - every collection searched is listed, with how it was searched (`matchedBy`), 0 records included;
+ * - matching (when the subject gives a `matching` silo): the person is found, exported and erased
+ *   however the silo wrote the identity — emails in any case and padding, phones in each written
+ *   form, another country's number kept in its country, a customer id stored as text, a card
+ *   number with spaces — while look-alikes (a number one digit off, an email differing after the
+ *   `@`) are never touched; the erasure's dry run and its verification (an access) find exactly
+ *   the records access finds (one matching for all three).
  *
- * Usage, in a *.test.ts file:
+ * Usage, in a *.test.ts file — every connector faces both:
  *
  *   describeConnectorConformance('sql on sqlite', async () => ({
  *     connector, seedPerson: async () => [{ type: 'email', value: 'a@example.com' }],
+ *   }));
+ *   describeMatchingConformance('sql on sqlite', async () => ({
+ *     connector, silo: { put: async (type, written) => …, remaining: async (type, written) => … },
  *   }));
  *
  * `setup` may resolve to `{ skip: 'reason' }` when the silo is unreachable; the tests then skip
@@ -22,6 +32,81 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessResult, Connector, ConnectorContext, ErasureResult, Identity } from './types.js';
 import { isPending } from './types.js';
+
+/**
+ * A silo (or a part of one) where the suite writes people itself, to check matching. The
+ * connector reads phone numbers without a country code as French (phone region FR).
+ */
+export interface MatchingSilo {
+  /** Stores a new person whose `type` identity is written exactly `written`, as a user of the silo typed it. */
+  put(type: string, written: string): Promise<void>;
+  /** How many people the silo still holds whose `type` identity is written exactly `written` (byte for byte). */
+  remaining(type: string, written: string): Promise<number>;
+}
+
+export interface MatchingCase {
+  type: string;
+  /** The normalised identity searched by (what the engine passes). */
+  identity: string;
+  what: string;
+  /** Written forms that are this identity. */
+  same: string[];
+  /** Look-alikes that belong to someone else. */
+  other: string[];
+}
+
+/** The cases every connector faces (issue 13), for the identity types it searches by. */
+export const MATCHING_CASES: MatchingCase[] = [
+  {
+    type: 'email',
+    identity: 'zoe.erase@example.com',
+    what: 'an email in any case and with surrounding spaces',
+    same: ['Zoe.Erase@Example.com', '  ZOE.ERASE@EXAMPLE.COM ', 'zoe.erase@example.com'],
+    other: ['zoe.erase@example.org', 'zoe.erase@examp1e.com', 'zoe.erase@example.co', 'zoé.erase@example.com'],
+  },
+  {
+    type: 'email',
+    identity: 'zoë.müller@exemple.fr',
+    what: 'an email with accented letters, upper case or decomposed (NFD)',
+    same: ['ZOË.MÜLLER@EXEMPLE.FR', 'Zoë.Müller@Exemple.fr'],
+    other: ['zoe.muller@exemple.fr'],
+  },
+  {
+    type: 'phone',
+    identity: '+33612345678',
+    what: 'a French phone in each written form',
+    same: ['+33612345678', '06 12 34 56 78', '0612345678', '06.12.34.56.78', '06-12-34-56-78', '+33 6 12 34 56 78', '0033612345678'],
+    other: ['06 12 34 56 79', '+33 6 12 34 56 79', '0612345687'],
+  },
+  {
+    type: 'phone',
+    identity: '+32470123456',
+    what: 'a Belgian phone stays Belgian',
+    same: ['+32 470 12 34 56', '0032470123456', '+32470123456'],
+    other: ['0470 12 34 56', '+32 470 12 34 57'],
+  },
+  {
+    type: 'phone',
+    identity: '+33470123456',
+    what: 'a French national number is not the Belgian one with the same digits',
+    same: ['04 70 12 34 56'],
+    other: ['+32 470 12 34 56'],
+  },
+  {
+    type: 'customer_id',
+    identity: '4242',
+    what: 'a customer id stored as text',
+    same: ['4242'],
+    other: ['42420', '4243', '424'],
+  },
+  {
+    type: 'loyalty_card',
+    identity: '2900123456789',
+    what: 'a loyalty card number with spaces or dashes',
+    same: ['2900 1234 5678 9', '2900-1234-5678-9', '2900123456789'],
+    other: ['2900 1234 5678 8', '290012345678'],
+  },
+];
 
 export interface ConformanceSubject {
   connector: Connector;
@@ -127,9 +212,19 @@ export function describeConnectorConformance(name: string, setup: ConformanceSet
       expect(typeof connector.capabilities.erasure).toBe('boolean');
     });
 
-    test('access finds the seeded person, as plain JSON', async () => {
+    test('access finds the seeded person, as plain JSON, and says how per collection', async () => {
       expect(total(before)).toBeGreaterThan(0);
       assertJsonSafe(before);
+      for (const c of before.collections) {
+        expect(Array.isArray(c.matchedBy), `${c.name}.matchedBy`).toBe(true);
+        for (const m of c.matchedBy!) {
+          expect(typeof m.column).toBe('string');
+          expect(typeof m.normalization).toBe('string');
+          expect(Number.isInteger(m.records) && m.records >= 0).toBe(true);
+          expect(m.records).toBeLessThanOrEqual(c.records.length);
+        }
+        if (c.records.length > 0) expect(c.matchedBy!.some((m) => m.records > 0), `${c.name}: the criterion that found its records`).toBe(true);
+      }
       for (const d of before.discovered) {
         expect(typeof d.type).toBe('string');
         expect(typeof d.value).toBe('string');
@@ -146,6 +241,13 @@ export function describeConnectorConformance(name: string, setup: ConformanceSet
       const r = await connector.access(absent, conformanceContext());
       expect(total(r)).toBe(0);
       expect(r.discovered).toEqual([]);
+      // "Nothing here" is said plainly: every collection is listed, with how it was searched.
+      expect(r.collections.map((c) => c.name)).toEqual(before.collections.map((c) => c.name));
+      for (const c of r.collections) {
+        expect(Array.isArray(c.matchedBy), `${c.name}.matchedBy`).toBe(true);
+        for (const m of c.matchedBy!) expect(m.records).toBe(0);
+      }
+      expect(r.collections.some((c) => c.matchedBy!.some((m) => m.identity !== undefined)), 'at least one collection was searched by an identity').toBe(true);
       if (connector.capabilities.erasure) {
         const e = await connector.erase(absent, conformanceContext());
         if (!isPending(e)) for (const c of e.collections) expect([c.deleted, c.masked, c.retained]).toEqual([0, 0, 0]);
@@ -208,5 +310,74 @@ export function describeConnectorConformance(name: string, setup: ConformanceSet
         expect(c.retained, `${c.name}.retained`).toBe(first?.retained ?? 0);
       }
     });
+  });
+}
+
+export interface MatchingSubject {
+  connector: Connector;
+  silo: MatchingSilo;
+  /** Called after the suite; the connector is closed too. */
+  teardown?(): Promise<void>;
+}
+
+export type MatchingSetup = () => Promise<MatchingSubject | { skip: string }>;
+
+/**
+ * The matching cases (MATCHING_CASES) against one silo: for each written form, access finds the
+ * person, the erasure's dry run and its verification agree with access, the erasure removes
+ * exactly that record from the silo; look-alikes stay.
+ */
+export function describeMatchingConformance(name: string, setup: MatchingSetup) {
+  describe(`connector matching: ${name}`, () => {
+    let subject: MatchingSubject | null = null;
+    let skipReason = '';
+    beforeAll(async () => {
+      const s = await setup();
+      if ('skip' in s) {
+        skipReason = s.skip;
+        return;
+      }
+      subject = s;
+      await s.connector.init?.();
+    });
+    afterAll(async () => {
+      if (!subject) return;
+      await subject.connector.close?.();
+      await subject.teardown?.();
+    });
+
+    for (const c of MATCHING_CASES) {
+      it(`${c.what}: ${c.type} ${c.identity}`, async (ctx) => {
+        if (!subject) return ctx.skip(skipReason || 'setup failed');
+        const { connector, silo } = subject;
+        if (!connector.lookupBy.includes(c.type)) return ctx.skip(`${connector.id} does not search by ${c.type}`);
+        const who = [{ type: c.type, value: c.identity }];
+        for (const o of c.other) await silo.put(c.type, o);
+        expect(total(await connector.access(who, conformanceContext())), 'look-alikes alone are not found').toBe(0);
+        for (const w of c.same) {
+          const as = JSON.stringify(w);
+          await silo.put(c.type, w);
+          const found = await connector.access(who, conformanceContext());
+          expect(total(found), `found when the silo wrote ${as}`).toBeGreaterThan(0);
+          expect(JSON.stringify(found.collections), `the export holds the value as the silo wrote it (${as})`).toContain(JSON.stringify(w).slice(1, -1));
+          if (!connector.capabilities.erasure) continue;
+          const preview = await connector.erase(who, conformanceContext({ dryRun: true }));
+          if (isPending(preview)) continue;
+          for (const col of found.collections) {
+            const p = preview.collections.find((x) => x.name === col.name);
+            expect(Math.max(p?.deleted ?? 0, p?.masked ?? 0, p?.retained ?? 0), `${col.name}: the dry run touches what access found (${as})`).toBe(col.records.length);
+          }
+          const erased = await connector.erase(who, conformanceContext());
+          if (isPending(erased)) continue;
+          expect(await silo.remaining(c.type, w), `the record written ${as} is gone`).toBe(0);
+          const verification = await connector.access(who, conformanceContext());
+          for (const col of verification.collections) {
+            const kept = erased.collections.find((x) => x.name === col.name)?.retained ?? 0;
+            expect(col.records.length, `${col.name}: the verification finds nothing left but retained records (${as})`).toBeLessThanOrEqual(kept);
+          }
+        }
+        for (const o of c.other) expect(await silo.remaining(c.type, o), `the look-alike ${JSON.stringify(o)} is untouched`).toBe(1);
+      });
+    }
   });
 }

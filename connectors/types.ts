@@ -5,7 +5,13 @@
  * Semantics every implementation must honour (checked by connectors/conformance.ts):
  * - **Identities** arrive normalized (lower-case email, E.164 phone). A connector searches only
  *   by the types it lists in `lookupBy` and ignores the others.
- * - **Not found is not an error**: a person the silo does not hold gives empty collections.
+ * - **Not found is not an error**: a person the silo does not hold gives empty collections —
+ *   every collection searched is listed, with 0 records, so "nothing here" is said plainly.
+ * - **Matching**: a silo holds what people typed (`Zoe.Erase@Example.com `, `06 12 34 56 78`).
+ *   A connector finds the person however the silo writes the identity (connectors/matching.ts:
+ *   emails whatever the case and surrounding spaces, phones in any written form of the same
+ *   number) and says per collection how (`matchedBy`). access and erase locate records the
+ *   same way, so the erasure's verification (an access) sees whatever the erasure missed.
  * - **access** has no side effect and may be retried freely.
  * - **erase is idempotent**: a retry after a crash, or a second erasure, must be harmless and
  *   report what remains (zero deleted the second time). Erasure of one silo happens in one
@@ -48,11 +54,33 @@ export interface ConnectorLogger {
   error(obj: object, msg?: string): void;
 }
 
+/**
+ * One way a collection was searched, and how many records it found (0 included): by an
+ * identity (`identity`) compared with a column under a normaliser, or through the records of
+ * another collection (`via`). Names and rules only, never values.
+ */
+export interface CollectionMatch {
+  /** Identity type searched by, e.g. "email" (absent for a relation). */
+  identity?: string;
+  /** For a relation: the "collection.column" whose found values were looked up. */
+  via?: string;
+  /** The column (or field) compared. */
+  column: string;
+  /** The comparison rule: casefold, phone, compact, trim or exact (connectors/matching.ts). */
+  normalization: string;
+  /** The written form the silo declares (e.g. "e164"), when the lookup searched only that. */
+  format?: string;
+  /** Records this criterion found. */
+  records: number;
+}
+
 export interface AccessCollection {
   name: string;
   /** Data the person provided (GDPR Art. 20): included in portability exports. */
   portable: boolean;
   records: Record<string, unknown>[];
+  /** How the person was searched here; each criterion with its count (0 included). */
+  matchedBy?: CollectionMatch[];
 }
 
 export interface AccessResult {
@@ -84,8 +112,33 @@ export interface Pending {
 
 export interface Health {
   ok: boolean;
+  /** Machine-readable reason when not ok (a ConnectorError code such as SILO_UNAVAILABLE). */
+  code?: string;
+  /** For the operator's log; may carry driver text (hosts, paths): never shown to API callers as is. */
   message?: string;
   latencyMs?: number;
+  /** Silo reachable but something needs the operator's attention (e.g. a lookup no index serves). */
+  warnings?: string[];
+}
+
+/**
+ * How one column is searched, as checked against the live silo at start-up: whether an index
+ * serves the lookup, and if not, the index the connector recommends.
+ */
+export interface LookupReport {
+  collection: string;
+  /** Identity type looked up (absent for a relation). */
+  identity?: string;
+  /** For a relation: the parent "collection.column". */
+  via?: string;
+  column: string;
+  normalization: string;
+  format?: string;
+  /** What the silo compares: the column itself, or an expression such as lower(trim(email)). */
+  compares: string;
+  index: { served: boolean; name?: string };
+  /** DDL that would serve the lookup, when none does. */
+  recommendation?: string;
 }
 
 export interface ConnectorCapabilities {
@@ -110,6 +163,8 @@ export interface Connector {
   health?(ctx: ConnectorContext): Promise<Health>;
   /** Validates configuration against the live silo (tables, columns); throws a clear error. */
   init?(): Promise<void>;
+  /** After init(): how each matched column is searched and whether an index serves it. */
+  matching?(): LookupReport[];
   /** Releases pools and handles. */
   close?(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import type { AuditLog, Actor } from './audit/log.js';
 import type { TreeHeads } from './audit/tree-heads.js';
 import type { SigningKeys } from './audit/keys.js';
 import type { Connector } from '../connectors/types.js';
+import type { HealthChecks } from './deployment/health.js';
 
 /** Keyed-hash secrets kept in the data dir (never in the database). */
 export interface Secrets {
@@ -30,6 +31,8 @@ export interface Deps {
   connectors: Connector[];
   /** Request types that wait for DPO approval before running (deployment config). */
   requireApproval: string[];
+  /** Connector health checks, shared by callers for a few seconds. */
+  health: HealthChecks;
   /** `ready` is false while start-up work (demo seeding) still runs; /readyz reports it. */
   startup: { ready: boolean };
 }

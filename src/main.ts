@@ -20,6 +20,7 @@ import { verifyAuditLog, type Anchor } from './audit/verify-log.js';
 import { readAnchor } from './audit/anchors.js';
 import { AppError, NotFoundError } from './errors.js';
 import { DeploymentConfigError, loadDeployment } from './deployment/config.js';
+import { reportMatching } from './deployment/startup-report.js';
 
 const USAGE = `usage: oubli <command>
 
@@ -102,7 +103,7 @@ async function main(argv: string[]): Promise<void> {
       // schemas before anything listens; none found → no connectors.
       let deployment;
       try {
-        deployment = await loadDeployment(process.cwd(), config.configFile);
+        deployment = await loadDeployment(process.cwd(), config.configFile, { phoneRegion: config.phoneRegion });
       } catch (err) {
         if (err instanceof DeploymentConfigError) fail(`invalid deployment config — ${err.message}`, 1);
         throw err;
@@ -111,6 +112,7 @@ async function main(argv: string[]): Promise<void> {
       deps.connectors = deployment.connectors;
       deps.requireApproval = deployment.requireApproval;
       if (deployment.source) deps.logger.info({ config: deployment.source, connectors: deployment.connectors.map((c) => c.id) }, 'deployment config loaded');
+      reportMatching(deps.logger, deployment.connectors);
       await serveUntilSignal(deps);
       return;
     }

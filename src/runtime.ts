@@ -15,6 +15,7 @@ import { TreeHeads } from './audit/tree-heads.js';
 import { newLogId, openLogId } from './audit/log-id.js';
 import type { Deps, Secrets } from './deps.js';
 import { prepareSubjectKeys } from './subjects/service.js';
+import { HealthChecks } from './deployment/health.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -131,6 +132,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     secrets: loadSecrets(config.dataDir, config.masterKey),
     connectors: [],
     requireApproval: [],
+    health: new HealthChecks(now),
     startup: { ready: true },
   };
   prepareSubjectKeys(deps);

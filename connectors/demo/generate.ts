@@ -14,7 +14,7 @@ export const DEMO_SILOS = ['shop', 'loyalty', 'crm', 'newsletter', 'analytics'] 
 export type DemoSilo = (typeof DEMO_SILOS)[number];
 
 /** Bump when the schema or the generator changes: existing silos are then regenerated. */
-const GENERATOR_VERSION = 2;
+const GENERATOR_VERSION = 3;
 const DEFAULT_CUSTOMERS = 10_000;
 
 export interface DemoManifest {
@@ -126,14 +126,21 @@ const SCHEMAS: Record<DemoSilo, string> = {
       path TEXT NOT NULL, occurred_at TEXT NOT NULL, user_agent TEXT NOT NULL);`,
 };
 
+const COMPACT_CARD = "lower(replace(replace(replace(card_number, ' ', ''), '-', ''), '.', ''))";
+
 const INDEXES: Record<DemoSilo, string> = {
   // Unique constraints as indexes built after the bulk load (faster than checking row by row).
+  // The *_casefold and *_compact indexes serve the connector's lookups of emails whatever their
+  // case and of card numbers whatever their spacing (the ones its start-up report recommends).
   shop: `CREATE UNIQUE INDEX customers_email ON customers(email); CREATE UNIQUE INDEX invoices_number ON invoices(number);
+    CREATE INDEX customers_email_casefold ON customers(lower(trim(email)));
     CREATE INDEX customers_phone ON customers(phone); CREATE INDEX addresses_customer ON addresses(customer_id);
     CREATE INDEX orders_customer ON orders(customer_id); CREATE INDEX invoices_customer ON invoices(customer_id);`,
-  loyalty: `CREATE INDEX cards_phone ON cards(phone); CREATE INDEX receipts_card ON receipts(card_number);`,
-  crm: `CREATE INDEX contacts_email ON contacts(email); CREATE INDEX contacts_phone ON contacts(phone); CREATE INDEX tickets_contact ON tickets(contact_id);`,
-  newsletter: `CREATE UNIQUE INDEX subscribers_email ON subscribers(email); CREATE INDEX sends_subscriber ON sends(subscriber_id);`,
+  loyalty: `CREATE INDEX cards_phone ON cards(phone); CREATE INDEX receipts_card ON receipts(card_number);
+    CREATE INDEX cards_card_number_compact ON cards(${COMPACT_CARD}); CREATE INDEX receipts_card_number_compact ON receipts(${COMPACT_CARD});`,
+  crm: `CREATE INDEX contacts_email_casefold ON contacts(lower(trim(email))); CREATE INDEX contacts_phone ON contacts(phone); CREATE INDEX tickets_contact ON tickets(contact_id);`,
+  newsletter: `CREATE UNIQUE INDEX subscribers_email ON subscribers(email); CREATE INDEX subscribers_email_casefold ON subscribers(lower(trim(email)));
+    CREATE INDEX sends_subscriber ON sends(subscriber_id);`,
   analytics: `CREATE INDEX events_customer ON events(customer_id);`,
 };
 

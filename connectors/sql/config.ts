@@ -7,8 +7,10 @@
  * (`connector "shop": collections.orders.table: required`). Table and column names are then
  * checked against the live schema by `init()`.
  */
+import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { ConnectorError } from '../types.js';
+import { FORMATS, FORMATS_OF, NORMALIZERS, defaultNormalizer, type Format, type Normalizer } from '../matching.js';
 
 /** Table and column names: plain identifiers only, so quoting them can never be escaped. */
 const Ident = z
@@ -50,6 +52,23 @@ const ErasePolicy = z.discriminatedUnion('action', [
 ]);
 export type ErasePolicy = z.infer<typeof ErasePolicy>;
 
+/**
+ * An identity column: its name, or `{ column, normalize?, format? }`.
+ * - `normalize` — how a written value is compared with the person's identity (see
+ *   connectors/matching.ts); by default `casefold` for emails, `phone` for phones, `compact`
+ *   for loyalty cards, `exact` for everything else.
+ * - `format` — how the silo always writes it, when it knows (`'e164'`, `'lowercase'`,
+ *   `'exact'`…): the lookup then searches that one form, exactly, on the column's plain index.
+ */
+const MatchSpec = z.union([Ident, z.object({ column: Ident, normalize: z.enum(NORMALIZERS).optional(), format: z.enum(FORMATS).optional() }).strict()], {
+  // Name what is wrong in the form the author used (a column name, or the object), not "Invalid input".
+  error: (iss) => {
+    if (iss.code !== 'invalid_union') return undefined;
+    const first = iss.errors[typeof iss.input === 'string' ? 0 : 1]?.[0];
+    return first ? `${first.path.length ? `${first.path.join('.')}: ` : ''}${first.message}` : undefined;
+  },
+});
+
 const DiscoverSpec = z.union([Ident, z.object({ column: Ident, reason: z.string().min(1).optional() }).strict()]);
 
 const Collection = z
@@ -60,8 +79,8 @@ const Collection = z
     key: Ident,
     /** Columns returned by access (default: every column of the table). */
     columns: z.array(Ident).min(1).optional(),
-    /** Identity type → column holding it: `{ email: 'email', phone: 'phone' }`. */
-    match: z.record(IdentityType, Ident).default({}),
+    /** Identity type → column holding it: `{ email: 'email', phone: { column: 'phone', format: 'e164' } }`. */
+    match: z.record(IdentityType, MatchSpec).default({}),
     /**
      * This collection's column → `"collection.column"` of another collection of the same
      * connector: rows whose column equals a value of the found parent rows belong to the person
@@ -86,6 +105,14 @@ const Base = {
   hashKey: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Per-query time limit in ms (default 10 s); exceeded → retryable SILO_TIMEOUT. */
   queryTimeoutMs: z.number().int().min(10).default(10_000),
+  /**
+   * Region of phone numbers this silo writes without a country code (`06 12 34 56 78` is French
+   * in 'FR'); default: the deployment's OUBLI_PHONE_REGION.
+   */
+  phoneRegion: z
+    .string()
+    .refine((r) => /^[A-Z]{2}$/.test(r) && isSupportedCountry(r), 'must be an ISO 3166-1 alpha-2 region such as FR')
+    .optional(),
   collections: z.record(Ident, Collection).refine((c) => Object.keys(c).length > 0, 'declare at least one collection'),
 };
 
@@ -116,6 +143,23 @@ export const SqlConnectorSchema = z.discriminatedUnion('driver', [
 /** What a deployment writes in oubli.config.ts. */
 export type SqlConnectorConfig = z.input<typeof SqlConnectorSchema>;
 export type ParsedSqlConfig = z.output<typeof SqlConnectorSchema>;
+
+/** One identity column of a collection, with its comparison rule resolved. */
+export interface MatchColumn {
+  identity: string;
+  column: string;
+  normalize: Normalizer;
+  format?: Format;
+}
+
+/** The identity columns of a collection, defaults applied. */
+export function matchColumns(c: SqlCollection): MatchColumn[] {
+  return Object.entries(c.match).map(([identity, spec]) =>
+    typeof spec === 'string'
+      ? { identity, column: spec, normalize: defaultNormalizer(identity) }
+      : { identity, column: spec.column, normalize: spec.normalize ?? defaultNormalizer(identity), ...(spec.format ? { format: spec.format } : {}) },
+  );
+}
 
 /** A configuration error, naming the connector and the field. Not retryable. */
 export class ConnectorConfigError extends ConnectorError {
@@ -148,6 +192,11 @@ export function parseSqlConfig(input: unknown): ParsedSqlConfig {
     const at = `collections.${name}`;
     if (Object.keys(c.match).length === 0 && Object.keys(c.relations).length === 0) {
       problems.push(`${at}: unreachable — give it "match" (identity columns) or "relations" (to another collection)`);
+    }
+    for (const m of matchColumns(c)) {
+      if (m.format && !FORMATS_OF[m.normalize].includes(m.format)) {
+        problems.push(`${at}.match.${m.identity}.format: '${m.format}' does not apply to normalize '${m.normalize}' (use one of ${FORMATS_OF[m.normalize].map((f) => `'${f}'`).join(', ')})`);
+      }
     }
     for (const [col, ref] of Object.entries(c.relations)) {
       const [target] = ref.split('.');

@@ -2,17 +2,19 @@
  * The declarative SQL connector: a Connector built from data (see ./config.ts) for SQLite,
  * PostgreSQL and MySQL/MariaDB.
  *
- * How a person is located, for access and erasure alike: collections are visited parents first;
- * a collection's rows are those whose identity columns hold one of the person's identities
- * (`match`), plus those pointing at a row already found in a parent collection (`relations`).
+ * How a person is located, for access and erasure alike, is ./locate.ts: identity columns are
+ * compared however the silo writes the value (./matchers.ts), relations follow parent rows.
  * Every statement is parameterized; table and column names come only from the validated config
- * and were checked against the live schema by `init()`, then quoted per dialect.
+ * and were checked against the live schema by `init()`, then quoted per dialect. `init()` also
+ * asks the silo's planner whether an index serves each lookup (./indexes.ts): `matching()` and
+ * the health check report it, with the index to create when none does.
  *
  * Erasure runs in ONE transaction of the silo: locate, then apply each collection's policy
  * children first (so foreign keys hold). It is idempotent: deleted rows are gone, and a masked
  * field already holding its mask (null, the fixed value, or a keyed hash) is not counted again.
  */
 import { createHmac } from 'node:crypto';
+import type { CountryCode } from 'libphonenumber-js';
 import type {
   AccessCollection,
   AccessResult,
@@ -23,9 +25,13 @@ import type {
   ErasureResult,
   Health,
   Identity,
+  LookupReport,
 } from '../types.js';
-import { ConnectorConfigError, parseSqlConfig, topoOrder, type MaskSpec, type ParsedSqlConfig, type SqlCollection, type SqlConnectorConfig } from './config.js';
-import { MAX_PARAMS, createDriver, mapDriverError, type Driver, type Param, type Row, type SqlRunner } from './drivers.js';
+import { ConnectorConfigError, matchColumns, parseSqlConfig, topoOrder, type MaskSpec, type ParsedSqlConfig, type SqlConnectorConfig } from './config.js';
+import { MAX_PARAMS, createDriver, mapDriverError, type ColumnInfo, type Driver, type Param, type Row, type SqlRunner } from './drivers.js';
+import { generatedColumns, indexUse } from './indexes.js';
+import { locate, type Plan } from './locate.js';
+import { INTEGER_TYPES, buildMatcher, findGenerated, recommendIndex } from './matchers.js';
 
 export interface SqlConnector extends Connector {
   readonly config: ParsedSqlConfig;
@@ -34,31 +40,21 @@ export interface SqlConnector extends Connector {
   erase(who: Identity[], ctx: ConnectorContext): Promise<ErasureResult>;
   health(ctx: ConnectorContext): Promise<Health>;
   init(): Promise<void>;
+  matching(): LookupReport[];
   close(): Promise<void>;
 }
 
-/** A prepared plan per collection, built from the config and the live schema. */
-interface Plan {
-  name: string;
-  c: SqlCollection;
-  /** Columns selected when locating (output ∪ key ∪ relation targets ∪ discover ∪ masks). */
-  select: string[];
-  /** Columns returned by access. */
-  output: string[];
-  /** Columns holding integers: identity values that are not integers cannot match them. */
-  integerColumns: Set<string>;
-  masks: [string, MaskSpec][];
-  discover: { type: string; column: string; reason: string }[];
-  /** Columns of this collection referenced by children (their values are needed). */
-  referenced: Set<string>;
+const HASH_PATTERN = /^hmac:[0-9a-f]{40}$/;
+
+export interface SqlConnectorOptions {
+  /** The deployment's phone region (OUBLI_PHONE_REGION), unless the declaration names its own; default FR. */
+  phoneRegion?: CountryCode;
 }
 
-const HASH_PATTERN = /^hmac:[0-9a-f]{40}$/;
-const INTEGER_TYPES = /int|serial|^bit$|year/;
-
 /** Builds the connector; throws ConnectorConfigError naming the connector and field on a bad config. No I/O. */
-export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
+export function sqlConnector(input: SqlConnectorConfig, opts: SqlConnectorOptions = {}): SqlConnector {
   const cfg = parseSqlConfig(input);
+  const region = (cfg.phoneRegion ?? opts.phoneRegion ?? 'FR') as CountryCode;
   const order = topoOrder(cfg.collections);
   const driver = createDriver(cfg);
   const q = (i: string) => driver.quote(i);
@@ -70,7 +66,7 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
 
   async function buildPlans(): Promise<Plan[]> {
     const problems: string[] = [];
-    const live = new Map<string, Map<string, string>>();
+    const live = new Map<string, Map<string, ColumnInfo>>();
     for (const name of order) {
       const c = cfg.collections[name]!;
       let cols;
@@ -83,7 +79,7 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
         problems.push(`collections.${name}.table: table "${c.table}" does not exist`);
         continue;
       }
-      live.set(name, new Map(cols.map((x) => [x.name, x.type])));
+      live.set(name, new Map(cols.map((x) => [x.name, x])));
     }
     const referenced = new Map<string, Set<string>>(order.map((n) => [n, new Set<string>()]));
     for (const name of order) {
@@ -102,7 +98,14 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
       };
       need('key', c.key);
       for (const col of c.columns ?? []) need('columns', col);
-      for (const [t, col] of Object.entries(c.match)) need(`match.${t}`, col);
+      const specs = matchColumns(c);
+      for (const m of specs) {
+        need(`match.${m.identity}`, m.column);
+        const type = cols.get(m.column)?.type ?? '';
+        if (cols.has(m.column) && INTEGER_TYPES.test(type) && m.normalize !== 'exact') {
+          problems.push(`collections.${name}.match.${m.identity}: column "${m.column}" holds integers; normalize '${m.normalize}' needs a text column (declare { column: '${m.column}', normalize: 'exact' })`);
+        }
+      }
       for (const [col, ref] of Object.entries(c.relations)) {
         need(`relations.${col}`, col);
         const [target, tcol] = ref.split('.') as [string, string];
@@ -118,13 +121,59 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
       const masks: [string, MaskSpec][] = Object.entries(c.erase.action === 'mask' ? c.erase.fields : c.erase.action === 'retain' ? c.erase.mask : {});
       for (const [f] of masks) need(`erase.${c.erase.action === 'mask' ? 'fields' : 'mask'}.${f}`, f);
       if (c.erase.action === 'retain') for (const k of c.erase.keep) need('erase.keep', k);
-      const output = c.columns ?? [...cols.keys()];
-      const select = [...new Set([c.key, ...output, ...referenced.get(name)!, ...discover.map((d) => d.column), ...masks.map(([f]) => f)])];
-      const integerColumns = new Set([...cols].filter(([, type]) => INTEGER_TYPES.test(type)).map(([n]) => n));
-      result.push({ name, c, select, output, integerColumns, masks, discover, referenced: referenced.get(name)! });
+      const output = c.columns ?? [...cols.values()].filter((x) => !x.hidden).map((x) => x.name);
+      const select = [...new Set([c.key, ...output, ...specs.map((m) => m.column), ...referenced.get(name)!, ...discover.map((d) => d.column), ...masks.map(([f]) => f)])];
+      const integerColumns = new Set([...cols.values()].filter((x) => INTEGER_TYPES.test(x.type)).map((x) => x.name));
+      result.push({ name, c, select, output, integerColumns, masks, discover, referenced: referenced.get(name)!, matchers: [], lookups: [] });
     }
     if (problems.length) throw new ConnectorConfigError(problems.map((p) => `connector "${cfg.id}": ${p}`).join('\n'));
+    try {
+      // Start-up introspection: not bounded by the (possibly short) per-query limit.
+      const signal = AbortSignal.timeout(Math.max(cfg.queryTimeoutMs, 15_000));
+      await driver.transaction((tx) => planLookups(tx, result, live), { write: false, signal });
+    } catch (err) {
+      throw mapDriverError(cfg.id, driver.dialect, err);
+    }
     return result;
+  }
+
+  /** Builds each collection's matchers and asks the silo whether an index serves each lookup. */
+  async function planLookups(tx: SqlRunner, result: Plan[], live: Map<string, Map<string, ColumnInfo>>): Promise<void> {
+    for (const plan of result) {
+      const cols = live.get(plan.name)!;
+      const generated = await generatedColumns(tx, driver.dialect, plan.c.table);
+      for (const spec of matchColumns(plan.c)) {
+        const info = cols.get(spec.column)!;
+        const matcher = buildMatcher({ driver, spec, columnType: info.type, region, generated: findGenerated(generated, spec.normalize, spec.column) });
+        plan.matchers.push(matcher);
+        // A plain (or generated) column, whose indexes information_schema lists; else an expression.
+        const column = matcher.left === q(matcher.compares) ? matcher.compares : undefined;
+        const index = await indexUse(tx, driver, { table: plan.c.table, key: plan.c.key, left: matcher.left, column, integer: INTEGER_TYPES.test(info.type) });
+        plan.lookups.push({
+          collection: plan.name,
+          identity: spec.identity,
+          column: spec.column,
+          normalization: spec.normalize,
+          ...(spec.format ? { format: spec.format } : {}),
+          compares: matcher.compares,
+          index,
+          ...(index.served ? {} : { recommendation: recommendIndex(driver.dialect, plan.c.table, matcher, info.length) }),
+        });
+      }
+      for (const [column, via] of Object.entries(plan.c.relations)) {
+        const info = cols.get(column)!;
+        const index = await indexUse(tx, driver, { table: plan.c.table, key: plan.c.key, left: q(column), column, integer: INTEGER_TYPES.test(info.type) });
+        plan.lookups.push({
+          collection: plan.name,
+          via,
+          column,
+          normalization: 'exact',
+          compares: column,
+          index,
+          ...(index.served ? {} : { recommendation: recommendIndex(driver.dialect, plan.c.table, { column, lookup: 'forms', normalize: 'exact' }) }),
+        });
+      }
+    }
   }
 
   /** Validates the config against the live schema once; later calls reuse the result. */
@@ -138,63 +187,6 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
       },
     );
     return initializing;
-  }
-
-  function valuesFor(plan: Plan, column: string, values: unknown[]): Param[] {
-    const out = new Set<Param>();
-    for (const v of values) {
-      if (v === null || v === undefined) continue;
-      if (plan.integerColumns.has(column)) {
-        const s = String(v);
-        if (/^-?\d{1,18}$/.test(s)) out.add(typeof v === 'number' || typeof v === 'bigint' ? (v as Param) : s);
-      } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || Buffer.isBuffer(v)) out.add(v);
-      else if (v instanceof Date) out.add(v.toISOString());
-      else out.add(String(v));
-    }
-    return [...out];
-  }
-
-  /** Finds the person's rows in every collection (parents first). */
-  async function locate(tx: SqlRunner, plansNow: Plan[], who: Identity[]): Promise<Map<string, Row[]>> {
-    const found = new Map<string, Row[]>();
-    for (const plan of plansNow) {
-      const conds: { column: string; values: Param[] }[] = [];
-      for (const [type, column] of Object.entries(plan.c.match)) {
-        const values = valuesFor(
-          plan,
-          column,
-          who.filter((w) => w.type === type).map((w) => w.value),
-        );
-        if (values.length) conds.push({ column, values });
-      }
-      for (const [column, ref] of Object.entries(plan.c.relations)) {
-        const [target, tcol] = ref.split('.') as [string, string];
-        const values = valuesFor(plan, column, (found.get(target) ?? []).map((r) => r[tcol]));
-        if (values.length) conds.push({ column, values });
-      }
-      found.set(plan.name, conds.length ? await selectRows(tx, plan, conds) : []);
-    }
-    return found;
-  }
-
-  async function selectRows(tx: SqlRunner, plan: Plan, conds: { column: string; values: Param[] }[]): Promise<Row[]> {
-    const head = `SELECT ${plan.select.map(q).join(', ')} FROM ${q(plan.c.table)} WHERE `;
-    const total = conds.reduce((n, x) => n + x.values.length, 0);
-    if (total <= MAX_PARAMS) {
-      const params: Param[] = [];
-      const where = conds.map(({ column, values }) => `${q(column)} IN (${values.map((v) => (params.push(v), driver.param(params.length))).join(', ')})`);
-      return tx.all(`${head}${where.join(' OR ')} ORDER BY ${q(plan.c.key)}`, params);
-    }
-    // Too many values for one statement: one query per chunk, rows de-duplicated by key.
-    const byKey = new Map<string, Row>();
-    for (const { column, values } of conds) {
-      for (let i = 0; i < values.length; i += MAX_PARAMS) {
-        const chunk = values.slice(i, i + MAX_PARAMS);
-        const rows = await tx.all(`${head}${q(column)} IN (${chunk.map((_, j) => driver.param(j + 1)).join(', ')})`, chunk);
-        for (const r of rows) byKey.set(String(r[plan.c.key]), r);
-      }
-    }
-    return [...byKey.values()];
   }
 
   function maskValue(spec: MaskSpec, current: unknown): { value: Param; already: boolean } {
@@ -256,17 +248,18 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
 
     async access(who: Identity[], ctx: ConnectorContext): Promise<AccessResult> {
       const plansNow = await ready();
-      const found = await driver.transaction((tx) => locate(tx, plansNow, who), { write: false, signal: ctx.signal });
+      const found = await driver.transaction((tx) => locate(tx, driver, plansNow, who), { write: false, signal: ctx.signal });
       const known = new Set(who.map((w) => `${w.type}\u0000${w.value}`));
       const discovered: DiscoveredIdentity[] = [];
       const collections: AccessCollection[] = [];
       for (const name of Object.keys(cfg.collections)) {
         const plan = plansNow.find((p) => p.name === name)!;
-        const rows = found.get(name) ?? [];
+        const { rows, matchedBy } = found.get(name) ?? { rows: [], matchedBy: [] };
         collections.push({
           name,
           portable: plan.c.portable,
           records: rows.map((r) => Object.fromEntries(plan.output.map((col) => [col, jsonSafe(r[col])]))),
+          matchedBy,
         });
         for (const d of plan.discover) {
           for (const r of rows) {
@@ -289,10 +282,10 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
       const plansNow = await ready();
       const byName = await driver.transaction(
         async (tx) => {
-          const found = await locate(tx, plansNow, who);
+          const found = await locate(tx, driver, plansNow, who);
           const out = new Map<string, ErasureCollectionResult>();
           // Children first, so that foreign keys to parents still hold when parents go.
-          for (const plan of [...plansNow].reverse()) out.set(plan.name, await eraseCollection(tx, plan, found.get(plan.name) ?? [], ctx.dryRun));
+          for (const plan of [...plansNow].reverse()) out.set(plan.name, await eraseCollection(tx, plan, found.get(plan.name)?.rows ?? [], ctx.dryRun));
           return out;
         },
         { write: !ctx.dryRun, signal: ctx.signal },
@@ -305,14 +298,21 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
       return { collections };
     },
 
+    matching(): LookupReport[] {
+      return (plans ?? []).flatMap((p) => p.lookups);
+    },
+
     async health(ctx: ConnectorContext): Promise<Health> {
       const t = performance.now();
       try {
         await driver.ping(ctx.signal);
-        return { ok: true, latencyMs: Math.round((performance.now() - t) * 10) / 10 };
+        const latencyMs = Math.round((performance.now() - t) * 10) / 10;
+        const slow = (await ready()).flatMap((p) => p.lookups).filter((l) => !l.index.served);
+        const warnings = slow.map((l) => `${l.collection}.${l.column}: no index serves the ${l.identity ?? 'relation'} lookup on ${l.compares}; each search scans the table — ${l.recommendation}`);
+        return { ok: true, latencyMs, ...(warnings.length ? { warnings } : {}) };
       } catch (err) {
         const e = mapDriverError(cfg.id, driver.dialect, err);
-        return { ok: false, message: `${e.code}: ${e.message}`, latencyMs: Math.round(performance.now() - t) };
+        return { ok: false, code: e.code, message: e.message, latencyMs: Math.round(performance.now() - t) };
       }
     },
 

@@ -22,6 +22,10 @@ export interface ColumnInfo {
   name: string;
   /** Lower-cased declared type ("integer", "text", "character varying"…). */
   type: string;
+  /** Maximum length in characters, where the silo declares one (MySQL/MariaDB). */
+  length?: number;
+  /** An INVISIBLE column (MySQL/MariaDB), e.g. a generated lookup key: not part of the default output. */
+  hidden?: boolean;
 }
 
 export interface Driver {
@@ -461,10 +465,17 @@ class MysqlDriver implements Driver {
     const conn = await this.conn(signal);
     try {
       const rows = await this.runner(conn, signal).all(
-        'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ORDINAL_POSITION',
+        'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS len, EXTRA AS extra FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ORDINAL_POSITION',
         [table],
       );
-      return rows.length ? rows.map((r) => ({ name: String(r.name), type: String(r.type).toLowerCase() })) : null;
+      return rows.length
+        ? rows.map((r) => ({
+            name: String(r.name),
+            type: String(r.type).toLowerCase(),
+            ...(r.len === null || r.len === undefined ? {} : { length: Number(r.len) }),
+            ...(/INVISIBLE/i.test(String(r.extra ?? '')) ? { hidden: true } : {}),
+          }))
+        : null;
     } finally {
       conn.release();
     }

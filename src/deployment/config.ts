@@ -16,6 +16,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { tsImport } from 'tsx/esm/api';
+import type { CountryCode } from 'libphonenumber-js';
 import type { Connector } from '../../connectors/types.js';
 import { sqlConnector, type SqlConnectorConfig } from '../../connectors/sql/index.js';
 
@@ -96,8 +97,13 @@ function connectorLabel(entry: unknown, index: number): string {
   return typeof id === 'string' && id ? `connector "${id}"` : `connectors.${index}`;
 }
 
+export interface BuildOptions {
+  /** OUBLI_PHONE_REGION: how SQL connectors read phone numbers written without a country code. */
+  phoneRegion?: CountryCode;
+}
+
 /** Validates a loaded module's config and builds its connectors (no I/O). */
-export function buildDeployment(raw: unknown, source: string | null = null): LoadedDeployment {
+export function buildDeployment(raw: unknown, source: string | null = null, opts: BuildOptions = {}): LoadedDeployment {
   const top = TopLevel.safeParse(raw, requiredMessage);
   if (!top.success) {
     throw new DeploymentConfigError(top.error.issues.map((i) => `${i.path.map(String).join('.') || '(config)'}: ${i.message}`).join('\n'));
@@ -107,7 +113,7 @@ export function buildDeployment(raw: unknown, source: string | null = null): Loa
   top.data.connectors.forEach((entry, index) => {
     if (entry && typeof entry === 'object' && 'driver' in entry) {
       try {
-        connectors.push(sqlConnector(entry as SqlConnectorConfig));
+        connectors.push(sqlConnector(entry as SqlConnectorConfig, { phoneRegion: opts.phoneRegion }));
       } catch (err) {
         problems.push((err as Error).message);
       }
@@ -136,7 +142,7 @@ export function buildDeployment(raw: unknown, source: string | null = null): Loa
  * DeploymentConfigError naming the file, the connector and the field; connectors built before a
  * failure are closed.
  */
-export async function loadDeploymentConfig(path: string, opts: { init?: boolean } = {}): Promise<LoadedDeployment> {
+export async function loadDeploymentConfig(path: string, opts: { init?: boolean } & BuildOptions = {}): Promise<LoadedDeployment> {
   const abs = resolve(path);
   let mod: Record<string, unknown>;
   try {
@@ -153,7 +159,7 @@ export async function loadDeploymentConfig(path: string, opts: { init?: boolean 
   if (raw === undefined) throw new DeploymentConfigError(`${abs}: export the configuration as default (export default defineConfig({...}))`);
   let deployment: LoadedDeployment;
   try {
-    deployment = buildDeployment(raw, abs);
+    deployment = buildDeployment(raw, abs, opts);
   } catch (err) {
     throw new DeploymentConfigError(`${abs}:\n${(err as Error).message}`, { cause: err });
   }
@@ -177,7 +183,7 @@ export async function loadDeploymentConfig(path: string, opts: { init?: boolean 
 }
 
 /** Finds and loads the deployment config; none found → no connectors. */
-export async function loadDeployment(cwd: string, configFile?: string, opts: { init?: boolean } = {}): Promise<LoadedDeployment> {
+export async function loadDeployment(cwd: string, configFile?: string, opts: { init?: boolean } & BuildOptions = {}): Promise<LoadedDeployment> {
   const path = findDeploymentConfig(cwd, configFile);
   if (!path) return { source: null, connectors: [], requireApproval: [] };
   return loadDeploymentConfig(path, opts);

@@ -2,7 +2,7 @@
  * Erasure preview: the identity expansion and an erase with `dryRun: true` on every connector,
  * in memory. Nothing is written, in the silos or here.
  */
-import type { Connector, ConnectorContext } from '../../connectors/types.js';
+import type { CollectionMatch, Connector, ConnectorContext } from '../../connectors/types.js';
 import { ConnectorError, isPending } from '../../connectors/types.js';
 import type { Deps } from '../deps.js';
 import { maskIdentity, normalizeIdentity, TYPE_PATTERN, type Identity } from '../identity.js';
@@ -17,7 +17,17 @@ interface Known extends Identity {
 
 export interface PreviewConnector {
   connector: string;
-  collections: { name: string; found: number; deleted: number; masked: number; retained: number; retainedBecause?: string; retainedFields?: string[] }[];
+  collections: {
+    name: string;
+    found: number;
+    deleted: number;
+    masked: number;
+    retained: number;
+    retainedBecause?: string;
+    retainedFields?: string[];
+    /** How the connector searched this collection (from its access pass). */
+    matchedBy?: CollectionMatch[];
+  }[];
   error: { code: string; message: string } | null;
 }
 
@@ -35,7 +45,7 @@ export async function previewErasure(deps: Deps, given: Identity[]) {
   const known: Known[] = given.map((i) => ({ ...i, source: 'request', reason: 'given with the request', round: 0 }));
   const key = (i: Identity) => `${i.type}\u0000${i.value}`;
   const keys = new Set(known.map(key));
-  const found = new Map<string, Map<string, number>>();
+  const found = new Map<string, Map<string, { found: number; matchedBy?: CollectionMatch[] }>>();
   const errors = new Map<string, { code: string; message: string }>();
   const seenCount = new Map<string, number>();
   for (let round = 1; round <= MAX_ROUNDS; round++) {
@@ -51,7 +61,7 @@ export async function previewErasure(deps: Deps, given: Identity[]) {
         seenCount.set(c.id, who.length);
         try {
           const r = validateAccess(await call(deps, c, (ctx) => c.access(who, ctx)));
-          found.set(c.id, new Map(r.collections.map((col) => [col.name, col.records.length])));
+          found.set(c.id, new Map(r.collections.map((col) => [col.name, { found: col.records.length, ...(col.matchedBy ? { matchedBy: col.matchedBy } : {}) }])));
           for (const d of r.discovered) {
             if (known.length >= MAX_IDENTITIES) break;
             const type = String(d.type ?? '').trim().toLowerCase();
@@ -76,15 +86,15 @@ export async function previewErasure(deps: Deps, given: Identity[]) {
       const who = known.filter((i) => c.lookupBy.includes(i.type)).map(({ type, value }) => ({ type, value }));
       const out: PreviewConnector = { connector: c.id, collections: [], error: errors.get(c.id) ?? null };
       connectors.push(out);
-      const counts = found.get(c.id) ?? new Map<string, number>();
+      const counts = found.get(c.id) ?? new Map<string, { found: number; matchedBy?: CollectionMatch[] }>();
       if (!c.capabilities.erasure || who.length === 0 || out.error) {
-        out.collections = [...counts].map(([name, n]) => ({ name, found: n, deleted: 0, masked: 0, retained: 0 }));
+        out.collections = [...counts].map(([name, n]) => ({ name, ...n, deleted: 0, masked: 0, retained: 0 }));
         return;
       }
       try {
         const r = validateErasure(await call(deps, c, (ctx) => c.erase(who, ctx)));
         if (isPending(r)) return;
-        out.collections = r.collections.map((col) => ({ ...col, found: counts.get(col.name) ?? 0 }));
+        out.collections = r.collections.map((col) => ({ ...col, found: 0, ...counts.get(col.name) }));
       } catch (err) {
         out.error = { code: err instanceof ConnectorError ? err.code : 'CONNECTOR_ERROR', message: (err as Error).message.slice(0, 500) };
       }

@@ -8,6 +8,20 @@ import { ConnectorError } from '../../connectors/types.js';
 
 const Count = z.number().int().min(0);
 
+/** How a collection was searched (names and rules only): kept with the task, shown to the DPO. */
+const MatchedBy = z
+  .array(
+    z.object({
+      identity: z.string().max(40).optional(),
+      via: z.string().max(200).optional(),
+      column: z.string().min(1).max(200),
+      normalization: z.string().min(1).max(40),
+      format: z.string().max(40).optional(),
+      records: Count,
+    }),
+  )
+  .max(100);
+
 const AccessSchema = z.object({
   collections: z.array(
     z.object({
@@ -15,6 +29,7 @@ const AccessSchema = z.object({
       portable: z.boolean(),
       // Checked by hand below: parsing would copy every record (100,000 of them, twice the memory).
       records: z.array(z.unknown()),
+      matchedBy: MatchedBy.optional(),
     }),
   ),
   discovered: z.array(z.object({ type: z.string(), value: z.string(), reason: z.string().max(500).optional() })),
@@ -56,7 +71,13 @@ export function validateAccess(value: unknown): AccessResult {
       }
     }
   });
-  return { collections: v.collections.map((c) => ({ name: c.name, portable: c.portable, records: c.records })), discovered: envelope.data.discovered };
+  return {
+    collections: v.collections.map((c, i) => {
+      const matchedBy = envelope.data.collections[i]!.matchedBy;
+      return { name: c.name, portable: c.portable, records: c.records, ...(matchedBy ? { matchedBy } : {}) };
+    }),
+    discovered: envelope.data.discovered,
+  };
 }
 
 export function validateErasure(value: unknown): ErasureResult | Pending {

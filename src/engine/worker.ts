@@ -295,7 +295,7 @@ export class Engine {
         const r = validateAccess(raw);
         raw = undefined;
         const counts: TaskCounts = {
-          collections: r.collections.map((c) => ({ name: c.name, found: c.records.length, portable: c.portable })),
+          collections: r.collections.map((c) => ({ name: c.name, found: c.records.length, portable: c.portable, ...(c.matchedBy ? { matchedBy: c.matchedBy } : {}) })),
           found: r.collections.reduce((n, c) => n + c.records.length, 0),
           deleted: 0,
           masked: 0,

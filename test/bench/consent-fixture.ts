@@ -26,6 +26,7 @@ import type { Ctx } from '../../src/deps.js';
 import { createPurpose } from '../../src/consent/purposes.js';
 import { subjectRefFromKey } from '../../src/subjects/service.js';
 import { sealSubjectKey } from '../../src/subjects/key-seal.js';
+import { HealthChecks } from '../../src/deployment/health.js';
 
 export const BENCH_PURPOSES = ['newsletter', 'partner-offers', 'recommendations', 'targeted-ads', 'analytics'] as const;
 export const emailOf = (i: number) => `person${i}@bench.example`;
@@ -49,6 +50,7 @@ export function benchCtx(db: Db): Ctx {
     secrets: { pseudonymKey: randomBytes(32), masterKey: BENCH_MASTER_KEY },
     connectors: [],
     requireApproval: [],
+    health: new HealthChecks(now),
     startup: { ready: true },
     actor: { type: 'system', id: 'bench' },
   };

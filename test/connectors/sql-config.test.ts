@@ -81,4 +81,24 @@ describe('sql connector declarations', () => {
     delete cfg.id;
     expect(build(cfg)).toThrow('connector (no id): id: required');
   });
+
+  it('an identity column may state how it is compared (normalize) and how the silo writes it (format)', () => {
+    const cfg = good();
+    cfg.collections.customers.match = { email: { column: 'email', format: 'lowercase' }, phone: { column: 'phone', format: 'e164' }, loyalty_card: { column: 'card', normalize: 'compact' } };
+    expect(sqlConnector(cfg as SqlConnectorConfig).lookupBy).toEqual(['email', 'phone', 'loyalty_card']);
+  });
+
+  it('a format that does not fit the normaliser, an unknown normaliser or an unknown region is named', () => {
+    const cfg = good();
+    cfg.collections.customers.match = { phone: { column: 'phone', format: 'lowercase' } };
+    expect(build(cfg)).toThrow(
+      `connector "shop": collections.customers.match.phone.format: 'lowercase' does not apply to normalize 'phone' (use one of 'exact', 'e164', 'national', 'international')`,
+    );
+    cfg.collections.customers.match = { email: { column: 'email', normalize: 'soundex' } };
+    expect(build(cfg)).toThrow(/connector "shop": collections\.customers\.match\.email: normalize: .*"casefold"/);
+    cfg.collections.customers.match = { email: { column: 'email"--' } };
+    expect(build(cfg)).toThrow(/collections\.customers\.match\.email\.column: must be a plain SQL identifier/);
+    expect(build({ ...good(), phoneRegion: 'XX' })).toThrow('connector "shop": phoneRegion: must be an ISO 3166-1 alpha-2 region such as FR');
+    expect(build({ ...good(), phoneRegion: 'BE' })).not.toThrow();
+  });
 });

@@ -221,3 +221,58 @@ export function fixtureConfig(t: SqlTarget, patch: Partial<Record<string, unknow
     },
   } as SqlConnectorConfig;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The matching silo (issue 13): people written as users typed them, each with one order.
+
+const MATCHING_DDL: Record<Dialect, string> = {
+  sqlite: `
+    CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, customer_ref TEXT, card_no TEXT, full_name TEXT NOT NULL);
+    CREATE TABLE people_orders (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people(id), total_cents INTEGER NOT NULL)`,
+  postgres: `
+    CREATE TABLE people (id integer PRIMARY KEY, email varchar(200), phone varchar(40), customer_ref varchar(20), card_no varchar(40), full_name varchar(100) NOT NULL);
+    CREATE TABLE people_orders (id integer PRIMARY KEY, person_id integer NOT NULL REFERENCES people(id), total_cents integer NOT NULL)`,
+  mysql: `
+    CREATE TABLE people (id INT PRIMARY KEY, email VARCHAR(200), phone VARCHAR(40), customer_ref VARCHAR(20), card_no VARCHAR(40), full_name VARCHAR(100) NOT NULL) ENGINE=InnoDB;
+    CREATE TABLE people_orders (id INT PRIMARY KEY, person_id INT NOT NULL, total_cents INT NOT NULL, FOREIGN KEY (person_id) REFERENCES people(id)) ENGINE=InnoDB`,
+};
+
+/** Which column of `people` holds each identity type. */
+export const MATCHING_COLUMNS: Record<string, string> = { email: 'email', phone: 'phone', customer_id: 'customer_ref', loyalty_card: 'card_no' };
+
+/** Creates the (empty) matching tables; `prefix` keeps several silos apart in one database. */
+export async function createMatchingTables(t: SqlTarget, prefix = ''): Promise<void> {
+  for (const stmt of MATCHING_DDL[t.dialect].split(';').map((s) => s.trim()).filter(Boolean)) {
+    await t.exec(stmt.replace(/\bpeople_orders\b/g, `${prefix}people_orders`).replace(/\bpeople\b(?!_)/g, `${prefix}people`));
+  }
+}
+
+/** The declaration over the matching tables: every identity type with its default normaliser. */
+export function matchingConfig(t: SqlTarget, prefix = '', match: Record<string, unknown> = MATCHING_COLUMNS): SqlConnectorConfig {
+  return {
+    id: `fx_match${prefix ? `_${prefix.replace(/_$/, '')}` : ''}`,
+    title: `Matching silo (${t.dialect})`,
+    ...t.base,
+    collections: {
+      people: { table: `${prefix}people`, key: 'id', match, portable: true, erase: { action: 'delete' } },
+      orders: { table: `${prefix}people_orders`, key: 'id', relations: { person_id: 'people.id' }, portable: true, erase: { action: 'delete' } },
+    },
+  } as SqlConnectorConfig;
+}
+
+/** put / remaining over the matching tables, for describeMatchingConformance. */
+export function matchingSilo(t: SqlTarget, prefix = '') {
+  let next = 1;
+  // Byte-for-byte: MariaDB's default collation would call 'Zoe' and 'zoe' (and 'zoé') equal.
+  const eq = (col: string) => (t.dialect === 'mysql' ? `CAST(${col} AS BINARY) = CAST(? AS BINARY)` : `${col} = ?`);
+  return {
+    put: async (type: string, written: string) => {
+      const id = next++;
+      const col = MATCHING_COLUMNS[type]!;
+      const lit = `'${written.replace(/'/g, "''")}'`;
+      await t.exec(`INSERT INTO ${prefix}people (id, ${col}, full_name) VALUES (${id}, ${lit}, 'Person ${id}')`);
+      await t.exec(`INSERT INTO ${prefix}people_orders (id, person_id, total_cents) VALUES (${id}, ${id}, ${100 + id})`);
+    },
+    remaining: (type: string, written: string) => t.count(`SELECT count(*) AS n FROM ${prefix}people WHERE ${eq(MATCHING_COLUMNS[type]!)}`, [written]),
+  };
+}

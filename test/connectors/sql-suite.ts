@@ -1,13 +1,40 @@
 /**
- * The SQL connector against one real database engine: the shared conformance suite, then what is
- * specific to SQL silos (JSON-safe values, live-schema validation at start-up, one transaction per
- * erasure, idempotent masks, abort mid-transaction, unreachable server, chunked lookups).
+ * The SQL connector against one real database engine: the shared conformance and matching
+ * suites (the matching ones twice: without and with the indexes the connector recommends), then
+ * what is specific to SQL silos (JSON-safe values, live-schema validation at start-up, index
+ * report, declared formats, one transaction per erasure, idempotent masks, abort
+ * mid-transaction, unreachable server, chunked lookups).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeConnectorConformance, conformanceContext as ctx } from '../../connectors/conformance.js';
+import { describeConnectorConformance, describeMatchingConformance, conformanceContext as ctx } from '../../connectors/conformance.js';
 import { sqlConnector, type SqlConnector } from '../../connectors/sql/index.js';
 import { ConnectorError } from '../../connectors/types.js';
-import { ALICE, AVATAR, BOB, INVOICE_BASIS, fixtureConfig, seedFixture, type SqlTarget } from './sql-fixture.js';
+import {
+  ALICE,
+  AVATAR,
+  BOB,
+  INVOICE_BASIS,
+  MATCHING_COLUMNS,
+  createMatchingTables,
+  fixtureConfig,
+  matchingConfig,
+  matchingSilo,
+  seedFixture,
+  type SqlTarget,
+} from './sql-fixture.js';
+
+/** Back to the bare fixture: the next test's seed recreates the tables, without added indexes or columns. */
+async function dropFixture(t: SqlTarget): Promise<void> {
+  for (const table of ['notes', 'invoices', 'orders', 'customers']) await t.exec(`DROP TABLE ${table}`);
+}
+
+/** Creates every index the connector recommends for its lookups (as a DBA following the start-up report would). */
+export async function applyRecommendations(t: SqlTarget, c: SqlConnector): Promise<string[]> {
+  await c.init();
+  const ddl = [...new Set(c.matching().flatMap((l) => (l.recommendation ? [l.recommendation] : [])))];
+  for (const stmt of ddl) await t.exec(stmt);
+  return ddl;
+}
 
 export function describeSqlConnector(name: string, makeTarget: () => Promise<SqlTarget | { skip: string }>) {
   describeConnectorConformance(`sql on ${name}`, async () => {
@@ -20,6 +47,27 @@ export function describeSqlConnector(name: string, makeTarget: () => Promise<Sql
       expectDiscovered: ['customer_id', 'phone'],
       teardown: () => t.drop(),
     };
+  });
+
+  describeMatchingConformance(`sql on ${name}`, async () => {
+    const t = await makeTarget();
+    if ('skip' in t) return t;
+    await createMatchingTables(t);
+    return { connector: sqlConnector(matchingConfig(t)), silo: matchingSilo(t), teardown: () => t.drop() };
+  });
+
+  describeMatchingConformance(`sql on ${name}, with the recommended indexes`, async () => {
+    const t = await makeTarget();
+    if ('skip' in t) return t;
+    await createMatchingTables(t);
+    const first = sqlConnector(matchingConfig(t));
+    await applyRecommendations(t, first);
+    await first.close();
+    const connector = sqlConnector(matchingConfig(t));
+    await connector.init();
+    const slow = connector.matching().filter((l) => !l.index.served);
+    if (slow.length) throw new Error(`recommended indexes do not serve: ${JSON.stringify(slow)}`);
+    return { connector, silo: matchingSilo(t), teardown: () => t.drop() };
   });
 
   describe(`sql connector on ${name}`, () => {
@@ -192,6 +240,111 @@ export function describeSqlConnector(name: string, makeTarget: () => Promise<Sql
       expect(h.latencyMs).toBeGreaterThanOrEqual(0);
     });
 
+    test('start-up says per matched column whether an index serves the lookup; the health check warns when none does', async (t) => {
+      const c = make();
+      await c.init();
+      const byColumn = (collection: string, column: string) => c.matching().find((l) => l.collection === collection && l.column === column)!;
+      // customers.email has a plain UNIQUE index, which cannot serve a case-insensitive lookup.
+      const email = byColumn('customers', 'email');
+      expect(email).toMatchObject({ identity: 'email', normalization: 'casefold', compares: 'lower(trim(email))', index: { served: false } });
+      expect(email.recommendation).toBe(
+        t.dialect === 'mysql'
+          ? 'ALTER TABLE customers ADD COLUMN email_casefold VARCHAR(200) AS (lower(trim(email))) VIRTUAL INVISIBLE, ADD INDEX customers_email_casefold (email_casefold)'
+          : 'CREATE INDEX customers_email_casefold ON customers (lower(trim(email)))',
+      );
+      // Phones are searched in their written forms, on the plain column: its primary key serves customer ids.
+      expect(byColumn('customers', 'phone')).toMatchObject({ identity: 'phone', normalization: 'phone', compares: 'phone', index: { served: false }, recommendation: 'CREATE INDEX customers_phone_idx ON customers (phone)' });
+      expect(byColumn('invoices', 'customer_id').index.served).toBe(false);
+      expect(c.matching().filter((l) => l.via)).toEqual(
+        expect.arrayContaining([expect.objectContaining({ collection: 'orders', via: 'customers.id', column: 'customer_id', normalization: 'exact' })]),
+      );
+      const h = await c.health(ctx());
+      expect(h.ok).toBe(true);
+      expect(h.warnings).toEqual(expect.arrayContaining([expect.stringContaining('customers.email: no index serves the email lookup on lower(trim(email))')]));
+
+      // The DBA follows the advice: the lookups are served, the warnings go.
+      try {
+        const ddl = await applyRecommendations(t, c);
+        expect(ddl.length).toBeGreaterThan(0);
+        const again = make();
+        await again.init();
+        expect(again.matching().filter((l) => !l.index.served)).toEqual([]);
+        expect(again.matching().find((l) => l.collection === 'customers' && l.column === 'email')!.index.name).toBeTruthy();
+        expect((await again.health(ctx())).warnings).toBeUndefined();
+        const r = await again.access([{ type: 'email', value: ALICE.email }], ctx());
+        expect(r.collections.find((x) => x.name === 'customers')!.records).toHaveLength(1);
+        expect(r.collections.find((x) => x.name === 'customers')!.records[0]).not.toHaveProperty('email_casefold');
+      } finally {
+        await dropFixture(t);
+      }
+    });
+
+    test('a declared format searches that one written form, exactly, on the plain index', async (t) => {
+      await t.exec('CREATE INDEX customers_phone_fmt ON customers (phone)');
+      const c = make({
+        customers: { table: 'customers', key: 'id', match: { email: { column: 'email', format: 'lowercase' }, phone: { column: 'phone', format: 'e164' } }, erase: { action: 'delete' } },
+      });
+      await c.init();
+      const lookups = c.matching().filter((l) => l.collection === 'customers');
+      expect(lookups).toEqual([
+        expect.objectContaining({ identity: 'email', normalization: 'casefold', format: 'lowercase', compares: 'email', index: expect.objectContaining({ served: true }) }),
+        expect.objectContaining({ identity: 'phone', normalization: 'phone', format: 'e164', compares: 'phone', index: { served: true, name: 'customers_phone_fmt' } }),
+      ]);
+      const r = await c.access([{ type: 'phone', value: ALICE.phone }], ctx());
+      expect(r.collections.find((x) => x.name === 'customers')).toMatchObject({ records: [expect.objectContaining({ id: 1 })], matchedBy: [{ identity: 'phone', column: 'phone', normalization: 'phone', format: 'e164', records: 1 }] });
+      // Declared E.164: a national spelling is not searched (the declaration is the silo's promise).
+      await t.exec("UPDATE customers SET phone = '06 22 22 22 22' WHERE id = 2");
+      expect((await c.access([{ type: 'phone', value: BOB.phone }], ctx())).collections.find((x) => x.name === 'customers')!.records).toEqual([]);
+      await t.exec('DROP INDEX customers_phone_fmt' + (t.dialect === 'mysql' ? ' ON customers' : ''));
+    });
+
+    test('a normaliser that needs text on an integer column stops start-up with a clear message', async () => {
+      const c = make({ invoices: { table: 'invoices', key: 'id', match: { email: 'customer_id' }, erase: { action: 'delete' } } });
+      await expect(c.init()).rejects.toThrow(
+        `connector "fx": collections.invoices.match.email: column "customer_id" holds integers; normalize 'casefold' needs a text column (declare { column: 'customer_id', normalize: 'exact' })`,
+      );
+    });
+
+    test('MySQL/MariaDB: an indexed generated column with the casefold expression is searched; one with a name that is no plain identifier is ignored', async (t) => {
+      if (t.dialect !== 'mysql') return;
+      await t.exec('ALTER TABLE notes ADD COLUMN `k``x` VARCHAR(200) AS (lower(trim(customer_email))) VIRTUAL INVISIBLE, ADD INDEX notes_kx (`k``x`)');
+      try {
+        const c = make();
+        await c.init();
+        expect(c.matching().find((l) => l.collection === 'notes')).toMatchObject({ compares: 'lower(trim(customer_email))', index: { served: false } });
+        await t.exec("UPDATE notes SET customer_email = ' Alice@Example.COM' WHERE id = 1000");
+        const r = await c.access([{ type: 'email', value: ALICE.email }], ctx());
+        expect(r.collections.find((x) => x.name === 'notes')!.records).toHaveLength(1);
+        await t.exec('ALTER TABLE notes ADD COLUMN email_key VARCHAR(200) AS (LCASE(TRIM(`customer_email`))) VIRTUAL INVISIBLE, ADD INDEX notes_email_key (email_key)');
+        const d = make();
+        await d.init();
+        expect(d.matching().find((l) => l.collection === 'notes')).toMatchObject({ compares: 'email_key', index: { served: true, name: 'notes_email_key' } });
+        expect((await d.access([{ type: 'email', value: ALICE.email }], ctx())).collections.find((x) => x.name === 'notes')!.records).toHaveLength(1);
+      } finally {
+        await dropFixture(t);
+      }
+    });
+
+    test('SQLite: a customer id stored as an integer in a column declared without a type matches the text identity', async (t) => {
+      if (t.dialect !== 'sqlite') return;
+      await t.exec('CREATE TABLE loose (id INTEGER PRIMARY KEY, ref)');
+      await t.exec("INSERT INTO loose VALUES (1, 4242), (2, '4242'), (3, 42420)");
+      const c = make({ loose: { table: 'loose', key: 'id', match: { customer_id: 'ref' }, erase: { action: 'delete' } } });
+      const r = await c.access([{ type: 'customer_id', value: '4242' }], ctx());
+      expect(r.collections.find((x) => x.name === 'loose')!.records.map((x) => x.id)).toEqual([1, 2]);
+      await t.exec('DROP TABLE loose');
+    });
+
+    test('the phone region of the declaration reads national numbers (a Belgian silo)', async (t) => {
+      await t.exec("UPDATE customers SET phone = '0470 12 34 56' WHERE id = 2");
+      const be = make(undefined, { phoneRegion: 'BE' });
+      const found = await be.access([{ type: 'phone', value: '+32470123456' }], ctx());
+      expect(found.collections.find((x) => x.name === 'customers')!.records).toHaveLength(1);
+      // Read as French (the default), the same digits are another number: not the Belgian one.
+      const fr = make();
+      expect((await fr.access([{ type: 'phone', value: '+32470123456' }], ctx())).collections.find((x) => x.name === 'customers')!.records).toEqual([]);
+    });
+
     test('an unreachable silo: health reports it, calls reject with a retryable error', async () => {
       const base =
         t!.dialect === 'sqlite'
@@ -206,7 +359,7 @@ export function describeSqlConnector(name: string, makeTarget: () => Promise<Sql
       const c = make(undefined, base);
       const h = await c.health!(ctx());
       expect(h.ok).toBe(false);
-      expect(h.message).toMatch(/SILO_UNAVAILABLE/);
+      expect(h.code).toBe('SILO_UNAVAILABLE');
       const err = await c.access([{ type: 'email', value: ALICE.email }], ctx()).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConnectorError);
       expect(err).toMatchObject({ code: 'SILO_UNAVAILABLE', retryable: true });

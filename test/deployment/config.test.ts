@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeploymentConfigError, buildDeployment, closeConnectors, defineConfig, loadDeployment, loadDeploymentConfig } from '../../src/deployment/config.js';
 import type { Connector } from '../../connectors/types.js';
+import { serve } from '../cli/helpers.js';
 
 let dir: string;
 let silo: string;
@@ -169,5 +170,37 @@ describe('oubli serve', () => {
     expect(r.stderr).toContain('invalid deployment config');
     expect(r.stderr).toContain('connector "shop": collections.orders.table: table "orderz" does not exist');
     expect(r.stdout).not.toContain('listening');
+  }, 30_000);
+
+
+  it('says at start-up, per matched column, whether an index serves the lookup, and which index to create when none does', async () => {
+    const p = configFile(`export default { connectors: [${JSON.stringify(shop())}] };`);
+    const db = new Database(silo);
+    db.exec('CREATE INDEX IF NOT EXISTS customers_phone ON customers (phone)');
+    db.close();
+    const served = await serve({ dataDir: join(dir, 'data-report'), env: { OUBLI_CONFIG: p, OUBLI_LOG_LEVEL: 'info' } });
+    try {
+      // Logs go to stderr, asynchronously: wait for the report's lines.
+      const deadline = Date.now() + 5000;
+      while (!served.stderr().includes('"column":"email"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const lines = served
+        .stderr()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const about = (column: string) => lines.find((l) => l.connector === 'shop' && l.column === column && typeof l.msg === 'string' && /^lookup/.test(l.msg));
+      expect(about('phone')).toMatchObject({ collection: 'customers', identity: 'phone', normalization: 'phone', compares: 'phone', index: 'customers_phone', msg: 'lookup served by an index' });
+      expect(about('email')).toMatchObject({
+        collection: 'customers',
+        identity: 'email',
+        normalization: 'casefold',
+        compares: 'lower(trim(email))',
+        recommendation: 'CREATE INDEX customers_email_casefold ON customers (lower(trim(email)))',
+        msg: 'lookup not served by any index: each search scans the table',
+      });
+      expect(about('customer_id')).toMatchObject({ collection: 'orders', via: 'customers.id', msg: expect.stringMatching(/^lookup not served/) });
+    } finally {
+      await served.stop();
+    }
   }, 30_000);
 });

@@ -17,6 +17,7 @@ import { newLogId, openLogId } from '../../src/audit/log-id.js';
 import { registerAuditDb } from './audit-pii.js';
 import type { Ctx, Deps } from '../../src/deps.js';
 import { createApp } from '../../src/app.js';
+import { HealthChecks } from '../../src/deployment/health.js';
 
 export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
 
@@ -59,6 +60,7 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
     secrets: { pseudonymKey: randomBytes(32), masterKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],
+    health: new HealthChecks(clock.now),
     startup: { ready: true },
   };
 }

@@ -1,4 +1,5 @@
 import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core';
+import type { CollectionMatch } from '../../../connectors/types.js';
 
 export const TASK_PHASES = ['access', 'erase', 'verify'] as const;
 export type TaskPhase = (typeof TASK_PHASES)[number];
@@ -6,7 +7,18 @@ export const TASK_STATUSES = ['queued', 'running', 'done', 'failed', 'waiting', 
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export interface TaskCounts {
-  collections: { name: string; found?: number; deleted?: number; masked?: number; retained?: number; retainedBecause?: string; retainedFields?: string[]; portable?: boolean }[];
+  collections: {
+    name: string;
+    found?: number;
+    deleted?: number;
+    masked?: number;
+    retained?: number;
+    retainedBecause?: string;
+    retainedFields?: string[];
+    portable?: boolean;
+    /** Access and verify tasks: how the connector searched this collection, per criterion. */
+    matchedBy?: CollectionMatch[];
+  }[];
   found: number;
   deleted: number;
   masked: number;
