@@ -6,7 +6,9 @@
  * a collection's rows are those whose identity columns hold one of the person's identities
  * (`match`), plus those pointing at a row already found in a parent collection (`relations`).
  * Every statement is parameterized; table and column names come only from the validated config
- * and were checked against the live schema by `init()`, then quoted per dialect.
+ * and were checked against the live schema by `init()`, then quoted per dialect. Access reports
+ * which identity of the call led to each row and each discovered identity (./attribution.ts),
+ * and which discovery links are weak (declared so in `discover`).
  *
  * Erasure runs in ONE transaction of the silo: locate, then apply each collection's policy
  * children first (so foreign keys hold). It is idempotent: deleted rows are gone, and a masked
@@ -25,6 +27,7 @@ import type {
   Identity,
 } from '../types.js';
 import { ConnectorConfigError, parseSqlConfig, topoOrder, type MaskSpec, type ParsedSqlConfig, type SqlCollection, type SqlConnectorConfig } from './config.js';
+import { attributeRows } from './attribution.js';
 import { MAX_PARAMS, createDriver, mapDriverError, type Driver, type Param, type Row, type SqlRunner } from './drivers.js';
 
 export interface SqlConnector extends Connector {
@@ -48,9 +51,11 @@ interface Plan {
   /** Columns holding integers: identity values that are not integers cannot match them. */
   integerColumns: Set<string>;
   masks: [string, MaskSpec][];
-  discover: { type: string; column: string; reason: string }[];
+  discover: { type: string; column: string; reason: string; weak: boolean }[];
   /** Columns of this collection referenced by children (their values are needed). */
   referenced: Set<string>;
+  match: Record<string, string>;
+  relations: Record<string, string>;
 }
 
 const HASH_PATTERN = /^hmac:[0-9a-f]{40}$/;
@@ -113,7 +118,7 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
         const column = typeof spec === 'string' ? spec : spec.column;
         const reason = (typeof spec === 'string' ? undefined : spec.reason) ?? `${cfg.id}.${name}.${column}`;
         need(`discover.${type}`, column);
-        return { type, column, reason };
+        return { type, column, reason, weak: typeof spec !== 'string' && spec.weak === true };
       });
       const masks: [string, MaskSpec][] = Object.entries(c.erase.action === 'mask' ? c.erase.fields : c.erase.action === 'retain' ? c.erase.mask : {});
       for (const [f] of masks) need(`erase.${c.erase.action === 'mask' ? 'fields' : 'mask'}.${f}`, f);
@@ -121,7 +126,7 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
       const output = c.columns ?? [...cols.keys()];
       const select = [...new Set([c.key, ...output, ...referenced.get(name)!, ...discover.map((d) => d.column), ...masks.map(([f]) => f)])];
       const integerColumns = new Set([...cols].filter(([, type]) => INTEGER_TYPES.test(type)).map(([n]) => n));
-      result.push({ name, c, select, output, integerColumns, masks, discover, referenced: referenced.get(name)! });
+      result.push({ name, c, select, output, integerColumns, masks, discover, referenced: referenced.get(name)!, match: c.match, relations: c.relations });
     }
     if (problems.length) throw new ConnectorConfigError(problems.map((p) => `connector "${cfg.id}": ${p}`).join('\n'));
     return result;
@@ -257,30 +262,41 @@ export function sqlConnector(input: SqlConnectorConfig): SqlConnector {
     async access(who: Identity[], ctx: ConnectorContext): Promise<AccessResult> {
       const plansNow = await ready();
       const found = await driver.transaction((tx) => locate(tx, plansNow, who), { write: false, signal: ctx.signal });
+      const origins = attributeRows(plansNow, found, who);
       const known = new Set(who.map((w) => `${w.type}\u0000${w.value}`));
-      const discovered: DiscoveredIdentity[] = [];
+      // One entry per value, led to by every row holding it (unknown if any of them is).
+      const discoveredByKey = new Map<string, { d: DiscoveredIdentity; by: Set<Identity> | null }>();
       const collections: AccessCollection[] = [];
       for (const name of Object.keys(cfg.collections)) {
         const plan = plansNow.find((p) => p.name === name)!;
         const rows = found.get(name) ?? [];
+        const rowOrigins = origins.get(name) ?? [];
         collections.push({
           name,
           portable: plan.c.portable,
           records: rows.map((r) => Object.fromEntries(plan.output.map((col) => [col, jsonSafe(r[col])]))),
+          origins: rowOrigins.map((o) => o ?? []),
         });
         for (const d of plan.discover) {
-          for (const r of rows) {
+          rows.forEach((r, i) => {
             const raw = r[d.column];
-            if (raw === null || raw === undefined || raw === '') continue;
+            if (raw === null || raw === undefined || raw === '') return;
             let value = String(jsonSafe(raw));
             if (d.type === 'email') value = value.toLowerCase();
             const k = `${d.type}\u0000${value}`;
-            if (known.has(k)) continue;
-            known.add(k);
-            discovered.push({ type: d.type, value, reason: d.reason });
-          }
+            if (known.has(k)) return;
+            let entry = discoveredByKey.get(k);
+            if (!entry) {
+              entry = { d: { type: d.type, value, reason: d.reason, collection: name, ...(d.weak ? { weak: true } : {}) }, by: new Set() };
+              discoveredByKey.set(k, entry);
+            } else if (!d.weak) delete entry.d.weak; // a strong link anywhere makes it strong
+            const o = rowOrigins[i];
+            if (o === null || o === undefined) entry.by = null;
+            else if (entry.by) for (const w of o) entry.by.add(w);
+          });
         }
       }
+      const discovered = [...discoveredByKey.values()].map(({ d, by }) => (by ? { ...d, matchedBy: [...by] } : d));
       ctx.log.debug({ connector: cfg.id, collections: collections.map((c) => [c.name, c.records.length]), discovered: discovered.length }, 'sql access');
       return { collections, discovered };
     },
