@@ -28,6 +28,11 @@ export interface Deps {
   connectors: Connector[];
   /** Request types that wait for DPO approval before running (deployment config). */
   requireApproval: string[];
+  /**
+   * Identity types that identify one person (deployment config; default email, customer_id,
+   * loyalty_card): a record holding a different value of one belongs to someone else.
+   */
+  uniqueIdentityTypes: readonly string[];
   /** `ready` is false while start-up work (demo seeding) still runs; /readyz reports it. */
   startup: { ready: boolean };
 }

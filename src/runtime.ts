@@ -13,6 +13,7 @@ import { AuditLog } from './audit/log.js';
 import { SigningKeys } from './audit/keys.js';
 import { TreeHeads } from './audit/tree-heads.js';
 import type { Deps, Secrets } from './deps.js';
+import { DEFAULT_UNIQUE_TYPES } from './engine/review.js';
 
 export const LOG_ID = 'oubli';
 
@@ -61,6 +62,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     secrets: loadSecrets(config.dataDir),
     connectors: [],
     requireApproval: [],
+    uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
     startup: { ready: true },
   };
   return deps;

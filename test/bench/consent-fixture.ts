@@ -45,6 +45,7 @@ export function benchCtx(db: Db): Ctx {
     secrets: { pseudonymKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],
+    uniqueIdentityTypes: ['email', 'customer_id', 'loyalty_card'],
     startup: { ready: true },
     actor: { type: 'system', id: 'bench' },
   };

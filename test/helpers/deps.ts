@@ -15,6 +15,7 @@ import { TreeHeads } from '../../src/audit/tree-heads.js';
 import { LOG_ID } from '../../src/runtime.js';
 import type { Ctx, Deps } from '../../src/deps.js';
 import { createApp } from '../../src/app.js';
+import { DEFAULT_UNIQUE_TYPES } from '../../src/engine/review.js';
 
 export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
 
@@ -56,6 +57,7 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
     secrets: { pseudonymKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],
+    uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
     startup: { ready: true },
   };
 }
