@@ -82,10 +82,14 @@ function esc(v: unknown): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function csvCell(v: unknown): string {
+/** A cell a spreadsheet would read as a formula (OWASP CSV injection), blanks before it included. */
+const FORMULA_START = /^[\s\u00a0\u3000]*[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/;
+
+export function csvCell(v: unknown): string {
   let s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  // Spreadsheet formula injection: a leading = or @ would run as a formula.
-  if (/^[=@\t\r]/.test(s)) s = `'${s}`;
+  // Numbers are digits and a sign, never a formula; text starting like one is quoted with a
+  // leading apostrophe so that a spreadsheet shows it instead of running it.
+  if (typeof v !== 'number' && typeof v !== 'bigint' && FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n;]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
