@@ -10,7 +10,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { maskIdentity, normalizeIdentity, TYPE_PATTERN, type Identity } from '../identity.js';
 import { ensureSubject } from '../subjects/service.js';
 import { advance, auditRequest, outcomeCounts, planErasureAgain, startRequest } from '../engine/plan.js';
-import { getRequestRow, identitiesOf, setStatus, stmts, tasksOf, toRequest } from '../engine/store.js';
+import { getRequestRow, identitiesOf, setStatus, stmts, tasksOf, toRequest, type IdentityRow } from '../engine/store.js';
 import { identityViews } from '../engine/identities.js';
 import { notifyEngine } from '../engine/worker.js';
 import { dueAt as computeDueAt, dueDate, formatDate, MAX_EXTENSION_MONTHS } from './deadlines.js';
@@ -65,8 +65,9 @@ export function openRequest(ctx: Ctx, input: OpenRequestInput): { request: DsrRe
   const verified = input.verified === true;
   const status: RequestStatus = !verified ? 'pending_verification' : ctx.requireApproval.includes(input.type) ? 'awaiting_approval' : 'running';
   const request = writeTx(ctx.db, () => {
-    // The person's audit pseudonym: the registry subject holding their first identity.
-    const subjectId = ensureSubject(ctx, primaryIdentity(identities));
+    // The person's audit pseudonym: the registry subject holding their first identity — only
+    // once the request is verified: an unproven claim creates nothing in the registry.
+    const subjectId = verified ? ensureSubject(ctx, primaryIdentity(identities)) : null;
     const s = stmts(ctx.db);
     s.insertRequest.run({
       id,
@@ -170,8 +171,14 @@ export function verifyRequest(ctx: Ctx, id: string): DsrRequest {
     {},
     null,
     (r) => {
-      ctx.db.$client.prepare('update requests set verified = 1 where id = ?').run(r.id);
       if (!ctx.requireApproval.includes(r.type)) startRequest(ctx, r.id);
+    },
+    (r) => {
+      // Verified now: the person's registry subject (found or created) becomes its pseudonym.
+      const given = identitiesOf(ctx.db, r.id).filter((i): i is IdentityRow & { value: string } => i.source === 'request' && i.value !== null);
+      const primary = given.length ? primaryIdentity(given) : null;
+      const subjectId = primary ? ensureSubject(ctx, { type: primary.type, value: primary.value }) : null;
+      ctx.db.$client.prepare('update requests set verified = 1, subject_id = coalesce(subject_id, ?) where id = ?').run(subjectId, r.id);
     },
   );
 }

@@ -70,14 +70,16 @@ describe('POST /v1/requests: bad input', () => {
 });
 
 describe('request lifecycle', () => {
-  it('201 with id, status, receivedAt and dueAt (end of the due day in Paris); audit entry with a pseudonym, no identity', async () => {
+  it('201 with id, status, receivedAt and dueAt (end of the due day in Paris); audit entry without identity; no registry subject until verified', async () => {
     const h = engineHarness([]);
     const res = await h.api('POST', '/v1/requests', { type: 'access', identities: [{ type: 'email', value: ALICE.email }], channel: 'call_center', locale: 'en' });
     expect(res.status).toBe(201);
     expect(res.json).toEqual({ id: expect.stringMatching(/^req_/), status: 'pending_verification', receivedAt: '2026-03-01T09:00:00.000Z', dueAt: '2026-04-01T21:59:59.999Z', notSearchable: ['email'] });
     const entry = h.auditData('request.received')[0]!;
-    expect(entry.subjectRef).toMatch(/^sref_/);
     expect(JSON.stringify(entry)).not.toContain('alice');
+    // An unproven claim creates nothing in the consent registry.
+    expect(entry.subjectRef).toBeUndefined();
+    expect(h.deps.db.$client.prepare('select count(*) from subjects').pluck().get()).toBe(0);
     const view = await h.api('GET', `/v1/requests/${res.json.id}`);
     expect(view.json).toMatchObject({ status: 'pending_verification', channel: 'call_center', locale: 'en', dueDate: '2026-04-01', overdue: false, verified: false });
     expect(view.json.identities).toEqual([
@@ -96,6 +98,11 @@ describe('request lifecycle', () => {
         decision: null,
       },
     ]);
+    // Verified: the subject exists and names the later entries.
+    const v = await h.api('POST', `/v1/requests/${res.json.id}/verify`);
+    expect(v.status).toBe(200);
+    expect(h.deps.db.$client.prepare('select count(*) from subjects').pluck().get()).toBe(1);
+    expect(h.auditData('request.identity_verified')[0]!.subjectRef).toMatch(/^sref_/);
   });
 
   it('verify → running; a second verify, approve, deny → 409 INVALID_STATE naming the current state', async () => {
