@@ -1,13 +1,15 @@
 /**
  * Erasure preview: the identity expansion — judged exactly as a request's (./review.ts) — and
- * an erase with `dryRun: true` on every connector, in memory. Nothing is written, in the silos
- * or here (the caller audits that a preview was run). Where a request would stop for the DPO,
- * the preview stops too and shows the identities under review; what it reports would be
- * erased uses only the identities held for the person.
+ * an erase with `dryRun: true` on every connector, in memory. Nothing is written in the silos;
+ * here, only the audit entry saying who previewed which identity types (never values): a
+ * preview shows where a person is. Where a request would stop for the DPO, the preview stops
+ * too and shows the identities under review; what it reports would be erased uses only the
+ * identities held for the person.
  */
 import type { Connector, ConnectorContext } from '../../connectors/types.js';
 import { ConnectorError, isPending } from '../../connectors/types.js';
-import type { Deps } from '../deps.js';
+import { writeTx } from '../db/client.js';
+import type { Ctx, Deps } from '../deps.js';
 import { maskIdentity, type Identity } from '../identity.js';
 import { attributeAccess, type CallIdentity } from './attribution.js';
 import { identityViews, includedIds, searchableIds } from './identities.js';
@@ -40,7 +42,12 @@ interface Found {
   collections: { name: string; origins: (number[] | null)[] }[];
 }
 
-export async function previewErasure(deps: Deps, given: Identity[]) {
+export async function previewErasure(ctx: Ctx, given: Identity[]) {
+  writeTx(ctx.db, () => ctx.audit.append({ type: 'request.previewed', actor: ctx.actor, data: { requestType: 'erasure', identityTypes: given.map((i) => i.type) } }));
+  return runPreview(ctx, given);
+}
+
+async function runPreview(deps: Deps, given: Identity[]) {
   const searchable = new Set(deps.connectors.flatMap((c) => c.lookupBy));
   let nextId = 1;
   const row = (i: Identity, source: string, extra: Partial<IdentityRow> = {}): IdentityRow => ({

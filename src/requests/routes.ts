@@ -13,7 +13,6 @@ import type { AppEnv } from '../http/env.js';
 import type { Ctx } from '../deps.js';
 import { CHANNELS, REQUEST_STATUSES, REQUEST_TYPES } from '../db/schema/requests.js';
 import { IDENTITY_STATES } from '../db/schema/request-identities.js';
-import { writeTx } from '../db/client.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import {
   approveRequest,
@@ -156,14 +155,19 @@ const verify = requireScope('requests:verify');
 /** The DPO's authority (a dpo or admin session has it): approve, deny, extend, decide identities. */
 const approve = requireScope('requests:approve');
 
+const SEPARATION = 'Needs the DPO’s authority (requests:approve, or a dpo / admin session); the principal that opened the request gets 403 SEPARATION_OF_DUTIES.';
+
 
 /** What every state-transition route shares: POST, the request's view back, 409 on a wrong state. */
 function transition(path: string, summary: string, scope: typeof write) {
+  // The DPO's decisions say who may take them.
+  const description = scope === approve ? SEPARATION : undefined;
   return {
     method: 'post' as const,
     path,
     tags: ['Requests'],
     summary,
+    ...(description ? { description } : {}),
     security: AUTHED,
     middleware: scope,
     responses: { 200: jsonResponse(View, 'The request after the transition'), ...errorResponses(400, 401, 403, 404, 409) },
@@ -183,8 +187,6 @@ const Reason = z.string().trim().min(1).max(1000);
 const IdentityParams = IdParam.extend({
   identityId: z.string().regex(/^[1-9][0-9]{0,11}$/).openapi({ param: { name: 'identityId', in: 'path' }, example: '3', description: 'the `id` of one of the request’s identities' }),
 });
-
-const SEPARATION = 'Needs the DPO’s authority (requests:approve, or a dpo / admin session); the principal that opened the request gets 403 SEPARATION_OF_DUTIES.';
 
 function decisionRoute(decision: 'include' | 'exclude') {
   return createRoute({
@@ -253,10 +255,7 @@ export const requestRoutes = createRouter()
     }),
     async (c) => {
       const ctx = ctxOf(c);
-      const identities = normalizeIdentities(ctx, c.req.valid('json').identities);
-      // Who looked for whom: the actor and the identity types, never the values.
-      writeTx(ctx.db, () => ctx.audit.append({ type: 'request.previewed', actor: ctx.actor, data: { requestType: 'erasure', identityTypes: identities.map((i) => i.type) } }));
-      return c.json(await previewErasure(ctx, identities), 200);
+      return c.json(await previewErasure(ctx, normalizeIdentities(ctx, c.req.valid('json').identities)), 200);
     },
   )
   .openapi(
@@ -312,14 +311,14 @@ export const requestRoutes = createRouter()
     const ctx = ctxOf(c);
     return c.json(requestView(ctx, verifyRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
   })
-  .openapi(action('/{id}/approve', `DPO approval (awaiting_approval → running). ${SEPARATION}`, approve), (c) => {
+  .openapi(action('/{id}/approve', 'DPO approval (awaiting_approval → running)', approve), (c) => {
     const ctx = ctxOf(c);
     return c.json(requestView(ctx, approveRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
   })
   .openapi(
     actionWithBody(
       '/{id}/deny',
-      `Refuse the request (GDPR Art. 12(4)): the ground and the text shown to the person. ${SEPARATION}`,
+      'Refuse the request (GDPR Art. 12(4)): the ground and the text shown to the person',
       z.object({ reasonCode: z.enum(DENIAL_REASONS), reason: Reason }).strict(),
       approve,
     ),
@@ -332,7 +331,7 @@ export const requestRoutes = createRouter()
   .openapi(
     actionWithBody(
       '/{id}/extend',
-      `Extend the deadline by 1 or 2 months (at most 2 in total, counted from receipt), with a reason. ${SEPARATION}`,
+      'Extend the deadline by 1 or 2 months (at most 2 in total, counted from receipt), with a reason',
       z.object({ months: z.union([z.literal(1), z.literal(2)]), reason: Reason }).strict(),
       approve,
     ),
