@@ -68,9 +68,14 @@ export interface Judged {
 /** Judges the request's identities on all the evidence so far and stores each changed verdict. */
 export function judgeIdentities(ctx: Ctx, identities: IdentityRow[], tasks: readonly TaskRow[]): Judged {
   const live = identities.filter((i) => i.value !== null);
+  const evidence = evidenceOf(tasks, identities, ctx.connectors);
+  // A finding is recorded with the evidence of the call that found it. One without any was
+  // followed before findings were judged (a request in flight during the upgrade): it keeps
+  // the standing it had then.
+  const evidenced = new Set(evidence.flatMap((e) => e.found.map((f) => f.id)));
   const verdicts = reviewIdentities(
-    live.map((i) => ({ id: i.id, type: i.type, given: i.source === 'request', decision: i.decision, weak: i.weak })),
-    evidenceOf(tasks, identities, ctx.connectors),
+    live.map((i) => ({ id: i.id, type: i.type, given: i.source === 'request' || !evidenced.has(i.id), decision: i.decision, weak: i.weak })),
+    evidence,
     new Set(ctx.uniqueIdentityTypes),
   );
   const s = stmts(ctx.db);

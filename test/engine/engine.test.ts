@@ -175,6 +175,23 @@ describe('engine: identity conflicts with connectors that do not say which ident
   });
 });
 
+describe('engine: upgrade', () => {
+  it('an identity followed before findings were judged (a request in flight during the upgrade) keeps its standing', async () => {
+    const old = syntheticConnector({ id: 'old', collections: [{ name: 'r', keys: { member: 'member_no' }, policy: 'delete', rows: [{ member: 'M-77' }, { member: 'M-78' }] }] });
+    const h = engineHarness([...syntheticSilos([ALICE]).all, old]);
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    // As the previous version stored a discovered identity: included by default, never judged.
+    h.deps.db.$client
+      .prepare("insert into request_identities (request_id, type, value, masked, source, collection, reason, round, searchable) values (?, 'member_no', 'M-77', 'M-**7', 'crm', null, 'found before the upgrade', 1, 1)")
+      .run(id);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status, view.json.statusReason).toBe('completed');
+    expect(view.json.identities.find((i: { type: string }) => i.type === 'member_no').state).toBe('included');
+    expect(old.collections[0]!.rows).toEqual([{ member: 'M-78' }]);
+  });
+});
+
 describe('engine: connector failures', () => {
   it('a connector failing twice then succeeding completes, attempts recorded, backoff applied', async () => {
     const flaky = syntheticConnector({
