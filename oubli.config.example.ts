@@ -15,6 +15,11 @@ export default defineConfig({
   // Erasures wait for the DPO's approval; access and portability run as soon as verified.
   requireApproval: ['erasure'],
 
+  // Identity types of which a person has one value: a record reached through a discovered
+  // identity that holds another value of one of these belongs to someone else, and the request
+  // waits for the DPO's review. This is the default; leave out types people share (a phone).
+  identities: { unique: ['email', 'customer_id', 'loyalty_card'] },
+
   connectors: [
     {
       id: 'shop',
@@ -35,6 +40,8 @@ export default defineConfig({
           match: { email: 'email', phone: 'phone', customer_id: 'id' },
           discover: {
             customer_id: { column: 'id', reason: 'shop.customers.id of the account found' },
+            // Checked by SMS at sign-up here, so it may lead to the loyalty card. A phone the
+            // customer merely typed would be `weak: true`: recorded, never searched by.
             phone: { column: 'phone', reason: 'shop.customers.phone of the account found' },
           },
           portable: true,

@@ -16,6 +16,8 @@
  *   number with spaces — while look-alikes (a number one digit off, an email differing after the
  *   `@`) are never touched; the erasure's dry run and its verification (an access) find exactly
  *   the records access finds (one matching for all three).
+ * - attribution, where the connector reports it (`origins`, `matchedBy`, `weak`): one entry per
+ *   record, naming only identities of the call, exactly as given.
  *
  * Usage, in a *.test.ts file — every connector faces both:
  *
@@ -164,6 +166,21 @@ function assertErasureShape(r: ErasureResult) {
   }
 }
 
+const same = (a: Identity, b: Identity) => a.type === b.type && a.value === b.value;
+
+/** Attribution, where reported, names only identities of the call (`who`), exactly as given. */
+function assertAttribution(r: AccessResult, who: Identity[]) {
+  for (const c of r.collections) {
+    if (c.origins === undefined) continue;
+    expect(c.origins, `${c.name}.origins: one entry per record`).toHaveLength(c.records.length);
+    for (const o of c.origins) for (const i of o) expect(who.some((w) => same(w, i)), `${c.name}.origins names ${i.type}, which the call did not search by`).toBe(true);
+  }
+  for (const d of r.discovered) {
+    if (d.weak !== undefined) expect(typeof d.weak).toBe('boolean');
+    for (const i of d.matchedBy ?? []) expect(who.some((w) => same(w, i)), `matchedBy of a discovered ${d.type} names an identity the call did not search by`).toBe(true);
+  }
+}
+
 function assertJsonSafe(r: AccessResult) {
   // Records must survive a JSON round trip unchanged (no Date, bigint, Buffer, undefined).
   expect(JSON.parse(JSON.stringify(r.collections))).toEqual(r.collections);
@@ -229,6 +246,14 @@ export function describeConnectorConformance(name: string, setup: ConformanceSet
         expect(typeof d.type).toBe('string');
         expect(typeof d.value).toBe('string');
       }
+    });
+
+    test('attribution, where reported, names only the identities of the call, one entry per record', async ({ connector }) => {
+      assertAttribution(before, who);
+      // Searched by one identity alone, a record can only have been led to by it.
+      const one = who.filter((w) => connector.lookupBy.includes(w.type)).slice(0, 1);
+      const alone = await connector.access(one, conformanceContext());
+      assertAttribution(alone, one);
     });
 
     test('a person the silo does not hold gives empty results, not an error', async ({ connector }) => {

@@ -22,6 +22,14 @@
  *   nothing.
  * - Results carry personal data only in `records`; counts, collection names and legal bases
  *   are what the audit log keeps.
+ * - **Attribution** (optional, strongly advised): a silo reached through a discovered
+ *   identity may hold someone else. The engine takes a record found through a discovered
+ *   identity only when it does not contradict what is known of the person, and for that it
+ *   needs to know which of the call's identities led to which record: `origins` per record and
+ *   `matchedBy` per discovered identity. Their entries are members of `who`, as given (same type
+ *   and value). A connector that does not report them is treated conservatively: any identity
+ *   of the call may have led to any record, so one contradicting record puts every discovered
+ *   identity of that call under the DPO's review.
  */
 
 /** An identifier of a person in some silo: `{type: 'email', value: 'alice@example.com'}`. */
@@ -34,6 +42,19 @@ export interface Identity {
 export interface DiscoveredIdentity extends Identity {
   /** e.g. "shop.customers.id of the row matched by email" */
   reason?: string;
+  /** The collection of the record(s) holding it. */
+  collection?: string;
+  /**
+   * The identities of the call (`who`) that led to the record(s) holding it — matched directly
+   * or through a relation — over every record holding it. Omitted: unknown (see Attribution).
+   */
+  matchedBy?: Identity[];
+  /**
+   * A weak link: a value the person typed themselves (a phone on a web form), which other
+   * people may share or which may be wrong. The engine records it — it confirms what is known
+   * of the person — but never searches by it, so it cannot lead to anyone else.
+   */
+  weak?: boolean;
 }
 
 export interface ConnectorContext {
@@ -81,6 +102,13 @@ export interface AccessCollection {
   records: Record<string, unknown>[];
   /** How the person was searched here; each criterion with its count (0 included). */
   matchedBy?: CollectionMatch[];
+  /**
+   * Parallel to `records`: the identities of the call that led to each record (matched
+   * directly, or inherited from the parent records of a relation). An empty entry, or no
+   * `origins` at all, means unknown (see Attribution). Exports keep only records that an
+   * identity the engine still holds for the person led to.
+   */
+  origins?: Identity[][];
 }
 
 export interface AccessResult {

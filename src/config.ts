@@ -39,6 +39,8 @@ const EnvSchema = z.object({
   OUBLI_PHONE_REGION: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as FR').default('FR'),
   /** Days an access/portability export stays downloadable before it is deleted. */
   OUBLI_EXPORT_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  /** Days a closed request (cancelled, denied, expired, failed) keeps the identifiers it was opened with. */
+  OUBLI_CLOSED_REQUEST_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   /** The controller's time zone: request deadlines are calendar days there. */
   OUBLI_TIMEZONE: z.string().min(1).refine((tz) => { try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; } }, 'must be an IANA time zone such as Europe/Paris').default('Europe/Paris'),
   /** Engine: per-call connector timeout (ms), attempts before a task fails, concurrent calls per connector. */
@@ -96,6 +98,7 @@ export interface Config {
   sessionHours: number;
   phoneRegion: CountryCode;
   exportTtlDays: number;
+  closedRequestRetentionDays: number;
   timeZone: string;
   taskTimeoutMs: number;
   taskMaxAttempts: number;
@@ -129,6 +132,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sessionHours: e.OUBLI_SESSION_HOURS,
     phoneRegion: e.OUBLI_PHONE_REGION as CountryCode,
     exportTtlDays: e.OUBLI_EXPORT_TTL_DAYS,
+    closedRequestRetentionDays: e.OUBLI_CLOSED_REQUEST_RETENTION_DAYS,
     timeZone: e.OUBLI_TIMEZONE,
     taskTimeoutMs: e.OUBLI_TASK_TIMEOUT_MS,
     taskMaxAttempts: e.OUBLI_TASK_MAX_ATTEMPTS,

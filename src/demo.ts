@@ -55,9 +55,9 @@ export async function runDemo(deps: Deps, url: string, opts: { customers?: numbe
       `try: curl -H "Authorization: Bearer ${key.key}" ${url}/v1/audit/tree-head`,
       '',
       `demo silos (${silos.customers} customers): curl -H "Authorization: Bearer ${key.key}" ${url}/v1/connectors`,
-      `a demo customer found in every silo: ${demoCustomer(1).email}`,
+      `a demo customer found in every silo: ${demoCustomer(1).email}, phone ${demoCustomer(1).phone}`,
       `erase them: curl -X POST -H "Authorization: Bearer ${key.key}" -H 'content-type: application/json' ${url}/v1/requests \\`,
-      `  -d '{"type":"erasure","identities":[{"type":"email","value":"${demoCustomer(1).email}"}],"verified":true}'`,
+      `  -d '{"type":"erasure","identities":[{"type":"email","value":"${demoCustomer(1).email}"},{"type":"phone","value":"${demoCustomer(1).phone}"}],"verified":true}'`,
       '',
     ].join('\n'),
   );

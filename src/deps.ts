@@ -33,6 +33,11 @@ export interface Deps {
   requireApproval: string[];
   /** Connector health checks, shared by callers for a few seconds. */
   health: HealthChecks;
+  /**
+   * Identity types that identify one person (deployment config; default email, customer_id,
+   * loyalty_card): a record holding a different value of one belongs to someone else.
+   */
+  uniqueIdentityTypes: readonly string[];
   /** `ready` is false while start-up work (demo seeding) still runs; /readyz reports it. */
   startup: { ready: boolean };
 }

@@ -111,6 +111,7 @@ async function main(argv: string[]): Promise<void> {
       const deps = buildDeps(config);
       deps.connectors = deployment.connectors;
       deps.requireApproval = deployment.requireApproval;
+      deps.uniqueIdentityTypes = deployment.uniqueIdentityTypes;
       if (deployment.source) deps.logger.info({ config: deployment.source, connectors: deployment.connectors.map((c) => c.id) }, 'deployment config loaded');
       reportMatching(deps.logger, deployment.connectors);
       await serveUntilSignal(deps);

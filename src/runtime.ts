@@ -16,6 +16,7 @@ import { newLogId, openLogId } from './audit/log-id.js';
 import type { Deps, Secrets } from './deps.js';
 import { prepareSubjectKeys } from './subjects/service.js';
 import { HealthChecks } from './deployment/health.js';
+import { DEFAULT_UNIQUE_TYPES } from './engine/review.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -133,6 +134,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     connectors: [],
     requireApproval: [],
     health: new HealthChecks(now),
+    uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
     startup: { ready: true },
   };
   prepareSubjectKeys(deps);

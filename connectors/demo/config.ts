@@ -1,8 +1,11 @@
 /**
  * The demo silos' connector declarations: five SQLite databases, each described with the
- * declarative SQL connector. An erasure by email alone reaches every silo: the shop and the CRM
- * reveal the phone and the customer number, the phone leads to the loyalty card (and its till
- * receipts), the customer number to the web analytics events.
+ * declarative SQL connector. An erasure by email reaches the shop, the CRM and the newsletter;
+ * the shop reveals the customer number, which leads to the invoices and the web analytics
+ * events. The phones of the shop and the CRM are typed by the customers themselves (anyone can
+ * type anyone's number), so they are weak links: recorded, never searched by. The loyalty card
+ * (and its till receipts) is registered to a phone: it is reached when the person gives their
+ * phone with the request, or their card number.
  */
 import type { SqlConnectorConfig } from '../sql/index.js';
 import { demoSiloPath, type DemoSilo } from './generate.js';
@@ -27,7 +30,7 @@ export function demoConnectorConfigs(dataDir: string): Record<DemoSilo, SqlConne
           match: { email: 'email', phone: 'phone', customer_id: 'id' },
           discover: {
             customer_id: { column: 'id', reason: 'shop.customers.id of the customer account found' },
-            phone: { column: 'phone', reason: 'shop.customers.phone of the customer account found' },
+            phone: { column: 'phone', reason: 'shop.customers.phone of the customer account found (typed by the customer)', weak: true },
             email: { column: 'email', reason: 'shop.customers.email of the customer account found' },
           },
           portable: true,
@@ -86,7 +89,7 @@ export function demoConnectorConfigs(dataDir: string): Record<DemoSilo, SqlConne
           key: 'id',
           match: { email: 'email', phone: 'phone' },
           discover: {
-            phone: { column: 'phone', reason: 'crm.contacts.phone of the contact found' },
+            phone: { column: 'phone', reason: 'crm.contacts.phone of the contact found (given by the caller)', weak: true },
             email: { column: 'email', reason: 'crm.contacts.email of the contact found' },
           },
           portable: true,

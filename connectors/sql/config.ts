@@ -69,7 +69,13 @@ const MatchSpec = z.union([Ident, z.object({ column: Ident, normalize: z.enum(NO
   },
 });
 
-const DiscoverSpec = z.union([Ident, z.object({ column: Ident, reason: z.string().min(1).optional() }).strict()]);
+/**
+ * A column whose values identify the person elsewhere: the column name, or `{ column, reason,
+ * weak }`. `weak: true` marks a value the person typed themselves (a phone on a web form, which
+ * a household shares or a typo makes someone else's): the engine records it to confirm what it
+ * knows, and never searches by it.
+ */
+const DiscoverSpec = z.union([Ident, z.object({ column: Ident, reason: z.string().min(1).optional(), weak: z.boolean().optional() }).strict()]);
 
 const Collection = z
   .object({
@@ -87,7 +93,7 @@ const Collection = z
      * (`orders: { relations: { customer_id: 'customers.id' } }`).
      */
     relations: z.record(Ident, z.string().regex(/^[A-Za-z_]\w*\.[A-Za-z_]\w*$/, 'must be "collection.column"')).default({}),
-    /** Identity type → column whose values identify the person elsewhere (`{ customer_id: 'id' }`). */
+    /** Identity type → column whose values identify the person elsewhere (`{ customer_id: 'id' }`, `{ phone: { column: 'phone', weak: true } }`). */
     discover: z.record(IdentityType, DiscoverSpec).default({}),
     /** Data the person provided (GDPR Art. 20): included in portability exports. */
     portable: z.boolean().default(false),

@@ -8,6 +8,8 @@
  * and were checked against the live schema by `init()`, then quoted per dialect. `init()` also
  * asks the silo's planner whether an index serves each lookup (./indexes.ts): `matching()` and
  * the health check report it, with the index to create when none does.
+ * Access also reports which identity of the call led to each row and each discovered identity
+ * (./attribution.ts, through the same matchers), and which discovery links are weak.
  *
  * Erasure runs in ONE transaction of the silo: locate, then apply each collection's policy
  * children first (so foreign keys hold). It is idempotent: deleted rows are gone, and a masked
@@ -32,6 +34,7 @@ import { MAX_PARAMS, createDriver, mapDriverError, type ColumnInfo, type Driver,
 import { generatedColumns, indexUse } from './indexes.js';
 import { locate, type Plan } from './locate.js';
 import { INTEGER_TYPES, buildMatcher, findGenerated, recommendIndex } from './matchers.js';
+import { attributeRows } from './attribution.js';
 
 export interface SqlConnector extends Connector {
   readonly config: ParsedSqlConfig;
@@ -116,7 +119,7 @@ export function sqlConnector(input: SqlConnectorConfig, opts: SqlConnectorOption
         const column = typeof spec === 'string' ? spec : spec.column;
         const reason = (typeof spec === 'string' ? undefined : spec.reason) ?? `${cfg.id}.${name}.${column}`;
         need(`discover.${type}`, column);
-        return { type, column, reason };
+        return { type, column, reason, weak: typeof spec !== 'string' && spec.weak === true };
       });
       const masks: [string, MaskSpec][] = Object.entries(c.erase.action === 'mask' ? c.erase.fields : c.erase.action === 'retain' ? c.erase.mask : {});
       for (const [f] of masks) need(`erase.${c.erase.action === 'mask' ? 'fields' : 'mask'}.${f}`, f);
@@ -249,31 +252,42 @@ export function sqlConnector(input: SqlConnectorConfig, opts: SqlConnectorOption
     async access(who: Identity[], ctx: ConnectorContext): Promise<AccessResult> {
       const plansNow = await ready();
       const found = await driver.transaction((tx) => locate(tx, driver, plansNow, who), { write: false, signal: ctx.signal });
+      const origins = attributeRows(plansNow, found, who);
       const known = new Set(who.map((w) => `${w.type}\u0000${w.value}`));
-      const discovered: DiscoveredIdentity[] = [];
+      // One entry per value, led to by every row holding it (unknown if any of them is).
+      const discoveredByKey = new Map<string, { d: DiscoveredIdentity; by: Set<Identity> | null }>();
       const collections: AccessCollection[] = [];
       for (const name of Object.keys(cfg.collections)) {
         const plan = plansNow.find((p) => p.name === name)!;
         const { rows, matchedBy } = found.get(name) ?? { rows: [], matchedBy: [] };
+        const rowOrigins = origins.get(name) ?? [];
         collections.push({
           name,
           portable: plan.c.portable,
           records: rows.map((r) => Object.fromEntries(plan.output.map((col) => [col, jsonSafe(r[col])]))),
           matchedBy,
+          origins: rowOrigins.map((o) => o ?? []),
         });
         for (const d of plan.discover) {
-          for (const r of rows) {
+          rows.forEach((r, i) => {
             const raw = r[d.column];
-            if (raw === null || raw === undefined || raw === '') continue;
+            if (raw === null || raw === undefined || raw === '') return;
             let value = String(jsonSafe(raw));
             if (d.type === 'email') value = value.toLowerCase();
             const k = `${d.type}\u0000${value}`;
-            if (known.has(k)) continue;
-            known.add(k);
-            discovered.push({ type: d.type, value, reason: d.reason });
-          }
+            if (known.has(k)) return;
+            let entry = discoveredByKey.get(k);
+            if (!entry) {
+              entry = { d: { type: d.type, value, reason: d.reason, collection: name, ...(d.weak ? { weak: true } : {}) }, by: new Set() };
+              discoveredByKey.set(k, entry);
+            } else if (!d.weak) delete entry.d.weak; // a strong link anywhere makes it strong
+            const o = rowOrigins[i];
+            if (o === null || o === undefined) entry.by = null;
+            else if (entry.by) for (const w of o) entry.by.add(w);
+          });
         }
       }
+      const discovered = [...discoveredByKey.values()].map(({ d, by }) => (by ? { ...d, matchedBy: [...by] } : d));
       ctx.log.debug({ connector: cfg.id, collections: collections.map((c) => [c.name, c.records.length]), discovered: discovered.length }, 'sql access');
       return { collections, discovered };
     },

@@ -25,7 +25,7 @@ export interface Plan {
   /** Columns holding integers: values that are not integers cannot match them. */
   integerColumns: Set<string>;
   masks: [string, MaskSpec][];
-  discover: { type: string; column: string; reason: string }[];
+  discover: { type: string; column: string; reason: string; weak: boolean }[];
   /** Columns of this collection referenced by children (their values are needed). */
   referenced: Set<string>;
   /** One per identity column (`match`). */

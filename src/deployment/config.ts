@@ -1,6 +1,7 @@
 /**
- * The deployment's own configuration: its silos (connectors) and which request types wait for
- * DPO approval, declared in a typed `oubli.config.ts` (like drizzle.config.ts):
+ * The deployment's own configuration: its silos (connectors), which request types wait for
+ * DPO approval and which identity types identify one person, declared in a typed
+ * `oubli.config.ts` (like drizzle.config.ts):
  *
  *   import { defineConfig } from 'oubli/src/deployment/config.ts';
  *   export default defineConfig({ connectors: [ { id: 'shop', driver: 'postgres', … } ] });
@@ -19,6 +20,7 @@ import { tsImport } from 'tsx/esm/api';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Connector } from '../../connectors/types.js';
 import { sqlConnector, type SqlConnectorConfig } from '../../connectors/sql/index.js';
+import { DEFAULT_UNIQUE_TYPES } from '../engine/review.js';
 
 export const REQUEST_TYPES = ['access', 'portability', 'erasure'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
@@ -30,6 +32,15 @@ export interface DeploymentConfig {
   connectors: ConnectorEntry[];
   /** Request types that wait in `awaiting_approval` for the DPO (default: none). */
   requireApproval?: RequestType[];
+  identities?: {
+    /**
+     * Identity types of which a person has one value (default: email, customer_id,
+     * loyalty_card). A record reached through a discovered identity that holds a different
+     * value of one of these belongs to someone else: the request stops for the DPO. Leave out
+     * types people share (a household's phone).
+     */
+    unique?: string[];
+  };
 }
 
 /** Typed identity: gives editors and tsc the shape of oubli.config.ts. */
@@ -42,6 +53,7 @@ export interface LoadedDeployment {
   source: string | null;
   connectors: Connector[];
   requireApproval: RequestType[];
+  uniqueIdentityTypes: string[];
 }
 
 /** A configuration problem; the message is meant for the operator, as is. */
@@ -87,6 +99,10 @@ const TopLevel = z
   .object({
     connectors: z.array(z.unknown()).default([]),
     requireApproval: z.array(z.enum(REQUEST_TYPES)).default([]),
+    identities: z
+      .object({ unique: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'identity types are lower-case [a-z0-9_]')).default([...DEFAULT_UNIQUE_TYPES]) })
+      .strict()
+      .default({ unique: [...DEFAULT_UNIQUE_TYPES] }),
   })
   .strict();
 
@@ -133,7 +149,7 @@ export function buildDeployment(raw: unknown, source: string | null = null, opts
     seen.add(c.id);
   }
   if (problems.length) throw new DeploymentConfigError(problems.join('\n'));
-  return { source, connectors, requireApproval: top.data.requireApproval };
+  return { source, connectors, requireApproval: top.data.requireApproval, uniqueIdentityTypes: top.data.identities.unique };
 }
 
 /**
@@ -185,7 +201,7 @@ export async function loadDeploymentConfig(path: string, opts: { init?: boolean 
 /** Finds and loads the deployment config; none found → no connectors. */
 export async function loadDeployment(cwd: string, configFile?: string, opts: { init?: boolean } & BuildOptions = {}): Promise<LoadedDeployment> {
   const path = findDeploymentConfig(cwd, configFile);
-  if (!path) return { source: null, connectors: [], requireApproval: [] };
+  if (!path) return { source: null, connectors: [], requireApproval: [], uniqueIdentityTypes: [...DEFAULT_UNIQUE_TYPES] };
   return loadDeploymentConfig(path, opts);
 }
 

@@ -6,18 +6,26 @@
  * Stages of a running request:
  *   access (rounds of identity expansion) → [erasure: erase → verify] → finalize → done.
  * A stage moves on only when none of the request's tasks is open; a failed task stops the
- * request in `needs_attention` until the DPO retries.
+ * request in `needs_attention` until the DPO retries. At the end of every access round the
+ * identities found are judged (./review.ts): an identity conflict stops the request in
+ * `needs_review` until the DPO has decided every identity under review; it then resumes with
+ * another access round (silos searched by an identity no longer held are searched again).
  */
 import type { Connector } from '../../connectors/types.js';
 import type { Ctx } from '../deps.js';
 import type { DsrRequest, Verification } from '../db/schema/requests.js';
 import type { TaskPhase } from '../db/schema/tasks.js';
 import { findSubjectIdByIdentity, forgetSubject, subjectRefOf } from '../subjects/service.js';
-import { getRequestLite, getRequestRow, identitiesOf, setStage, setStatus, stmts, tasksOf, type IdentityRow, type RequestLite, type TaskRow } from './store.js';
+import { erasableIds, includedIds, judgeIdentities, searchableIds, searchedByAccess, searchedOf, type Judged } from './identities.js';
+import { destroyIdentityValues, getRequestLite, getRequestRow, identitiesOf, setStage, setStatus, stmts, tasksOf, type IdentityRow, type RequestLite, type TaskRow } from './store.js';
 
-/** Identity expansion bounds: rounds of access calls, identities per request. */
-export const MAX_ROUNDS = 5;
+/**
+ * Identity expansion bounds: identities per request; access rounds (a safety net — expansion
+ * ends by itself: a silo is searched again only with an identity it has not searched by, or
+ * once an identity it searched by is no longer held for the person).
+ */
 export const MAX_IDENTITIES = 50;
+export const MAX_ACCESS_ROUNDS = 20;
 
 export const ENGINE_ACTOR = { type: 'system', id: 'engine' } as const;
 
@@ -36,63 +44,81 @@ export function auditRequest(ctx: Ctx, req: Pick<DsrRequest, 'id' | 'subjectId'>
   ctx.audit.append({ type, actor: ctx.actor, requestId: req.id, ...(subjectRef ? { subjectRef } : {}), data });
 }
 
-function usable(c: Connector, identities: IdentityRow[]): boolean {
-  return identities.some((i) => i.value !== null && c.lookupBy.includes(i.type));
-}
-
-function createTask(ctx: Ctx, req: RequestLite, connectorId: string, phase: TaskPhase, round: number, watermark: number): void {
+function createTask(ctx: Ctx, req: Pick<RequestLite, 'id'>, connectorId: string, phase: TaskPhase, round: number, watermark: number): void {
   stmts(ctx.db).insertTask.run({ id: ctx.ids('tsk'), requestId: req.id, connectorId, phase, round, now: ctx.now(), watermark });
 }
 
-/** Access tasks for connectors that have not yet searched with every identity they can use. */
+const maxId = (identities: IdentityRow[]) => identities.reduce((m, i) => Math.max(m, i.id), 0);
+
+/**
+ * Access tasks for the connectors that need one: a silo not yet searched by every identity it
+ * may use (fresh), or whose latest search used an identity no longer held for the person
+ * (stale: its result would mix in someone else's records).
+ */
 function planAccessRound(ctx: Ctx, req: RequestLite, round: number, tasks: TaskRow[], identities: IdentityRow[], blocked: Set<string> = new Set()): number {
-  const watermark = identities.reduce((m, i) => Math.max(m, i.id), 0);
+  const included = includedIds(identities);
+  const latest = latestDone(tasks, 'access');
   let created = 0;
   for (const c of ctx.connectors) {
-    if (!c.capabilities.access || !usable(c, identities) || blocked.has(c.id)) continue;
-    const seen = tasks
-      .filter((t) => t.connectorId === c.id && t.phase === 'access' && t.status === 'done')
-      .reduce((m, t) => Math.max(m, t.identityWatermark), 0);
-    const fresh = identities.some((i) => i.id > seen && i.value !== null && c.lookupBy.includes(i.type));
-    if (!fresh) continue;
-    createTask(ctx, req, c.id, 'access', round, watermark);
+    if (!c.capabilities.access || blocked.has(c.id)) continue;
+    const usable = searchableIds(c, identities);
+    if (usable.length === 0) continue;
+    const searched = searchedByAccess(tasks, c, identities);
+    const last = latest.get(c.id);
+    const fresh = usable.some((id) => !searched.has(id));
+    const stale = last !== undefined && searchedOf(last, identities, c).some((id) => !included.has(id));
+    if (!fresh && !stale) continue;
+    createTask(ctx, req, c.id, 'access', round, maxId(identities));
     created++;
   }
   return created;
 }
 
-/** Highest id among the identities this connector can search by. */
-function relevantWatermark(c: Connector, identities: IdentityRow[]): number {
-  return identities.reduce((m, i) => (i.value !== null && c.lookupBy.includes(i.type) ? Math.max(m, i.id) : m), 0);
-}
+const covers = (t: TaskRow, ids: number[], identities: IdentityRow[], c: Connector) => {
+  const s = new Set(searchedOf(t, identities, c));
+  return ids.every((id) => s.has(id));
+};
 
 /**
  * Erase / verify tasks for the connectors that still need one: no erase done with every
- * identity they can use yet; no verification since their latest erasure. Connectors with a
- * failed task are skipped (the request ends in needs_attention; a retry plans them again).
+ * identity they may erase by yet; no verification since their latest erasure. Connectors with
+ * a failed task are skipped (the request ends in needs_attention; a retry plans them again).
  */
 function planPhase(ctx: Ctx, req: RequestLite, phase: 'erase' | 'verify', round: number, tasks: TaskRow[], identities: IdentityRow[], blocked: Set<string>): number {
-  const watermark = identities.reduce((m, i) => Math.max(m, i.id), 0);
   let created = 0;
   for (const c of ctx.connectors) {
     const capable = phase === 'erase' ? c.capabilities.erasure : c.capabilities.access;
-    if (!capable || !usable(c, identities) || blocked.has(c.id)) continue;
-    const need = relevantWatermark(c, identities);
+    if (!capable || blocked.has(c.id)) continue;
+    const who = erasableIds(c, tasks, identities);
+    if (who.length === 0) continue;
     const mine = tasks.filter((t) => t.connectorId === c.id && t.status === 'done');
-    // A silo whose access pass, with every identity it can use, found nothing holds nothing to
-    // erase or verify (the contract makes access and erase see the same data).
-    const searched = [...mine].filter((t) => t.phase === 'access' && t.identityWatermark >= need);
-    if (c.capabilities.access && searched.length > 0 && searched.every((t) => (t.result?.found ?? 0) === 0)) {
+    // A silo whose latest access pass, with every identity it may erase by, found nothing
+    // holds nothing to erase or verify (the contract makes access and erase see the same data).
+    const last = latestDone(tasks, 'access').get(c.id);
+    if (c.capabilities.access && last && covers(last, who, identities, c) && (last.result?.found ?? 0) === 0) {
       const erased = mine.some((t) => t.phase === 'erase');
       if (phase === 'erase' || !erased) continue;
     }
     if (phase === 'erase') {
-      if (mine.some((t) => t.phase === 'erase' && t.identityWatermark >= need)) continue;
+      if (mine.some((t) => t.phase === 'erase' && covers(t, who, identities, c))) continue;
     } else {
       const lastErase = mine.filter((t) => t.phase === 'erase').reduce((m, t) => Math.max(m, t.round), 0);
-      if (mine.some((t) => t.phase === 'verify' && t.round > lastErase && t.identityWatermark >= need)) continue;
+      if (mine.some((t) => t.phase === 'verify' && t.round > lastErase && covers(t, who, identities, c))) continue;
     }
-    createTask(ctx, req, c.id, phase, round, watermark);
+    createTask(ctx, req, c.id, phase, round, maxId(identities));
+    created++;
+  }
+  return created;
+}
+
+/** After a failed verification: erase again everywhere with every identity held, then verify. */
+export function planErasureAgain(ctx: Ctx, req: Pick<RequestLite, 'id'>, round: number): number {
+  const identities = identitiesOf(ctx.db, req.id);
+  const tasks = tasksOf(ctx.db, req.id);
+  let created = 0;
+  for (const c of ctx.connectors) {
+    if (!c.capabilities.erasure || erasableIds(c, tasks, identities).length === 0) continue;
+    createTask(ctx, req, c.id, 'erase', round, maxId(identities));
     created++;
   }
   return created;
@@ -153,11 +179,14 @@ export function advance(ctx: Ctx, requestId: string): void {
     // A silo that failed for good does not hold the others back: they go on; the request
     // ends in needs_attention instead of completed.
     const blocked = new Set(failed.map((t) => t.connectorId));
-    const identities = identitiesOf(ctx.db, req.id);
+    let identities = identitiesOf(ctx.db, req.id);
     const now = ctx.now();
     switch (req.stage) {
       case 'access': {
-        if (req.round < MAX_ROUNDS) {
+        const judged = judgeIdentities(ctx, identities, tasks);
+        if (judged.pending.length > 0) return needsReview(ctx, req, judged);
+        identities = judged.identities;
+        if (req.round < MAX_ACCESS_ROUNDS) {
           const created = planAccessRound(ctx, req, req.round + 1, tasks, identities, blocked);
           if (created > 0) {
             setStage(ctx.db, req.id, 'access', req.round + 1, now);
@@ -194,6 +223,45 @@ export function advance(ctx: Ctx, requestId: string): void {
   }
 }
 
+/**
+ * Stops for the DPO: the evidence contradicts itself. The entry names the identities under
+ * review by id and type, and where the contradiction was seen — never a value.
+ */
+function needsReview(ctx: Ctx, req: RequestLite, judged: Judged): void {
+  const conflicts = judged.pending.filter((i) => i.why?.code === 'identity_conflict' || i.why?.code === 'leads_to_conflict');
+  const reason = `identity conflict: ${judged.pending.length} identit${judged.pending.length === 1 ? 'y needs' : 'ies need'} the DPO's decision`;
+  setStatus(ctx.db, req.id, ['running'], 'needs_review', ctx.now(), reason, 'identity_conflict');
+  auditRequest(ctx, req, 'request.needs_review', {
+    reason: 'identity_conflict',
+    pending: judged.pending.map((i) => ({
+      identity: i.id,
+      type: i.type,
+      code: i.why?.code,
+      ...(i.why?.conflictingType ? { conflictingType: i.why.conflictingType } : {}),
+      ...(i.why?.connector ? { connector: i.why.connector } : {}),
+      ...(i.why?.collection ? { collection: i.why.collection } : {}),
+      ...(i.why?.round ? { round: i.why.round } : {}),
+    })),
+    conflicts: conflicts.length,
+  });
+}
+
+/**
+ * After a DPO decision: judges again and, once no identity is under review, moves the request
+ * back to running (the next access round searches again where needed). False while some
+ * identity still waits.
+ */
+export function resumeAfterReview(ctx: Ctx, requestId: string): boolean {
+  const req = getRequestLite(ctx.db, requestId);
+  if (!req || req.status !== 'needs_review') return false;
+  const judged = judgeIdentities(ctx, identitiesOf(ctx.db, requestId), tasksOf(ctx.db, requestId));
+  if (judged.pending.length > 0) return false;
+  if (!setStatus(ctx.db, requestId, ['needs_review'], 'running', ctx.now())) return false;
+  auditRequest(ctx, req, 'request.resumed', { after: 'identity_review' });
+  advance(ctx, requestId);
+  return true;
+}
+
 function needsAttention(ctx: Ctx, req: RequestLite, failed: TaskRow[]): void {
   const reason = failed.map((t) => `${t.connectorId} (${t.phase}): ${t.lastErrorCode ?? 'ERROR'} — ${(t.lastError ?? '').slice(0, 200)}`).join('; ');
   setStatus(ctx.db, req.id, ['running'], 'needs_attention', ctx.now(), `${failed.length} task(s) failed: ${reason}`.slice(0, 2000));
@@ -217,10 +285,12 @@ function finishErasure(ctx: Ctx, req: RequestLite, tasks: TaskRow[], identities:
     auditRequest(ctx, req, 'request.needs_attention', { reason: 'verification_failed', residual: verification.residual });
     return;
   }
+  // Only the request's own people: the registry subjects of the identities given with the
+  // request and of those the DPO included — never one reached through a discovered identity
+  // (a shared phone, another customer's account): forgetting destroys their consent record.
   const subjects = new Set<string>();
-  if (req.subjectId) subjects.add(req.subjectId);
   for (const i of identities) {
-    if (i.value === null) continue;
+    if (i.value === null || i.state !== 'included' || !(i.source === 'request' || i.decision === 'include')) continue;
     const s = findSubjectIdByIdentity(ctx.db, { type: i.type, value: i.value });
     if (s) subjects.add(s);
   }
@@ -230,7 +300,7 @@ function finishErasure(ctx: Ctx, req: RequestLite, tasks: TaskRow[], identities:
   ctx.db.$client.prepare("update requests set stage = 'done', completed_at = ? where id = ?").run(ctx.now(), req.id);
   auditRequest(ctx, req, 'request.completed', { outcome: counts, subjectsForgotten: subjects.size });
   for (const s of subjects) forgetSubject(ctx, s);
-  ctx.db.$client.prepare('update request_identities set value = null where request_id = ?').run(req.id);
+  destroyIdentityValues(ctx.db, req.id);
 }
 
 /** Per connector and phase, counts only: what receipts and audit entries carry. */

@@ -1,19 +1,22 @@
 /**
- * Erasure preview: the identity expansion and an erase with `dryRun: true` on every connector,
- * in memory. Nothing is written, in the silos or here.
+ * Erasure preview: the identity expansion — judged exactly as a request's (./review.ts) — and
+ * an erase with `dryRun: true` on every connector, in memory. Nothing is written in the silos;
+ * here, only the audit entry saying who previewed which identity types (never values): a
+ * preview shows where a person is. Where a request would stop for the DPO, the preview stops
+ * too and shows the identities under review; what it reports would be erased uses only the
+ * identities held for the person.
  */
 import type { CollectionMatch, Connector, ConnectorContext } from '../../connectors/types.js';
 import { ConnectorError, isPending } from '../../connectors/types.js';
-import type { Deps } from '../deps.js';
-import { maskIdentity, normalizeIdentity, TYPE_PATTERN, type Identity } from '../identity.js';
-import { MAX_IDENTITIES, MAX_ROUNDS } from './plan.js';
+import { writeTx } from '../db/client.js';
+import type { Ctx, Deps } from '../deps.js';
+import { maskIdentity, type Identity } from '../identity.js';
+import { attributeAccess, type CallIdentity } from './attribution.js';
+import { identityViews, includedIds, searchableIds } from './identities.js';
+import { MAX_ACCESS_ROUNDS, MAX_IDENTITIES } from './plan.js';
 import { validateAccess, validateErasure } from './results.js';
-
-interface Known extends Identity {
-  source: string;
-  reason: string;
-  round: number;
-}
+import { reviewIdentities, type Evidence } from './review.js';
+import type { IdentityRow } from './store.js';
 
 export interface PreviewConnector {
   connector: string;
@@ -41,69 +44,131 @@ async function call<T>(deps: Deps, c: Connector, fn: (ctx: ConnectorContext) => 
   }
 }
 
-export async function previewErasure(deps: Deps, given: Identity[]) {
-  const known: Known[] = given.map((i) => ({ ...i, source: 'request', reason: 'given with the request', round: 0 }));
-  const key = (i: Identity) => `${i.type}\u0000${i.value}`;
-  const keys = new Set(known.map(key));
-  const found = new Map<string, Map<string, { found: number; matchedBy?: CollectionMatch[] }>>();
+const failure = (err: unknown) => ({ code: err instanceof ConnectorError ? err.code : 'CONNECTOR_ERROR', message: (err as Error).message.slice(0, 500) });
+
+/** What a connector's latest access call found: per collection, the ids that led to each record. */
+interface Found {
+  searched: number[];
+  collections: { name: string; origins: (number[] | null)[]; matchedBy?: CollectionMatch[] }[];
+}
+
+export async function previewErasure(ctx: Ctx, given: Identity[]) {
+  writeTx(ctx.db, () => ctx.audit.append({ type: 'request.previewed', actor: ctx.actor, data: { requestType: 'erasure', identityTypes: given.map((i) => i.type) } }));
+  return runPreview(ctx, given);
+}
+
+async function runPreview(deps: Deps, given: Identity[]) {
+  const searchable = new Set(deps.connectors.flatMap((c) => c.lookupBy));
+  let nextId = 1;
+  const row = (i: Identity, source: string, extra: Partial<IdentityRow> = {}): IdentityRow => ({
+    id: nextId++,
+    requestId: 'preview',
+    type: i.type,
+    value: i.value,
+    masked: maskIdentity(i),
+    source,
+    collection: null,
+    reason: 'given with the request',
+    round: 0,
+    searchable: searchable.has(i.type),
+    state: 'included',
+    weak: false,
+    depth: 0,
+    why: { code: 'given' },
+    decision: null,
+    decidedBy: null,
+    decidedAt: null,
+    decisionReason: null,
+    ...extra,
+  });
+  let identities: IdentityRow[] = given.map((i) => row(i, 'request'));
+  const evidence: Evidence[] = [];
+  const searchedBy = new Map<string, Set<number>>();
+  const latest = new Map<string, Found>();
   const errors = new Map<string, { code: string; message: string }>();
-  const seenCount = new Map<string, number>();
-  for (let round = 1; round <= MAX_ROUNDS; round++) {
-    const todo = deps.connectors.filter((c) => {
-      if (!c.capabilities.access) return false;
-      const usable = known.filter((i) => c.lookupBy.includes(i.type)).length;
-      return usable > (seenCount.get(c.id) ?? 0);
-    });
+  const judge = () => {
+    const verdicts = reviewIdentities(
+      identities.map((i) => ({ id: i.id, type: i.type, given: i.source === 'request', decision: null, weak: i.weak })),
+      evidence,
+      new Set(deps.uniqueIdentityTypes),
+    );
+    identities = identities.map((i) => ({ ...i, ...verdicts.get(i.id)! }));
+  };
+
+  for (let round = 1; round <= MAX_ACCESS_ROUNDS; round++) {
+    judge();
+    if (identities.some((i) => i.state === 'pending')) break; // a request would stop here for the DPO
+    const todo = deps.connectors
+      .filter((c) => c.capabilities.access && !errors.has(c.id))
+      .map((c) => ({ c, ids: searchableIds(c, identities) }))
+      .filter(({ c, ids }) => ids.some((id) => !searchedBy.get(c.id)?.has(id)));
     if (todo.length === 0) break;
     await Promise.all(
-      todo.map(async (c) => {
-        const who = known.filter((i) => c.lookupBy.includes(i.type)).map(({ type, value }) => ({ type, value }));
-        seenCount.set(c.id, who.length);
+      todo.map(async ({ c, ids }) => {
+        const who: CallIdentity[] = identities.filter((i) => ids.includes(i.id)).map((i) => ({ id: i.id, type: i.type, value: i.value! }));
+        let seen = searchedBy.get(c.id);
+        if (!seen) searchedBy.set(c.id, (seen = new Set()));
+        for (const id of ids) seen.add(id);
         try {
-          const r = validateAccess(await call(deps, c, (ctx) => c.access(who, ctx)));
-          found.set(c.id, new Map(r.collections.map((col) => [col.name, { found: col.records.length, ...(col.matchedBy ? { matchedBy: col.matchedBy } : {}) }])));
-          for (const d of r.discovered) {
-            if (known.length >= MAX_IDENTITIES) break;
-            const type = String(d.type ?? '').trim().toLowerCase();
-            try {
-              const id = normalizeIdentity({ type, value: String(d.value) }, { defaultRegion: deps.config.phoneRegion, extraTypes: TYPE_PATTERN.test(type) ? [type] : [] });
-              if (keys.has(key(id))) continue;
-              keys.add(key(id));
-              known.push({ ...id, source: c.id, reason: (d.reason ?? `discovered by ${c.id}`).slice(0, 500), round });
-            } catch {
-              // not followed
+          const r = validateAccess(await call(deps, c, (ctx) => c.access(who.map(({ type, value }) => ({ type, value })), ctx)));
+          const attributed = attributeAccess(r, who, { connectorId: c.id, defaultRegion: deps.config.phoneRegion });
+          latest.set(c.id, {
+            searched: ids,
+            collections: r.collections.map((col, k) => ({ name: col.name, origins: attributed.origins[k]!, ...(col.matchedBy ? { matchedBy: col.matchedBy } : {}) })),
+          });
+          const found: Evidence['found'] = [];
+          for (const d of attributed.discoveries) {
+            let known = identities.find((i) => i.type === d.identity.type && i.value === d.identity.value);
+            if (!known && identities.length < MAX_IDENTITIES) {
+              known = row(d.identity, c.id, { collection: d.collection ?? null, reason: d.reason, round, state: 'pending', weak: d.weak, why: null });
+              identities.push(known);
             }
+            found.push({ id: known?.id ?? null, type: d.identity.type, by: d.by, ...(d.collection ? { collection: d.collection } : {}) });
           }
+          evidence.push({ round, connector: c.id, searched: ids, found });
         } catch (err) {
-          errors.set(c.id, { code: err instanceof ConnectorError ? err.code : 'CONNECTOR_ERROR', message: (err as Error).message.slice(0, 500) });
+          errors.set(c.id, failure(err));
         }
       }),
     );
   }
+  judge();
+
+  const included = includedIds(identities);
   const connectors: PreviewConnector[] = [];
   await Promise.all(
     deps.connectors.map(async (c) => {
-      const who = known.filter((i) => c.lookupBy.includes(i.type)).map(({ type, value }) => ({ type, value }));
       const out: PreviewConnector = { connector: c.id, collections: [], error: errors.get(c.id) ?? null };
       connectors.push(out);
-      const counts = found.get(c.id) ?? new Map<string, { found: number; matchedBy?: CollectionMatch[] }>();
-      if (!c.capabilities.erasure || who.length === 0 || out.error) {
-        out.collections = [...counts].map(([name, n]) => ({ name, ...n, deleted: 0, masked: 0, retained: 0 }));
+      // Records found, counting only those an identity held for the person led to.
+      const last = latest.get(c.id);
+      const callHeld = last ? last.searched.every((id) => included.has(id)) : false;
+      const counts = new Map((last?.collections ?? []).map((col) => [col.name, col.origins.filter((o) => (o ? o.some((id) => included.has(id)) : callHeld)).length]));
+      const matchedOf = (name: string) => {
+        const m = last?.collections.find((col) => col.name === name)?.matchedBy;
+        return m ? { matchedBy: m } : {};
+      };
+      const seen = searchedBy.get(c.id) ?? new Set<number>();
+      const ids = searchableIds(c, identities).filter((id) => !c.capabilities.access || seen.has(id));
+      if (!c.capabilities.erasure || ids.length === 0 || out.error) {
+        out.collections = [...counts].map(([name, n]) => ({ name, found: n, deleted: 0, masked: 0, retained: 0, ...matchedOf(name) }));
         return;
       }
+      const who = identities.filter((i) => ids.includes(i.id)).map((i) => ({ type: i.type, value: i.value! }));
       try {
         const r = validateErasure(await call(deps, c, (ctx) => c.erase(who, ctx)));
         if (isPending(r)) return;
-        out.collections = r.collections.map((col) => ({ ...col, found: 0, ...counts.get(col.name) }));
+        out.collections = r.collections.map((col) => ({ ...col, found: counts.get(col.name) ?? 0, ...matchedOf(col.name) }));
       } catch (err) {
-        out.error = { code: err instanceof ConnectorError ? err.code : 'CONNECTOR_ERROR', message: (err as Error).message.slice(0, 500) };
+        out.error = failure(err);
       }
     }),
   );
   connectors.sort((a, b) => a.connector.localeCompare(b.connector));
-  const searchable = new Set(deps.connectors.flatMap((c) => c.lookupBy));
+  const pending = identities.filter((i) => i.state === 'pending').length;
   return {
     connectors,
-    identities: known.map((i) => ({ type: i.type, value: maskIdentity(i), source: i.source, reason: i.reason, round: i.round, searchable: searchable.has(i.type) })),
+    identities: identityViews(identities).map(({ decision: _decision, ...view }) => view),
+    review: { needed: pending > 0, pending },
   };
 }

@@ -2,7 +2,9 @@
  * Access results spooled to disk as they arrive (NDJSON, one record a line), so a person with
  * 100,000 records does not stay in the service's memory: the export is built by streaming
  * these files. Layout: `<dataDir>/exports/<requestId>/<taskId>.ndjson`, each line
- * `{"c": collection, "p": portable, "r": record}`, records of a collection contiguous.
+ * `{"c": collection, "p": portable, "o": [identity ids], "r": record}`, records of a collection
+ * contiguous; `o` (the identities that led to the record) is absent when the connector did not
+ * say. Written to `<file>.tmp` and renamed when complete: a `.tmp` left behind is a crash's.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -22,8 +24,8 @@ export function spoolFile(dataDir: string, requestId: string, taskId: string): s
   return join(spoolDir(dataDir, requestId), `${taskId}.ndjson`);
 }
 
-/** Writes the collections (written to a temp name, renamed when complete). */
-export async function writeSpool(file: string, collections: AccessCollection[]): Promise<void> {
+/** Writes the collections (written to a temp name, renamed when complete); `origins` parallel to their records. */
+export async function writeSpool(file: string, collections: AccessCollection[], origins: (number[] | null)[][] = []): Promise<void> {
   await mkdir(join(file, '..'), { recursive: true });
   const tmp = `${file}.tmp`;
   const out = createWriteStream(tmp, { flags: 'w', highWaterMark: 1 << 16 });
@@ -32,10 +34,11 @@ export async function writeSpool(file: string, collections: AccessCollection[]):
     out.once('error', reject);
   });
   let buf = '';
-  for (const c of collections) {
-    const head = `{"c":${JSON.stringify(c.name)},"p":${c.portable ? 'true' : 'false'},"r":`;
-    for (const r of c.records) {
-      buf += `${head}${JSON.stringify(r)}}\n`;
+  for (const [i, c] of collections.entries()) {
+    const head = `{"c":${JSON.stringify(c.name)},"p":${c.portable ? 'true' : 'false'},`;
+    for (const [j, r] of c.records.entries()) {
+      const o = origins[i]?.[j];
+      buf += `${head}${o ? `"o":${JSON.stringify(o)},` : ''}"r":${JSON.stringify(r)}}\n`;
       if (buf.length > 1 << 16) {
         if (!out.write(buf)) await new Promise<void>((r2) => out.once('drain', () => r2()));
         buf = '';
@@ -50,6 +53,7 @@ export async function writeSpool(file: string, collections: AccessCollection[]):
 export interface SpoolLine {
   c: string;
   p: boolean;
+  o?: number[];
   r: Record<string, unknown>;
 }
 

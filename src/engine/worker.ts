@@ -11,18 +11,21 @@
  * - stage changes and the tasks they create commit with the outcome that triggers them.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, unlink } from 'node:fs/promises';
-import type { Connector, ConnectorContext, DiscoveredIdentity } from '../../connectors/types.js';
+import { unlink } from 'node:fs/promises';
+import type { Connector, ConnectorContext } from '../../connectors/types.js';
 import { ConnectorError, isPending } from '../../connectors/types.js';
 import { writeTx, type Sqlite } from '../db/client.js';
 import type { Ctx, Deps } from '../deps.js';
 import type { TaskCounts } from '../db/schema/tasks.js';
-import { maskIdentity, normalizeIdentity, TYPE_PATTERN } from '../identity.js';
+import { maskIdentity } from '../identity.js';
 import { AppError } from '../errors.js';
+import { attributeAccess, type CallIdentity, type Discovery } from './attribution.js';
+import { erasableIds, includedIds, searchableIds } from './identities.js';
 import { advance, auditRequest, ENGINE_ACTOR, MAX_IDENTITIES, outcomeCounts } from './plan.js';
 import { validateAccess, validateErasure } from './results.js';
-import { exportsDir, removeSpool, spoolFile, writeSpool } from './spool.js';
-import { getRequestLite, getRequestRow, identitiesOf, setStatus, stmts, tasksOf, toRequest, toTask, type TaskRow } from './store.js';
+import { removeSpool, spoolFile, writeSpool } from './spool.js';
+import { sweepRequests } from './sweep.js';
+import { getRequestLite, getRequestRow, identitiesOf, stmts, tasksOf, toTask, type TaskRow } from './store.js';
 import { buildExport } from '../requests/export.js';
 
 export interface EngineOptions {
@@ -262,9 +265,15 @@ export class Engine {
     try {
       if (!req) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
       if (!connector) throw new ConnectorError('UNKNOWN_CONNECTOR', `connector "${task.connectorId}" is not configured`, false);
-      const who = identitiesOf(this.deps.db, req.id)
-        .filter((i) => i.id <= task.identityWatermark && i.value !== null && connector.lookupBy.includes(i.type))
-        .map((i) => ({ type: i.type, value: i.value! }));
+      // Only identities held for the person (never a weak link or one under review); an
+      // erasure only those this silo's access pass already searched by (so judged).
+      const identities = identitiesOf(this.deps.db, req.id);
+      const allowed = new Set(task.phase === 'access' ? searchableIds(connector, identities) : erasableIds(connector, tasksOf(this.deps.db, req.id), identities));
+      const call: CallIdentity[] = identities
+        .filter((i) => i.id <= task.identityWatermark && allowed.has(i.id))
+        .map((i) => ({ id: i.id, type: i.type, value: i.value! }));
+      const who = call.map(({ type, value }) => ({ type, value }));
+      const searched = call.map((i) => i.id);
       const cctx: ConnectorContext = {
         signal: ac.signal,
         requestId: req.id,
@@ -281,10 +290,10 @@ export class Engine {
       if (task.phase === 'erase') {
         const r = validateErasure(raw);
         if (isPending(r)) {
-          await this.recordDone(task, { collections: [], found: 0, deleted: 0, masked: 0, retained: 0, pendingRef: r.ref }, [], 'waiting');
+          await this.recordDone(task, { collections: [], found: 0, deleted: 0, masked: 0, retained: 0, pendingRef: r.ref, searched }, [], 'waiting');
           return;
         }
-        const counts: TaskCounts = { collections: r.collections.map((c) => ({ ...c })), found: 0, deleted: 0, masked: 0, retained: 0 };
+        const counts: TaskCounts = { collections: r.collections.map((c) => ({ ...c })), found: 0, deleted: 0, masked: 0, retained: 0, searched };
         for (const c of r.collections) {
           counts.deleted += c.deleted;
           counts.masked += c.masked;
@@ -294,6 +303,7 @@ export class Engine {
       } else {
         const r = validateAccess(raw);
         raw = undefined;
+        const attributed = attributeAccess(r, call, { connectorId: connector.id, defaultRegion: this.deps.config.phoneRegion });
         const counts: TaskCounts = {
           collections: r.collections.map((c) => ({ name: c.name, found: c.records.length, portable: c.portable, ...(c.matchedBy ? { matchedBy: c.matchedBy } : {}) })),
           found: r.collections.reduce((n, c) => n + c.records.length, 0),
@@ -301,12 +311,13 @@ export class Engine {
           masked: 0,
           retained: 0,
           discovered: r.discovered.length,
+          searched,
         };
         // Only access/portability requests keep the records, spooled to disk before "done".
         if (task.phase === 'access' && req.type !== 'erasure') {
-          await writeSpool(spoolFile(this.deps.config.dataDir, req.id, task.id), r.collections);
+          await writeSpool(spoolFile(this.deps.config.dataDir, req.id, task.id), r.collections, attributed.origins);
         }
-        await this.recordDone(task, counts, task.phase === 'access' ? r.discovered : []);
+        await this.recordDone(task, counts, task.phase === 'access' ? attributed.discoveries : []);
       }
     } catch (err) {
       if (this.stopped && ac.signal.aborted && (ac.signal.reason as ConnectorError | undefined)?.code === 'SHUTDOWN') {
@@ -369,7 +380,7 @@ export class Engine {
     });
   }
 
-  private async recordDone(task: TaskRow, counts: TaskCounts, discovered: DiscoveredIdentity[], status: 'done' | 'waiting' = 'done'): Promise<void> {
+  private async recordDone(task: TaskRow, counts: TaskCounts, discovered: Discovery[], status: 'done' | 'waiting' = 'done'): Promise<void> {
     const ctx = { ...this.ctx, now: this.deps.now };
     const changed = await this.commit(() => {
       const now = this.deps.now();
@@ -386,7 +397,8 @@ export class Engine {
       });
       if (ok.changes !== 1) return false; // lease lost or request cancelled: someone else owns the outcome
       const req = getRequestLite(this.deps.db, task.requestId)!;
-      const { added: followed, limited } = discovered.length > 0 ? this.addDiscovered(task, discovered) : { added: [], limited: false };
+      const { added: followed, limited, evidence } = this.addDiscovered(task, discovered);
+      if (task.phase === 'access') stmts(this.deps.db).setTaskResult.run(JSON.stringify({ ...counts, evidence }), task.id);
       auditRequest(ctx, req, status === 'waiting' ? 'task.pending' : 'task.completed', {
         taskId: task.id,
         connector: task.connectorId,
@@ -413,42 +425,48 @@ export class Engine {
     if (changed) this.deps.logger.debug({ taskId: task.id, connector: task.connectorId, phase: task.phase }, 'connector task done');
   }
 
-  /** Normalizes and stores discovered identities (bounded); returns {type, reason} of the new ones. */
-  private addDiscovered(task: TaskRow, discovered: DiscoveredIdentity[]): { added: { type: string; reason: string }[]; limited: boolean } {
+  /**
+   * Stores the identities an access call found (bounded) and returns the call's evidence for
+   * the judgement at the end of the round: every identity found, known before or not, by id.
+   * New ones wait as `pending` until that judgement. One over the bound is still evidence
+   * (`id: null`): a value nobody could check cannot make a record look consistent.
+   */
+  private addDiscovered(task: TaskRow, discovered: Discovery[]) {
     const s = stmts(this.deps.db);
-    const added: { type: string; reason: string }[] = [];
+    const added: { type: string; reason: string; weak?: true }[] = [];
+    const evidence: NonNullable<TaskCounts['evidence']> = [];
     let count = s.identityCount.get(task.requestId) as number;
     let limited = false;
     for (const d of discovered) {
-      if (count >= MAX_IDENTITIES) {
+      const { identity } = d;
+      let id = s.identityByValue.get(task.requestId, identity.type, identity.value) as number | undefined;
+      if (id !== undefined) {
+        if (!d.weak) s.strengthenIdentity.run(id);
+      } else if (count >= MAX_IDENTITIES) {
         limited = true; // bounded expansion: the DPO sees it in the audit entry
-        break;
-      }
-      const type = String(d.type ?? '').trim().toLowerCase();
-      let id;
-      try {
-        id = normalizeIdentity({ type, value: String(d.value) }, { defaultRegion: this.deps.config.phoneRegion, extraTypes: TYPE_PATTERN.test(type) ? [type] : [] });
-      } catch {
-        continue; // an unusable identifier is not followed
-      }
-      const reason = (d.reason ?? `discovered by ${task.connectorId}`).slice(0, 500);
-      const r = s.insertIdentity.run({
-        requestId: task.requestId,
-        type: id.type,
-        value: id.value,
-        masked: maskIdentity(id),
-        source: task.connectorId,
-        collection: null,
-        reason,
-        round: task.round,
-        searchable: this.searchable.has(id.type) ? 1 : 0,
-      });
-      if (r.changes === 1) {
+      } else {
+        const r = s.insertIdentity.run({
+          requestId: task.requestId,
+          type: identity.type,
+          value: identity.value,
+          masked: maskIdentity(identity),
+          source: task.connectorId,
+          collection: d.collection ?? null,
+          reason: d.reason,
+          round: task.round,
+          searchable: this.searchable.has(identity.type) ? 1 : 0,
+          state: 'pending',
+          weak: d.weak ? 1 : 0,
+          depth: 0,
+          why: null,
+        });
+        id = Number(r.lastInsertRowid);
         count++;
-        added.push({ type: id.type, reason });
+        added.push({ type: identity.type, reason: d.reason, ...(d.weak ? { weak: true as const } : {}) });
       }
+      evidence.push({ id: id ?? null, type: identity.type, by: d.by, ...(d.collection ? { collection: d.collection } : {}) });
     }
-    return { added, limited };
+    return { added, limited, evidence };
   }
 
   private async recordFailure(task: TaskRow, err: unknown): Promise<void> {
@@ -504,7 +522,7 @@ export class Engine {
       const req = getRequestRow(this.deps.db, requestId);
       if (!req || req.status !== 'running' || req.stage !== 'finalize') return;
       const tasks = tasksOf(this.deps.db, requestId);
-      const built = await buildExport(this.deps, req, tasks);
+      const built = await buildExport(this.deps, req, tasks, includedIds(identitiesOf(this.deps.db, requestId)));
       const ctx = this.ctx;
       const done = writeTx(this.deps.db, () => {
         const now = this.deps.now();
@@ -528,53 +546,10 @@ export class Engine {
     }
   }
 
-  /**
-   * Deletes spooled access results that will never become an export (request cancelled,
-   * denied, expired) or already did: personal data does not linger on disk.
-   */
-  private async sweepSpools(): Promise<void> {
-    const dir = exportsDir(this.deps.config.dataDir);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return;
-    }
-    const status = this.deps.db.$client.prepare('select status from requests where id = ?').pluck();
-    for (const name of names) {
-      if (!/^req_[0-9a-z]+$/.test(name)) continue;
-      const s = status.get(name) as string | undefined;
-      if (s === undefined || ['completed', 'cancelled', 'denied', 'expired', 'failed'].includes(s)) await removeSpool(this.deps.config.dataDir, name);
-    }
-  }
-
-  /** Expires never-verified requests past their deadline; deletes exports past their TTL. */
+  /** The periodic clean-up (./sweep.ts): expiries, retention, leftover files. */
   async sweep(): Promise<void> {
     this.lastSweep = this.deps.now();
-    await this.sweepSpools();
-    const now = this.deps.now();
-    const sqlite = this.deps.db.$client;
-    const stale = sqlite.prepare("select id from requests where status = 'pending_verification' and due_at < ?").pluck().all(now) as string[];
-    for (const id of stale) {
-      writeTx(this.deps.db, () => {
-        const req = getRequestRow(this.deps.db, id)!;
-        if (setStatus(this.deps.db, id, ['pending_verification'], 'expired', now, 'never verified before the deadline')) {
-          auditRequest(this.ctx, req, 'request.expired', {});
-        }
-      });
-    }
-    const old = sqlite
-      .prepare('select id, export_path as path from requests where export_path is not null and export_expires_at < ?')
-      .all(now) as { id: string; path: string }[];
-    for (const { id, path } of old) {
-      await unlink(path).catch(() => undefined);
-      writeTx(this.deps.db, () => {
-        const r = sqlite.prepare('update requests set export_path = null where id = ? and export_path is not null').run(id);
-        // The archive is gone: so is the request's copy of the person's identifiers.
-        sqlite.prepare('update request_identities set value = null where request_id = ?').run(id);
-        if (r.changes === 1) auditRequest(this.ctx, toRequest(sqlite.prepare('select id, subject_id as subjectId from requests where id = ?').get(id)) ?? { id, subjectId: null }, 'request.export_deleted', {});
-      });
-    }
+    await sweepRequests(this.ctx);
   }
 }
 

@@ -6,7 +6,9 @@
  * - index.html     a readable summary in the request's language;
  * - manifest.json  {files: {path: sha256 hex}, jws}: `jws` is a compact JWS (audit key) whose
  *                  payload is that same files map.
- * Portability keeps only the portable collections (data the person provided, Art. 20).
+ * Portability keeps only the portable collections (data the person provided, Art. 20). Only
+ * records of identities held for the person go in (never one reached through an identity the
+ * DPO excluded or that is under review).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -16,7 +18,7 @@ import yazl from 'yazl';
 import type { Deps } from '../deps.js';
 import type { DsrRequest } from '../db/schema/requests.js';
 import { latestDone } from '../engine/plan.js';
-import { exportsDir, readSpool, spoolFile } from '../engine/spool.js';
+import { exportsDir, readSpool, spoolFile, type SpoolLine } from '../engine/spool.js';
 import type { TaskRow } from '../engine/store.js';
 
 /** A write stream that hashes what it writes and respects backpressure. */
@@ -80,10 +82,14 @@ function esc(v: unknown): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function csvCell(v: unknown): string {
+/** A cell a spreadsheet would read as a formula (OWASP CSV injection), blanks before it included. */
+const FORMULA_START = /^[\s\u00a0\u3000]*[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/;
+
+export function csvCell(v: unknown): string {
   let s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  // Spreadsheet formula injection: a leading = or @ would run as a formula.
-  if (/^[=@\t\r]/.test(s)) s = `'${s}`;
+  // Numbers are digits and a sign, never a formula; text starting like one is quoted with a
+  // leading apostrophe so that a spreadsheet shows it instead of running it.
+  if (typeof v !== 'number' && typeof v !== 'bigint' && FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n;]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -101,11 +107,23 @@ export function exportPath(dataDir: string, requestId: string): string {
   return join(exportsDir(dataDir), `${requestId}.zip`);
 }
 
-export async function buildExport(deps: Deps, req: DsrRequest, tasks: TaskRow[]): Promise<BuiltExport> {
+/**
+ * Which spooled records belong in the archive: those an identity held for the person led to.
+ * A record whose connector did not say (no `o`) is kept only when every identity its call
+ * searched by is still held.
+ */
+function recordFilter(task: TaskRow, included: ReadonlySet<number>, portableOnly: boolean): (line: SpoolLine) => boolean {
+  const searched = task.result?.searched;
+  const callHeld = !searched || searched.every((id) => included.has(id));
+  return (line) => (!portableOnly || line.p) && (line.o ? line.o.some((id) => included.has(id)) : callHeld);
+}
+
+/** `included`: ids of the request's identities held for the person (see src/engine/review.ts). */
+export async function buildExport(deps: Deps, req: DsrRequest, tasks: TaskRow[], included: ReadonlySet<number>): Promise<BuiltExport> {
   const portableOnly = req.type === 'portability';
   const t = TEXT[req.locale] ?? TEXT.en;
   const sources = [...latestDone(tasks, 'access').values()]
-    .map((task) => ({ connector: task.connectorId, file: spoolFile(deps.config.dataDir, req.id, task.id) }))
+    .map((task) => ({ connector: task.connectorId, file: spoolFile(deps.config.dataDir, req.id, task.id), wanted: recordFilter(task, included, portableOnly) }))
     .filter((s) => existsSync(s.file))
     .sort((a, b) => a.connector.localeCompare(b.connector));
   const work = join(exportsDir(deps.config.dataDir), `.build-${req.id}-${randomBytes(4).toString('hex')}`);
@@ -124,7 +142,7 @@ export async function buildExport(deps: Deps, req: DsrRequest, tasks: TaskRow[])
       let current: string | null = null;
       let first = true;
       for await (const line of readSpool(s.file)) {
-        if (portableOnly && !line.p) continue;
+        if (!s.wanted(line)) continue;
         if (line.c !== current) {
           await data.write(`${current === null ? '' : '],'}${JSON.stringify(line.c)}:[`);
           current = line.c;
@@ -169,7 +187,7 @@ export async function buildExport(deps: Deps, req: DsrRequest, tasks: TaskRow[])
         csv = null;
       };
       for await (const line of readSpool(s.file)) {
-        if (portableOnly && !line.p) continue;
+        if (!s.wanted(line)) continue;
         if (line.c !== current) {
           await closeCollection();
           current = line.c;

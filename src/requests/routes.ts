@@ -12,6 +12,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
 import type { Ctx } from '../deps.js';
 import { CHANNELS, REQUEST_STATUSES, REQUEST_TYPES } from '../db/schema/requests.js';
+import { IDENTITY_STATES } from '../db/schema/request-identities.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import {
   approveRequest,
@@ -27,6 +28,8 @@ import {
   verifyRequest,
 } from './service.js';
 import { requestReceipt } from './receipt.js';
+import { decideIdentity } from './decisions.js';
+import { DENIAL_REASONS } from './duties.js';
 import { previewErasure } from '../engine/preview.js';
 import { auditRequest } from '../engine/plan.js';
 
@@ -70,14 +73,50 @@ const Summary = z
 
 const Counts = z.object({ found: z.number(), deleted: z.number(), masked: z.number(), retained: z.number() });
 
+const IdentityRef = z.object({ id: z.number().int(), type: z.string(), value: z.string().openapi({ description: 'masked' }) });
+
+const IdentityView = z
+  .object({
+    id: z.number().int(),
+    type: z.string(),
+    value: z.string().openapi({ description: 'masked' }),
+    source: z.string().openapi({ description: '`request` when given with the request, else the connector that found it' }),
+    collection: z.string().nullable(),
+    reason: z.string().nullable(),
+    round: z.number(),
+    searchable: z.boolean(),
+    state: z.enum(IDENTITY_STATES).openapi({
+      description: 'included: held for the person (searched, erased, exported); pending: under the DPO’s review (treated as excluded until decided); excluded',
+    }),
+    weak: z.boolean().openapi({ description: 'found through a weak link (a value the person typed): confirms, never searched by' }),
+    why: z
+      .object({
+        code: z.enum(['given', 'followed', 'weak_link', 'identity_conflict', 'leads_to_conflict', 'through_pending', 'through_excluded', 'decided']),
+        conflictingType: z.string().optional().openapi({ description: 'the person-unique identity type whose values contradict' }),
+        connector: z.string().optional(),
+        collection: z.string().optional(),
+        round: z.number().optional(),
+        via: z.array(IdentityRef).openapi({ description: 'the identities that led to it (for leads_to_conflict: the contradicting identities it led to)' }),
+      })
+      .nullable()
+      .openapi({ description: 'null while the round that found it is still running' }),
+  })
+  .openapi('RequestIdentity');
+
 const View = Summary.extend({
   statusReason: z.string().nullable(),
+  statusReasonCode: z.string().nullable().openapi({ description: '`identity_conflict` in needs_review; the Art. 12(4) ground of a denial' }),
   verified: z.boolean(),
   extendedMonths: z.number().int(),
   extensionReason: z.string().nullable(),
   stage: z.string().nullable(),
   identities: z.array(
-    z.object({ type: z.string(), value: z.string().openapi({ description: 'masked' }), source: z.string(), reason: z.string().nullable(), round: z.number(), searchable: z.boolean() }),
+    IdentityView.extend({
+      decision: z
+        .object({ decision: z.enum(['include', 'exclude']), by: z.string(), at: z.string(), reason: z.string().nullable() })
+        .nullable()
+        .openapi({ description: 'the DPO’s decision on an identity under review' }),
+    }),
   ),
   tasks: z.array(
     z.object({
@@ -113,15 +152,22 @@ const IdParam = z.object({ id: z.string().regex(/^req_[0-9a-z]{26}$/).openapi({ 
 const read = requireScope('requests:read');
 const write = requireScope('requests:write');
 const verify = requireScope('requests:verify');
+/** The DPO's authority (a dpo or admin session has it): approve, deny, extend, decide identities. */
+const approve = requireScope('requests:approve');
+
+const SEPARATION = 'Needs the DPO’s authority (requests:approve, or a dpo / admin session); the principal that opened the request gets 403 SEPARATION_OF_DUTIES.';
 
 
 /** What every state-transition route shares: POST, the request's view back, 409 on a wrong state. */
 function transition(path: string, summary: string, scope: typeof write) {
+  // The DPO's decisions say who may take them.
+  const description = scope === approve ? SEPARATION : undefined;
   return {
     method: 'post' as const,
     path,
     tags: ['Requests'],
     summary,
+    ...(description ? { description } : {}),
     security: AUTHED,
     middleware: scope,
     responses: { 200: jsonResponse(View, 'The request after the transition'), ...errorResponses(400, 401, 403, 404, 409) },
@@ -132,11 +178,32 @@ function action(path: string, summary: string, scope = write) {
   return createRoute({ ...transition(path, summary, scope), request: { params: IdParam } });
 }
 
-function actionWithBody<T extends z.ZodType>(path: string, summary: string, body: T) {
-  return createRoute({ ...transition(path, summary, write), request: { params: IdParam, body: jsonBody(body) } });
+function actionWithBody<T extends z.ZodType>(path: string, summary: string, body: T, scope = write) {
+  return createRoute({ ...transition(path, summary, scope), request: { params: IdParam, body: jsonBody(body) } });
 }
 
 const Reason = z.string().trim().min(1).max(1000);
+
+const IdentityParams = IdParam.extend({
+  identityId: z.string().regex(/^[1-9][0-9]{0,11}$/).openapi({ param: { name: 'identityId', in: 'path' }, example: '3', description: 'the `id` of one of the request’s identities' }),
+});
+
+function decisionRoute(decision: 'include' | 'exclude') {
+  return createRoute({
+    method: 'post',
+    path: `/{id}/identities/{identityId}/${decision}`,
+    tags: ['Requests'],
+    summary:
+      decision === 'include'
+        ? 'Include an identity under review: it and every record it leads to are the person’s (needs_review)'
+        : 'Exclude an identity under review: never searched, erased or exported for this request (needs_review)',
+    description: `${SEPARATION} The reason stays in the request; the audit entry keeps its keyed hash. Once no identity is under review the request runs again. A second decision on the same identity → 409 IDENTITY_NOT_PENDING.`,
+    security: AUTHED,
+    middleware: approve,
+    request: { params: IdentityParams, body: jsonBody(z.object({ reason: Reason }).strict()) },
+    responses: { 200: jsonResponse(View, 'The request after the decision'), ...errorResponses(400, 401, 403, 404, 409) },
+  });
+}
 
 export const requestRoutes = createRouter()
   .openapi(
@@ -169,25 +236,26 @@ export const requestRoutes = createRouter()
       path: '/preview',
       tags: ['Requests'],
       summary: 'Erasure dry run: what each connector would delete, mask or retain, and which identities it would follow',
+      description:
+        'Needs requests:verify (or a dpo / admin session): it reveals where a person is. Identities are judged as a request’s are: where a request would stop for the DPO (identity conflict), the preview stops and shows the identities under review. Audited (who, identity types — never values).',
       security: AUTHED,
-      middleware: [write] as const,
+      middleware: [verify] as const,
       request: { body: jsonBody(z.object({ type: z.literal('erasure'), identities: z.array(IdentityIn).max(20) }).strict()) },
       responses: {
         200: jsonResponse(
           z.object({
             connectors: z.array(z.object({ connector: z.string(), collections: z.array(z.object({ name: z.string() }).passthrough()), error: z.object({ code: z.string(), message: z.string() }).nullable() })),
-            identities: z.array(z.object({ type: z.string(), value: z.string(), source: z.string(), reason: z.string(), round: z.number(), searchable: z.boolean() })),
+            identities: z.array(IdentityView),
+            review: z.object({ needed: z.boolean(), pending: z.number().int() }).openapi({ description: 'whether a request would stop for the DPO, and on how many identities' }),
           }),
-          'Nothing was changed',
+          'Nothing was changed in the silos',
         ),
         ...errorResponses(400, 401, 403),
       },
     }),
     async (c) => {
-      const { identities } = c.req.valid('json');
-      const deps = c.get('deps');
-      const result = await previewErasure(deps, normalizeIdentities(deps, identities));
-      return c.json(result, 200);
+      const ctx = ctxOf(c);
+      return c.json(await previewErasure(ctx, normalizeIdentities(ctx, c.req.valid('json').identities)), 200);
     },
   )
   .openapi(
@@ -243,19 +311,29 @@ export const requestRoutes = createRouter()
     const ctx = ctxOf(c);
     return c.json(requestView(ctx, verifyRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
   })
-  .openapi(action('/{id}/approve', 'DPO approval (awaiting_approval → running)'), (c) => {
+  .openapi(action('/{id}/approve', 'DPO approval (awaiting_approval → running)', approve), (c) => {
     const ctx = ctxOf(c);
     return c.json(requestView(ctx, approveRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
   })
-  .openapi(actionWithBody('/{id}/deny', 'Refuse the request with a reason (GDPR Art. 12(4))', z.object({ reason: Reason }).strict()), (c) => {
-    const ctx = ctxOf(c);
-    return c.json(requestView(ctx, denyRequest(ctx, c.req.valid('param').id, c.req.valid('json').reason)) as z.infer<typeof View>, 200);
-  })
+  .openapi(
+    actionWithBody(
+      '/{id}/deny',
+      'Refuse the request (GDPR Art. 12(4)): the ground and the text shown to the person',
+      z.object({ reasonCode: z.enum(DENIAL_REASONS), reason: Reason }).strict(),
+      approve,
+    ),
+    (c) => {
+      const ctx = ctxOf(c);
+      const { reasonCode, reason } = c.req.valid('json');
+      return c.json(requestView(ctx, denyRequest(ctx, c.req.valid('param').id, reasonCode, reason)) as z.infer<typeof View>, 200);
+    },
+  )
   .openapi(
     actionWithBody(
       '/{id}/extend',
       'Extend the deadline by 1 or 2 months (at most 2 in total, counted from receipt), with a reason',
       z.object({ months: z.union([z.literal(1), z.literal(2)]), reason: Reason }).strict(),
+      approve,
     ),
     (c) => {
       const ctx = ctxOf(c);
@@ -270,6 +348,16 @@ export const requestRoutes = createRouter()
   .openapi(action('/{id}/retry', 'Re-run only the failed tasks (needs_attention → running)'), (c) => {
     const ctx = ctxOf(c);
     return c.json(requestView(ctx, retryRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+  })
+  .openapi(decisionRoute('include'), (c) => {
+    const ctx = ctxOf(c);
+    const { id, identityId } = c.req.valid('param');
+    return c.json(requestView(ctx, decideIdentity(ctx, id, Number(identityId), 'include', c.req.valid('json').reason)) as z.infer<typeof View>, 200);
+  })
+  .openapi(decisionRoute('exclude'), (c) => {
+    const ctx = ctxOf(c);
+    const { id, identityId } = c.req.valid('param');
+    return c.json(requestView(ctx, decideIdentity(ctx, id, Number(identityId), 'exclude', c.req.valid('json').reason)) as z.infer<typeof View>, 200);
   })
   .openapi(
     createRoute({

@@ -9,13 +9,15 @@ import type { Channel, DsrRequest, RequestStatus, RequestType } from '../db/sche
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { maskIdentity, normalizeIdentity, TYPE_PATTERN, type Identity } from '../identity.js';
 import { ensureSubject } from '../subjects/service.js';
-import { advance, auditRequest, outcomeCounts, startRequest } from '../engine/plan.js';
-import { getRequestRow, identitiesOf, setStatus, stmts, tasksOf, toRequest } from '../engine/store.js';
+import { advance, auditRequest, outcomeCounts, planErasureAgain, startRequest } from '../engine/plan.js';
+import { getRequestRow, identitiesOf, setStatus, stmts, tasksOf, toRequest, type IdentityRow } from '../engine/store.js';
+import { identityViews } from '../engine/identities.js';
 import { notifyEngine } from '../engine/worker.js';
 import { dueAt as computeDueAt, dueDate, formatDate, MAX_EXTENSION_MONTHS } from './deadlines.js';
+import { assertNotOpener, reasonHash, type DenialReason } from './duties.js';
 
 export const TERMINAL: readonly RequestStatus[] = ['completed', 'failed', 'denied', 'cancelled', 'expired'];
-const OPEN: readonly RequestStatus[] = ['pending_verification', 'awaiting_approval', 'running', 'needs_attention'];
+const OPEN: readonly RequestStatus[] = ['pending_verification', 'awaiting_approval', 'running', 'needs_review', 'needs_attention'];
 
 export interface OpenRequestInput {
   type: RequestType;
@@ -63,9 +65,9 @@ export function openRequest(ctx: Ctx, input: OpenRequestInput): { request: DsrRe
   const verified = input.verified === true;
   const status: RequestStatus = !verified ? 'pending_verification' : ctx.requireApproval.includes(input.type) ? 'awaiting_approval' : 'running';
   const request = writeTx(ctx.db, () => {
-    // The person's audit pseudonym: the registry subject holding their first identity.
-    const primary = identities.find((i) => i.type === 'email') ?? identities[0]!;
-    const subjectId = ensureSubject(ctx, primary);
+    // The person's audit pseudonym: the registry subject holding their first identity — only
+    // once the request is verified: an unproven claim creates nothing in the registry.
+    const subjectId = verified ? ensureSubject(ctx, primaryIdentity(identities)) : null;
     const s = stmts(ctx.db);
     s.insertRequest.run({
       id,
@@ -91,6 +93,10 @@ export function openRequest(ctx: Ctx, input: OpenRequestInput): { request: DsrRe
         reason: 'given with the request',
         round: 0,
         searchable: searchable.has(i.type) ? 1 : 0,
+        state: 'included',
+        weak: 0,
+        depth: 0,
+        why: JSON.stringify({ code: 'given' }),
       });
     }
     const row = getRequestRow(ctx.db, id)!;
@@ -107,6 +113,11 @@ export function openRequest(ctx: Ctx, input: OpenRequestInput): { request: DsrRe
   });
   if (request.status === 'running') notifyEngine(ctx.db);
   return { request, notSearchable };
+}
+
+/** The identity whose registry subject names the person in the audit log: the email, else the first. */
+function primaryIdentity<T extends Identity>(identities: readonly T[]): T {
+  return identities.find((i) => i.type === 'email') ?? identities[0]!;
 }
 
 export function requireRequest(ctx: Ctx, id: string): DsrRequest {
@@ -130,14 +141,17 @@ function transition(
   to: (req: DsrRequest) => RequestStatus,
   auditType: string,
   data: Record<string, unknown> = {},
-  reason: string | null = null,
+  reason: { text: string; code: string } | null = null,
   after?: (req: DsrRequest) => void,
+  before?: (req: DsrRequest) => void,
 ): DsrRequest {
   const out = writeTx(ctx.db, () => {
     const req = requireRequest(ctx, id);
     const target = to(req);
-    if (!setStatus(ctx.db, id, from, target, ctx.now(), reason)) throw invalidState(req, verb, from);
-    auditRequest(ctx, req, auditType, { from: req.status, to: target, ...data });
+    if (!from.includes(req.status)) throw invalidState(req, verb, from);
+    before?.(req);
+    if (!setStatus(ctx.db, id, from, target, ctx.now(), reason?.text ?? null, reason?.code ?? null)) throw invalidState(req, verb, from);
+    auditRequest(ctx, getRequestRow(ctx.db, id)!, auditType, { from: req.status, to: target, ...data });
     after?.(req);
     return getRequestRow(ctx.db, id)!;
   });
@@ -157,19 +171,42 @@ export function verifyRequest(ctx: Ctx, id: string): DsrRequest {
     {},
     null,
     (r) => {
-      ctx.db.$client.prepare('update requests set verified = 1 where id = ?').run(r.id);
       if (!ctx.requireApproval.includes(r.type)) startRequest(ctx, r.id);
+    },
+    (r) => {
+      // Verified now: the person's registry subject (found or created) becomes its pseudonym.
+      const given = identitiesOf(ctx.db, r.id).filter((i): i is IdentityRow & { value: string } => i.source === 'request' && i.value !== null);
+      const primary = given.length ? primaryIdentity(given) : null;
+      const subjectId = primary ? ensureSubject(ctx, { type: primary.type, value: primary.value }) : null;
+      ctx.db.$client.prepare('update requests set verified = 1, subject_id = coalesce(subject_id, ?) where id = ?').run(subjectId, r.id);
     },
   );
 }
 
+/** The DPO's approval; never the opener's (separation of duties). */
 export function approveRequest(ctx: Ctx, id: string): DsrRequest {
-  return transition(ctx, id, 'approve', ['awaiting_approval'], () => 'running', 'request.approved', {}, null, (r) => startRequest(ctx, r.id));
+  return transition(ctx, id, 'approve', ['awaiting_approval'], () => 'running', 'request.approved', {}, null, (r) => startRequest(ctx, r.id), (r) =>
+    assertNotOpener(ctx, r, 'approve'),
+  );
 }
 
-/** Art. 12(4): refusing to act, with the reason (shown to the person, audited). */
-export function denyRequest(ctx: Ctx, id: string, reason: string): DsrRequest {
-  return transition(ctx, id, 'deny', ['pending_verification', 'awaiting_approval'], () => 'denied', 'request.denied', { reason }, reason);
+/**
+ * Art. 12(4): refusing to act. The text (shown to the person) stays in the request's row; the
+ * audit entry keeps the Art. 12 ground and a keyed hash of the text.
+ */
+export function denyRequest(ctx: Ctx, id: string, reasonCode: DenialReason, reason: string): DsrRequest {
+  return transition(
+    ctx,
+    id,
+    'deny',
+    ['pending_verification', 'awaiting_approval'],
+    () => 'denied',
+    'request.denied',
+    { reasonCode, reasonHash: reasonHash(ctx, reason) },
+    { text: reason, code: reasonCode },
+    undefined,
+    (r) => assertNotOpener(ctx, r, 'deny'),
+  );
 }
 
 export function cancelRequest(ctx: Ctx, id: string): DsrRequest {
@@ -188,25 +225,22 @@ export function retryRequest(ctx: Ctx, id: string): DsrRequest {
       const stage = failedPhases.has('access') ? 'access' : failedPhases.has('erase') ? 'erase' : 'verify';
       ctx.db.$client.prepare('update requests set stage = ? where id = ?').run(stage, r.id);
     } else if (r.verification && !r.verification.ok) {
-      // Erase again with every known identity, then verify again.
+      // Erase again with every identity held for the person, then verify again.
       const round = r.round + 1;
       ctx.db.$client.prepare("update requests set stage = 'erase', round = ?, verification = null where id = ?").run(round, r.id);
-      const identities = identitiesOf(ctx.db, r.id);
-      const watermark = identities.reduce((m, i) => Math.max(m, i.id), 0);
-      for (const c of ctx.connectors) {
-        if (!c.capabilities.erasure || !identities.some((i) => i.value !== null && c.lookupBy.includes(i.type))) continue;
-        stmts(ctx.db).insertTask.run({ id: ctx.ids('tsk'), requestId: r.id, connectorId: c.id, phase: 'erase', round, now: ctx.now(), watermark });
-      }
+      planErasureAgain(ctx, r, round);
     }
     auditRequest(ctx, r, 'request.tasks_requeued', { tasks: requeued });
     advance(ctx, r.id);
   });
 }
 
+/** Art. 12(3): more time, with a reason (kept in the row; the audit entry keeps its keyed hash). */
 export function extendRequest(ctx: Ctx, id: string, months: number, reason: string): DsrRequest {
   const out = writeTx(ctx.db, () => {
     const req = requireRequest(ctx, id);
     if (!OPEN.includes(req.status)) throw invalidState(req, 'extend', OPEN);
+    assertNotOpener(ctx, req, 'extend');
     const total = req.extendedMonths + months;
     if (total > MAX_EXTENSION_MONTHS) {
       throw new ConflictError(
@@ -218,11 +252,11 @@ export function extendRequest(ctx: Ctx, id: string, months: number, reason: stri
     const due = computeDueAt(req.receivedAt, ctx.config.timeZone, total);
     const r = ctx.db.$client
       .prepare(
-        `update requests set extended_months = ?, extension_reason = ?, due_at = ?, updated_at = ? where id = ? and extended_months = ? and status in ('pending_verification','awaiting_approval','running','needs_attention')`,
+        `update requests set extended_months = ?, extension_reason = ?, due_at = ?, updated_at = ? where id = ? and extended_months = ? and status in (select value from json_each(?))`,
       )
-      .run(total, reason, due, ctx.now(), id, req.extendedMonths);
+      .run(total, reason, due, ctx.now(), id, req.extendedMonths, JSON.stringify(OPEN));
     if (r.changes !== 1) throw invalidState(req, 'extend', OPEN);
-    auditRequest(ctx, req, 'request.extended', { months, totalMonths: total, reason, dueAt: new Date(due).toISOString() });
+    auditRequest(ctx, req, 'request.extended', { months, totalMonths: total, reasonHash: reasonHash(ctx, reason), dueAt: new Date(due).toISOString() });
     return getRequestRow(ctx.db, id)!;
   });
   return out;
@@ -239,18 +273,12 @@ export function requestView(ctx: Ctx, req: DsrRequest) {
   return {
     ...summary(req, now, ctx.config.timeZone),
     statusReason: req.statusReason,
+    statusReasonCode: req.statusReasonCode,
     verified: req.verified,
     extendedMonths: req.extendedMonths,
     extensionReason: req.extensionReason,
     stage: req.stage,
-    identities: identitiesOf(ctx.db, req.id).map((i) => ({
-      type: i.type,
-      value: i.masked,
-      source: i.source,
-      reason: i.reason,
-      round: i.round,
-      searchable: i.searchable,
-    })),
+    identities: identityViews(identitiesOf(ctx.db, req.id)),
     tasks: tasks.map((t) => ({
       id: t.id,
       connector: t.connectorId,

@@ -51,6 +51,7 @@ export function benchCtx(db: Db): Ctx {
     connectors: [],
     requireApproval: [],
     health: new HealthChecks(now),
+    uniqueIdentityTypes: ['email', 'customer_id', 'loyalty_card'],
     startup: { ready: true },
     actor: { type: 'system', id: 'bench' },
   };

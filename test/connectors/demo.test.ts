@@ -1,7 +1,8 @@
 /**
  * The demo silos: deterministic generation, idempotent reuse, a size change regenerates, and an
- * erasure by email alone reaches every silo through discovered identities (invoices retained and
- * masked, till receipts and analytics events reached through the loyalty card and customer id).
+ * erasure by email and phone reaches every silo through discovered identities (invoices
+ * retained and masked, till receipts and analytics events reached through the loyalty card and
+ * customer id); the phones customers typed are weak links, never searched by.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,19 +19,21 @@ const ctx = (dryRun = false): ConnectorContext => ({
   log: { debug() {}, info() {}, warn() {}, error() {} },
 });
 
-/** The engine's identity expansion in miniature: rounds until nothing new appears. */
-async function expand(connectors: Connector[], start: Identity[]): Promise<Identity[]> {
+/** The engine's identity expansion in miniature: rounds until nothing new appears; weak links are not followed. */
+async function expand(connectors: Connector[], start: Identity[]): Promise<{ who: Identity[]; weak: Identity[] }> {
   const who = [...start];
+  const weak: Identity[] = [];
+  const known = (d: Identity) => [...who, ...weak].some((w) => w.type === d.type && w.value === d.value);
   for (let round = 0; round < 6; round++) {
     const before = who.length;
     for (const c of connectors) {
       if (!c.lookupBy.some((t) => who.some((w) => w.type === t))) continue;
       const r = await c.access(who, ctx());
-      for (const d of r.discovered) if (!who.some((w) => w.type === d.type && w.value === d.value)) who.push({ type: d.type, value: d.value });
+      for (const d of r.discovered) if (!known(d)) (d.weak ? weak : who).push({ type: d.type, value: d.value });
     }
     if (who.length === before) break;
   }
-  return who;
+  return { who, weak };
 }
 
 const count = (silo: (typeof DEMO_SILOS)[number], sql: string, ...params: unknown[]) => {
@@ -131,10 +134,13 @@ describe('demo silos', () => {
     for (const c of connectors) expect((await c.health!(ctx())).ok).toBe(true);
   });
 
-  it('an erasure by email alone reaches every silo through discovered identities', async () => {
+  it('an erasure by email and phone reaches every silo through discovered identities; by email alone, the phone is a weak link', async () => {
     // Customer 1 is in every silo.
     const p = demoCustomer(1);
-    const who = await expand(connectors, [{ type: 'email', value: p.email }]);
+    const alone = await expand(connectors, [{ type: 'email', value: p.email }]);
+    expect(alone.weak).toEqual([{ type: 'phone', value: p.phone }]);
+    expect(alone.who.map((i) => i.type).sort()).toEqual(['customer_id', 'email']);
+    const { who } = await expand(connectors, [{ type: 'email', value: p.email }, { type: 'phone', value: p.phone }]);
     expect(who).toEqual(
       expect.arrayContaining([
         { type: 'customer_id', value: '1' },

@@ -86,6 +86,13 @@ describe('defineConfig / buildDeployment', () => {
     expect(err!.message).toContain('connector "custom": erase: must be a function');
   });
 
+  it('person-unique identity types: email, customer_id and loyalty_card by default; the deployment may say otherwise', () => {
+    expect(buildDeployment({ connectors: [] }).uniqueIdentityTypes).toEqual(['email', 'customer_id', 'loyalty_card']);
+    expect(buildDeployment({ connectors: [], identities: { unique: ['email', 'member_no'] } }).uniqueIdentityTypes).toEqual(['email', 'member_no']);
+    expect(() => buildDeployment({ connectors: [], identities: { unique: ['E-mail'] } })).toThrow(/identities\.unique\.0: identity types are lower-case/);
+    expect(() => buildDeployment({ connectors: [], identities: { uniq: [] } })).toThrow(/identities/);
+  });
+
   it('rejects unknown request types in requireApproval, unknown keys and duplicate ids', () => {
     expect(() => buildDeployment({ connectors: [], requireApproval: ['deletion'] })).toThrow(/requireApproval\.0:/);
     expect(() => buildDeployment({ connectors: [], conectors: [] })).toThrow(/conectors/);
@@ -136,7 +143,7 @@ describe('loadDeploymentConfig', () => {
   it('no config file → no connectors; OUBLI_CONFIG naming a missing file is an error', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'oubli-noconf-'));
     try {
-      expect(await loadDeployment(empty)).toEqual({ source: null, connectors: [], requireApproval: [] });
+      expect(await loadDeployment(empty)).toEqual({ source: null, connectors: [], requireApproval: [], uniqueIdentityTypes: ['email', 'customer_id', 'loyalty_card'] });
       await expect(loadDeployment(empty, 'missing.config.ts')).rejects.toThrow(/OUBLI_CONFIG: .*missing\.config\.ts does not exist/);
       writeFileSync(join(empty, 'oubli.config.ts'), `export default { connectors: [${JSON.stringify(shop())}] };`);
       const found = await loadDeployment(empty);

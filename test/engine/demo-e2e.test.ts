@@ -1,7 +1,9 @@
 /**
  * End to end over the real demo silos (SQLite, declarative SQL connector): an erasure by a demo
- * customer's email alone empties every silo of that person through the API and the engine;
- * an access request yields a verifiable ZIP.
+ * customer's email and phone empties every silo of that person through the API and the
+ * engine; by email alone it reaches every silo but the loyalty programme (the phone the
+ * customer typed in the shop is a weak link: recorded, never searched by); an access request
+ * yields a verifiable ZIP.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoConnectors, demoCustomer, demoSiloPath, ensureDemoSilos, INVOICE_BASIS, type DEMO_SILOS } from '../../connectors/demo/index.js';
+import { demoConnectors, demoCustomer, demoSiloPath, ensureDemoSilos, INVOICE_BASIS, listDemoCustomers, type DEMO_SILOS } from '../../connectors/demo/index.js';
 import type { Connector } from '../../connectors/types.js';
 import { engineHarness } from './helpers.js';
 import { unzip, verifyJws } from '../requests/zip.js';
@@ -37,7 +39,7 @@ const count = (silo: (typeof DEMO_SILOS)[number], sql: string, ...params: unknow
 };
 
 describe('end to end over the demo silos', () => {
-  it('an erasure by email alone reaches every silo; invoices masked and retained; verification recorded', async () => {
+  it('an erasure by email and phone reaches every silo; invoices masked and retained; verification recorded', async () => {
     const h = engineHarness(connectors);
     const p = demoCustomer(1);
     const id = String(p.customerId);
@@ -49,11 +51,15 @@ describe('end to end over the demo silos', () => {
     };
     expect(before.invoices * before.events * before.receipts).toBeGreaterThan(0);
 
-    const rid = await h.submit('erasure', [{ type: 'email', value: p.email.toUpperCase() }]);
+    const rid = await h.submit('erasure', [
+      { type: 'email', value: p.email.toUpperCase() },
+      { type: 'phone', value: p.phone.replace('+33', '0') },
+    ]);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${rid}`);
     expect(view.json.status, view.json.statusReason).toBe('completed');
     expect(view.json.identities.map((i: { type: string }) => i.type).sort()).toEqual(['customer_id', 'email', 'loyalty_card', 'phone']);
+    expect(view.json.identities.every((i: { state: string }) => i.state === 'included')).toBe(true);
 
     expect(count('shop', 'select count(*) from customers where email = ?', p.email)).toBe(0);
     expect(count('shop', 'select count(*) from orders where customer_id = ?', id)).toBe(0);
@@ -72,6 +78,24 @@ describe('end to end over the demo silos', () => {
     expect(view.json.verification.retained).toEqual([{ connector: 'shop', collection: 'invoices', records: before.invoices }]);
     const audit = (h.deps.db.$client.prepare('select entry from audit_entries').pluck().all() as string[]).join('\n');
     for (const v of [p.email, p.phone, p.lastName, p.loyaltyCard!]) expect(audit).not.toContain(v);
+  });
+
+  it('an erasure by email alone reaches every silo but the loyalty card registered to the phone the customer typed (a weak link)', async () => {
+    const h = engineHarness(connectors);
+    const p = listDemoCustomers(100, 10).find((c) => c.loyaltyCard !== null)!;
+    const cardBefore = count('loyalty', 'select count(*) from cards where card_number = ?', p.loyaltyCard);
+    expect(cardBefore).toBe(1);
+    const rid = await h.submit('erasure', [{ type: 'email', value: p.email }]);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${rid}`);
+    expect(view.json.status, view.json.statusReason).toBe('completed');
+    const phone = view.json.identities.find((i: { type: string }) => i.type === 'phone');
+    expect(phone).toMatchObject({ state: 'included', weak: true, why: { code: 'weak_link' } });
+    expect([['shop', 'customers'], ['crm', 'contacts']]).toContainEqual([phone.source, phone.collection]);
+    expect(view.json.tasks.filter((t: { connector: string }) => t.connector === 'loyalty')).toEqual([]);
+    expect(count('shop', 'select count(*) from customers where id = ?', p.customerId)).toBe(0);
+    expect(count('analytics', 'select count(*) from events where customer_id = ?', p.customerId)).toBe(0);
+    expect(count('loyalty', 'select count(*) from cards where card_number = ?', p.loyaltyCard)).toBe(cardBefore);
   });
 
   it('an access request yields a ZIP with data.json, CSVs, index.html and a verifiable manifest', async () => {

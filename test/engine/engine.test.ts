@@ -117,20 +117,78 @@ describe('engine: bounded expansion', () => {
 });
 
 describe('engine: bounded rounds', () => {
-  it('runs at most 5 rounds of identity expansion, then moves on', async () => {
-    // Each row links one customer id to the next: an endless trail.
+  it('follows identities at most 5 findings away from what the person gave, then moves on', async () => {
+    // Each row links one device id to the next: an endless trail (device ids are not
+    // person-unique, so the trail is no contradiction).
     const chain = syntheticConnector({
       id: 'chain',
-      collections: [{ name: 'links', keys: { from: 'customer_id' }, discovers: { to: 'customer_id' }, policy: 'delete', rows: Array.from({ length: 20 }, (_, i) => ({ from: `C${i}`, to: `C${i + 1}` })) }],
+      collections: [{ name: 'links', keys: { from: 'device_id' }, discovers: { to: 'device_id' }, policy: 'delete', rows: Array.from({ length: 20 }, (_, i) => ({ from: `C${i}`, to: `C${i + 1}` })) }],
     });
     const h = engineHarness([chain]);
-    const id = await h.submit('erasure', [{ type: 'customer_id', value: 'C0' }]);
+    const id = await h.submit('erasure', [{ type: 'device_id', value: 'C0' }]);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
     expect(view.json.status).toBe('completed');
     const rounds = view.json.tasks.filter((t: { phase: string }) => t.phase === 'access').map((t: { round: number }) => t.round);
     expect(rounds).toEqual([1, 2, 3, 4, 5]);
     expect(view.json.identities.map((i: { value: string }) => i.value)).toHaveLength(6);
+  });
+});
+
+describe('engine: identity conflicts with connectors that do not say which identity led where', () => {
+  it('a phone two customers share leads to two loyalty cards: the request waits for the DPO; excluding the phone leaves both cards untouched', async () => {
+    const household = { ...BOB, phone: ALICE.phone };
+    const silos = syntheticSilos([ALICE, household]);
+    const h = engineHarness(silos.all);
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    const view = await h.dpo('GET', `/v1/requests/${id}`);
+    expect(view.json.status).toBe('needs_review');
+    const pending = view.json.identities.filter((i: { state: string }) => i.state === 'pending');
+    expect(pending.map((i: { type: string }) => i.type).sort()).toEqual(['loyalty_card', 'loyalty_card', 'phone']);
+    expect(pending.find((i: { type: string }) => i.type === 'loyalty_card').why).toMatchObject({ code: 'identity_conflict', conflictingType: 'loyalty_card', connector: 'loyalty' });
+    // Nothing is erased while the request waits.
+    expect(silos.all.every((s) => s.calls.erase === 0)).toBe(true);
+    const phone = pending.find((i: { type: string }) => i.type === 'phone');
+    expect((await h.dpo('POST', `/v1/requests/${id}/identities/${phone.id}/exclude`, { reason: 'household phone' })).status).toBe(200);
+    await h.engine.runUntilIdle();
+    const done = await h.api('GET', `/v1/requests/${id}`);
+    expect(done.json.status, done.json.statusReason).toBe('completed');
+    expect(silos.shop.collections[0]!.rows.map((r) => r.email)).toEqual([BOB.email]);
+    expect(silos.loyalty.collections[0]!.rows).toHaveLength(2);
+    expect(silos.loyalty.calls.erase).toBe(0);
+  });
+
+  it('which types identify one person is the deployment’s: with customer ids declared shared, a trail of customer ids is followed without review', async () => {
+    const chain = syntheticConnector({
+      id: 'chain',
+      collections: [{ name: 'links', keys: { from: 'customer_id' }, discovers: { to: 'customer_id' }, policy: 'delete', rows: Array.from({ length: 4 }, (_, i) => ({ from: `C${i}`, to: `C${i + 1}` })) }],
+    });
+    const strict = engineHarness([chain]);
+    const a = await strict.submit('access', [{ type: 'customer_id', value: 'C0' }]);
+    await strict.engine.runUntilIdle();
+    expect((await strict.api('GET', `/v1/requests/${a}`)).json.status).toBe('needs_review');
+    const relaxed = engineHarness([chain], { uniqueIdentityTypes: ['email'] });
+    const b = await relaxed.submit('access', [{ type: 'customer_id', value: 'C0' }]);
+    await relaxed.engine.runUntilIdle();
+    expect((await relaxed.api('GET', `/v1/requests/${b}`)).json.status).toBe('completed');
+  });
+});
+
+describe('engine: upgrade', () => {
+  it('an identity followed before findings were judged (a request in flight during the upgrade) keeps its standing', async () => {
+    const old = syntheticConnector({ id: 'old', collections: [{ name: 'r', keys: { member: 'member_no' }, policy: 'delete', rows: [{ member: 'M-77' }, { member: 'M-78' }] }] });
+    const h = engineHarness([...syntheticSilos([ALICE]).all, old]);
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    // As the previous version stored a discovered identity: included by default, never judged.
+    h.deps.db.$client
+      .prepare("insert into request_identities (request_id, type, value, masked, source, collection, reason, round, searchable) values (?, 'member_no', 'M-77', 'M-**7', 'crm', null, 'found before the upgrade', 1, 1)")
+      .run(id);
+    await h.engine.runUntilIdle();
+    const view = await h.api('GET', `/v1/requests/${id}`);
+    expect(view.json.status, view.json.statusReason).toBe('completed');
+    expect(view.json.identities.find((i: { type: string }) => i.type === 'member_no').state).toBe('included');
+    expect(old.collections[0]!.rows).toEqual([{ member: 'M-78' }]);
   });
 });
 

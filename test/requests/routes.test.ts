@@ -8,18 +8,21 @@ import { bearer, call } from '../helpers/http.js';
 import { unzip, verifyJws } from './zip.js';
 import { fromHex, verifyInclusion } from '../../src/audit/verify.js';
 import { dateInZone, formatDate } from '../../src/requests/deadlines.js';
+import { loginCookie, staff } from '../auth/helpers.js';
 
 const RID = 'req_00000000000000000000000000';
 
 authSuite('requests', () => engineHarness([]), [
   { method: 'POST', path: '/v1/requests', scope: 'requests:write', body: { type: 'access', identities: [{ type: 'email', value: 'a@example.com' }] } },
-  { method: 'POST', path: '/v1/requests/preview', scope: 'requests:write', body: { type: 'erasure', identities: [{ type: 'email', value: 'a@example.com' }] } },
+  { method: 'POST', path: '/v1/requests/preview', scope: 'requests:verify', body: { type: 'erasure', identities: [{ type: 'email', value: 'a@example.com' }] } },
   { method: 'GET', path: '/v1/requests', scope: 'requests:read' },
   { method: 'GET', path: `/v1/requests/${RID}`, scope: 'requests:read' },
   { method: 'POST', path: `/v1/requests/${RID}/verify`, scope: 'requests:verify' },
-  { method: 'POST', path: `/v1/requests/${RID}/approve`, scope: 'requests:write' },
-  { method: 'POST', path: `/v1/requests/${RID}/deny`, scope: 'requests:write', body: { reason: 'x' } },
-  { method: 'POST', path: `/v1/requests/${RID}/extend`, scope: 'requests:write', body: { months: 1, reason: 'x' } },
+  { method: 'POST', path: `/v1/requests/${RID}/approve`, scope: 'requests:approve' },
+  { method: 'POST', path: `/v1/requests/${RID}/deny`, scope: 'requests:approve', body: { reasonCode: 'other', reason: 'x' } },
+  { method: 'POST', path: `/v1/requests/${RID}/extend`, scope: 'requests:approve', body: { months: 1, reason: 'x' } },
+  { method: 'POST', path: `/v1/requests/${RID}/identities/1/include`, scope: 'requests:approve', body: { reason: 'x' } },
+  { method: 'POST', path: `/v1/requests/${RID}/identities/1/exclude`, scope: 'requests:approve', body: { reason: 'x' } },
   { method: 'POST', path: `/v1/requests/${RID}/cancel`, scope: 'requests:write' },
   { method: 'POST', path: `/v1/requests/${RID}/retry`, scope: 'requests:write' },
   { method: 'GET', path: `/v1/requests/${RID}/export`, scope: 'requests:read' },
@@ -67,17 +70,39 @@ describe('POST /v1/requests: bad input', () => {
 });
 
 describe('request lifecycle', () => {
-  it('201 with id, status, receivedAt and dueAt (end of the due day in Paris); audit entry with a pseudonym, no identity', async () => {
+  it('201 with id, status, receivedAt and dueAt (end of the due day in Paris); audit entry without identity; no registry subject until verified', async () => {
     const h = engineHarness([]);
     const res = await h.api('POST', '/v1/requests', { type: 'access', identities: [{ type: 'email', value: ALICE.email }], channel: 'call_center', locale: 'en' });
     expect(res.status).toBe(201);
     expect(res.json).toEqual({ id: expect.stringMatching(/^req_/), status: 'pending_verification', receivedAt: '2026-03-01T09:00:00.000Z', dueAt: '2026-04-01T21:59:59.999Z', notSearchable: ['email'] });
     const entry = h.auditData('request.received')[0]!;
-    expect(entry.subjectRef).toMatch(/^sref_/);
     expect(JSON.stringify(entry)).not.toContain('alice');
+    // An unproven claim creates nothing in the consent registry.
+    expect(entry.subjectRef).toBeUndefined();
+    expect(h.deps.db.$client.prepare('select count(*) from subjects').pluck().get()).toBe(0);
     const view = await h.api('GET', `/v1/requests/${res.json.id}`);
     expect(view.json).toMatchObject({ status: 'pending_verification', channel: 'call_center', locale: 'en', dueDate: '2026-04-01', overdue: false, verified: false });
-    expect(view.json.identities).toEqual([{ type: 'email', value: 'a***@example.com', source: 'request', reason: 'given with the request', round: 0, searchable: false }]);
+    expect(view.json.identities).toEqual([
+      {
+        id: expect.any(Number),
+        type: 'email',
+        value: 'a***@example.com',
+        source: 'request',
+        collection: null,
+        reason: 'given with the request',
+        round: 0,
+        searchable: false,
+        state: 'included',
+        weak: false,
+        why: { code: 'given', via: [] },
+        decision: null,
+      },
+    ]);
+    // Verified: the subject exists and names the later entries.
+    const v = await h.api('POST', `/v1/requests/${res.json.id}/verify`);
+    expect(v.status).toBe(200);
+    expect(h.deps.db.$client.prepare('select count(*) from subjects').pluck().get()).toBe(1);
+    expect(h.auditData('request.identity_verified')[0]!.subjectRef).toMatch(/^sref_/);
   });
 
   it('verify → running; a second verify, approve, deny → 409 INVALID_STATE naming the current state', async () => {
@@ -87,8 +112,8 @@ describe('request lifecycle', () => {
     expect(v.status).toBe(200);
     expect(v.json.status).toBe('running');
     expect(v.json.verified).toBe(true);
-    for (const [path, body] of [['verify'], ['approve'], ['deny', { reason: 'x' }]] as const) {
-      const r = await h.api('POST', `/v1/requests/${json.id}/${path}`, body);
+    for (const [path, body] of [['verify'], ['approve'], ['deny', { reasonCode: 'other', reason: 'x' }]] as const) {
+      const r = await h.dpo('POST', `/v1/requests/${json.id}/${path}`, body);
       expect(r.status).toBe(409);
       expect(r.json.error.code).toBe('INVALID_STATE');
       expect(r.json.error.details).toEqual({ status: 'running' });
@@ -97,8 +122,8 @@ describe('request lifecycle', () => {
     await h.engine.runUntilIdle();
     expect((await h.api('GET', `/v1/requests/${json.id}`)).json.status).toBe('completed');
     // A completed request: no retry, no cancel, no extension.
-    for (const [path, body] of [['retry'], ['cancel'], ['extend', { months: 1, reason: 'complex' }]] as const) {
-      const r = await h.api('POST', `/v1/requests/${json.id}/${path}`, body);
+    for (const [path, body, as] of [['retry', undefined, h.api], ['cancel', undefined, h.api], ['extend', { months: 1, reason: 'complex' }, h.dpo]] as const) {
+      const r = await as('POST', `/v1/requests/${json.id}/${path}`, body);
       expect(r.status).toBe(409);
       expect(r.json.error).toMatchObject({ code: 'INVALID_STATE', details: { status: 'completed' } });
     }
@@ -112,7 +137,7 @@ describe('request lifecycle', () => {
     expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('awaiting_approval');
     await h.engine.runUntilIdle();
     expect(silos.shop.calls.access).toBe(0);
-    const a = await h.api('POST', `/v1/requests/${id}/approve`);
+    const a = await h.dpo('POST', `/v1/requests/${id}/approve`);
     expect(a.json.status).toBe('running');
     await h.engine.runUntilIdle();
     expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('completed');
@@ -122,14 +147,70 @@ describe('request lifecycle', () => {
     expect((await h.api('GET', `/v1/requests/${acc}`)).json.status).toBe('running');
   });
 
-  it('deny needs a reason; the reason is recorded', async () => {
+  it('deny needs an Art. 12(4) ground and a text; the text stays in the request, the audit entry keeps the ground and a keyed hash only', async () => {
     const h = engineHarness([]);
     const { json } = await h.api('POST', '/v1/requests', { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }] });
-    expect((await h.api('POST', `/v1/requests/${json.id}/deny`, {})).status).toBe(400);
-    expect((await h.api('POST', `/v1/requests/${json.id}/deny`, { reason: '  ' })).status).toBe(400);
-    const d = await h.api('POST', `/v1/requests/${json.id}/deny`, { reason: 'manifestly unfounded (Art. 12(5))' });
-    expect(d.json).toMatchObject({ status: 'denied', statusReason: 'manifestly unfounded (Art. 12(5))' });
-    expect(h.auditData('request.denied')[0]!.data).toMatchObject({ reason: 'manifestly unfounded (Art. 12(5))' });
+    expect((await h.dpo('POST', `/v1/requests/${json.id}/deny`, {})).status).toBe(400);
+    expect((await h.dpo('POST', `/v1/requests/${json.id}/deny`, { reasonCode: 'other', reason: '  ' })).status).toBe(400);
+    expect((await h.dpo('POST', `/v1/requests/${json.id}/deny`, { reason: 'no code' })).status).toBe(400);
+    expect((await h.dpo('POST', `/v1/requests/${json.id}/deny`, { reasonCode: 'because', reason: 'bad code' })).status).toBe(400);
+    const text = 'Mme Jeanne Martin (alice@example.com) asked the same thing 12 times this week';
+    const d = await h.dpo('POST', `/v1/requests/${json.id}/deny`, { reasonCode: 'excessive', reason: text });
+    expect(d.status, d.text).toBe(200);
+    expect(d.json).toMatchObject({ status: 'denied', statusReason: text, statusReasonCode: 'excessive' });
+    const data = h.auditData('request.denied')[0]!.data;
+    expect(data).toEqual({ from: 'pending_verification', to: 'denied', reasonCode: 'excessive', reasonHash: expect.stringMatching(/^reason_[A-Za-z0-9_-]{22}$/) });
+    const audit = h.auditText();
+    for (const v of ['Jeanne', 'Martin', 'alice', '12 times']) expect(audit).not.toContain(v);
+  });
+
+  it('approve, deny and extend need requests:approve, and never the principal that opened the request (403 SEPARATION_OF_DUTIES)', async () => {
+    const h = engineHarness(syntheticSilos([ALICE]).all, { requireApproval: ['erasure'] });
+    // A key with every request scope: it may open, verify and approve — but not its own request.
+    const both = { authorization: bearer(h.deps, ['requests:read', 'requests:write', 'requests:verify', 'requests:approve']).authorization };
+    const opened = await call(h.app, 'POST', '/v1/requests', { headers: both, body: { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }], verified: true } });
+    expect(opened.json.status).toBe('awaiting_approval');
+    for (const [path, body] of [['approve'], ['deny', { reasonCode: 'other', reason: 'x' }], ['extend', { months: 1, reason: 'x' }]] as const) {
+      const own = await call(h.app, 'POST', `/v1/requests/${opened.json.id}/${path}`, { headers: both, body });
+      expect(own.status, path).toBe(403);
+      expect(own.json.error.code).toBe('SEPARATION_OF_DUTIES');
+      // requests:write is no longer enough.
+      const writer = await h.api('POST', `/v1/requests/${opened.json.id}/${path}`, body);
+      expect(writer.status, path).toBe(403);
+      expect(writer.json.error.code).toBe('INSUFFICIENT_SCOPE');
+    }
+    expect((await h.api('GET', `/v1/requests/${opened.json.id}`)).json).toMatchObject({ status: 'awaiting_approval', extendedMonths: 0 });
+    expect(h.auditTypes(opened.json.id)).not.toContain('request.approved');
+    const ok = await h.dpo('POST', `/v1/requests/${opened.json.id}/approve`);
+    expect(ok.status).toBe(200);
+    expect(ok.json.status).toBe('running');
+    expect(h.auditData('request.approved')[0]).toMatchObject({ actor: { type: 'api_key' } });
+  });
+
+  it('a dpo or admin session has the DPO’s authority; a viewer session does not', async () => {
+    const h = engineHarness(syntheticSilos([ALICE]).all, { requireApproval: ['erasure'] });
+    const ids = [await h.submit('erasure', [{ type: 'email', value: ALICE.email }]), await h.submit('erasure', [{ type: 'email', value: BOB.email }])];
+    await staff(h.deps, 'viewer@example.com', 'viewer');
+    await staff(h.deps, 'dpo@example.com', 'dpo');
+    const viewer = { cookie: await loginCookie(h.app, 'viewer@example.com') };
+    const dpo = { cookie: await loginCookie(h.app, 'dpo@example.com') };
+    const v = await call(h.app, 'POST', `/v1/requests/${ids[0]}/approve`, { headers: viewer });
+    expect(v.status).toBe(403);
+    expect(v.json.error.code).toBe('INSUFFICIENT_SCOPE');
+    expect((await call(h.app, 'POST', '/v1/requests/preview', { headers: viewer, body: { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }] } })).status).toBe(403);
+    expect((await call(h.app, 'POST', `/v1/requests/${ids[0]}/approve`, { headers: dpo })).json.status).toBe('running');
+    const d = await call(h.app, 'POST', `/v1/requests/${ids[1]}/deny`, { headers: dpo, body: { reasonCode: 'manifestly_unfounded', reason: 'test' } });
+    expect(d.json).toMatchObject({ status: 'denied', statusReasonCode: 'manifestly_unfounded' });
+    expect(h.auditData('request.denied')[0]).toMatchObject({ actor: { type: 'user' } });
+  });
+
+  it('a burst of approvals: exactly one wins, the others get 409', async () => {
+    const h = engineHarness([], { requireApproval: ['erasure'] });
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    const all = await Promise.all(Array.from({ length: 8 }, () => h.dpo('POST', `/v1/requests/${id}/approve`)));
+    expect(all.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409, 409, 409, 409]);
+    expect(h.auditTypes(id).filter((t) => t === 'request.approved')).toHaveLength(1);
+    expect(h.deps.db.$client.prepare("select count(*) from audit_entries where type = 'request.started' and request_id = ?").pluck().get(id)).toBe(1);
   });
 
   it('extend: 1 then 1 more month (counted from receipt), never beyond 2 in total, reason required', async () => {
@@ -137,16 +218,19 @@ describe('request lifecycle', () => {
     h.deps.clock.set(Date.parse('2026-01-31T10:00:00Z'));
     const { json } = await h.api('POST', '/v1/requests', { type: 'access', identities: [{ type: 'email', value: ALICE.email }] });
     expect(json.dueAt).toBe('2026-02-28T22:59:59.999Z');
-    expect((await h.api('POST', `/v1/requests/${json.id}/extend`, { months: 1 })).status).toBe(400);
-    expect((await h.api('POST', `/v1/requests/${json.id}/extend`, { months: 3, reason: 'x' })).status).toBe(400);
-    const e1 = await h.api('POST', `/v1/requests/${json.id}/extend`, { months: 1, reason: 'many silos' });
-    expect(e1.json).toMatchObject({ extendedMonths: 1, dueDate: '2026-03-31', dueAt: '2026-03-31T21:59:59.999Z', extensionReason: 'many silos' });
-    const too = await h.api('POST', `/v1/requests/${json.id}/extend`, { months: 2, reason: 'more' });
+    expect((await h.dpo('POST', `/v1/requests/${json.id}/extend`, { months: 1 })).status).toBe(400);
+    expect((await h.dpo('POST', `/v1/requests/${json.id}/extend`, { months: 3, reason: 'x' })).status).toBe(400);
+    const e1 = await h.dpo('POST', `/v1/requests/${json.id}/extend`, { months: 1, reason: 'many silos, and Mme Martin sent 40 pages' });
+    expect(e1.json).toMatchObject({ extendedMonths: 1, dueDate: '2026-03-31', dueAt: '2026-03-31T21:59:59.999Z', extensionReason: 'many silos, and Mme Martin sent 40 pages' });
+    const too = await h.dpo('POST', `/v1/requests/${json.id}/extend`, { months: 2, reason: 'more' });
     expect(too.status).toBe(409);
     expect(too.json.error.code).toBe('EXTENSION_LIMIT');
-    const e2 = await h.api('POST', `/v1/requests/${json.id}/extend`, { months: 1, reason: 'still more' });
+    const e2 = await h.dpo('POST', `/v1/requests/${json.id}/extend`, { months: 1, reason: 'still more' });
     expect(e2.json).toMatchObject({ extendedMonths: 2, dueDate: '2026-04-30' });
     expect(h.auditTypes(json.id).filter((t) => t === 'request.extended')).toHaveLength(2);
+    // The reason stays in the request; the audit entry has its keyed hash only.
+    expect(h.auditData('request.extended')[0]!.data).toEqual({ months: 1, totalMonths: 1, dueAt: '2026-03-31T21:59:59.999Z', reasonHash: expect.stringMatching(/^reason_/) });
+    expect(h.auditText()).not.toContain('Martin');
   });
 
   it('cancel stops a running request and its queued tasks', async () => {
@@ -188,7 +272,7 @@ describe('GET /v1/requests', () => {
       ids.push(r.json.id);
       h.deps.clock.advance(1000);
     }
-    await h.api('POST', `/v1/requests/${ids[0]}/deny`, { reason: 'duplicate' });
+    await h.dpo('POST', `/v1/requests/${ids[0]}/deny`, { reasonCode: 'excessive', reason: 'duplicate' });
     const all = await h.api('GET', '/v1/requests?limit=2');
     expect(all.json.items.map((i: { id: string }) => i.id)).toEqual([ids[4], ids[3]]);
     const p2 = await h.api('GET', `/v1/requests?limit=2&cursor=${all.json.nextCursor}`);
@@ -361,11 +445,17 @@ describe('POST /v1/requests/preview', () => {
     expect(card).toMatchObject({ source: 'loyalty', round: 2, searchable: true });
     expect(card.reason).toContain('loyalty.cards.number');
     expect(card.value).not.toContain(ALICE.card);
-    // Nothing changed: silos intact, no request, no audit entry.
+    expect(res.json.review).toEqual({ needed: false, pending: 0 });
+    expect(res.json.identities.every((i: { state: string }) => i.state === 'included')).toBe(true);
+    // Nothing changed: silos intact, no request; one audit entry: who previewed, which identity types.
     expect(silos.shop.collections[0]!.rows).toHaveLength(2);
     expect(silos.all.reduce((n, s) => n + s.removed, 0)).toBe(0);
     expect(h.deps.db.$client.prepare('select count(*) from requests').pluck().get()).toBe(0);
-    expect(h.deps.audit.size()).toBe(auditBefore);
+    expect(h.deps.audit.size()).toBe(auditBefore + 1);
+    const entry = h.auditData('request.previewed')[0]! as unknown as { actor: { type: string }; data: unknown };
+    expect(entry.actor.type).toBe('api_key');
+    expect(entry.data).toEqual({ requestType: 'erasure', identityTypes: ['email'] });
+    expect(h.auditText()).not.toContain('alice');
     expect((await h.api('POST', '/v1/requests/preview', { type: 'access', identities: [{ type: 'email', value: ALICE.email }] })).status).toBe(400);
   });
 

@@ -7,6 +7,8 @@ export const SCOPES = [
   'requests:read',
   'requests:write',
   'requests:verify',
+  /** The DPO's authority: approve, deny, extend a request, decide identity conflicts. */
+  'requests:approve',
   'admin',
 ] as const;
 export type Scope = (typeof SCOPES)[number];

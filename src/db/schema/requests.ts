@@ -7,6 +7,7 @@ export const REQUEST_STATUSES = [
   'pending_verification',
   'awaiting_approval',
   'running',
+  'needs_review',
   'needs_attention',
   'completed',
   'failed',
@@ -33,8 +34,14 @@ export const requests = sqliteTable(
     id: text('id').primaryKey(),
     type: text('type').$type<RequestType>().notNull(),
     status: text('status').$type<RequestStatus>().notNull(),
-    /** Why the request is denied / needs attention / failed (never personal data). */
+    /**
+     * Why the request is denied / needs review / needs attention / failed. For a denial it is the
+     * text the staff member typed (it may name the person): it stays in this row, never in the
+     * audit log, and goes with the request.
+     */
     statusReason: text('status_reason'),
+    /** Machine-readable reason: `identity_conflict`, or a denial's Art. 12(4) code. */
+    statusReasonCode: text('status_reason_code'),
     channel: text('channel').$type<Channel>().notNull(),
     locale: text('locale').$type<'fr' | 'en'>().notNull(),
     verified: integer('verified', { mode: 'boolean' }).notNull(),

@@ -25,6 +25,14 @@ export interface TaskCounts {
   retained: number;
   discovered?: number;
   pendingRef?: string;
+  /** Ids (request_identities) of the identities the call searched by. */
+  searched?: number[];
+  /**
+   * Access: what the call found, as ids — each identity with the ids of those that led to it
+   * (null: the connector did not say); `id` null when the identity limit kept it from being
+   * recorded. The evidence src/engine/review.ts judges; no value ever appears here.
+   */
+  evidence?: { id: number | null; type: string; by: number[] | null; collection?: string }[];
 }
 
 /**
