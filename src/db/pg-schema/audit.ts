@@ -1,0 +1,28 @@
+import { integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bytea, int } from './types.js';
+
+export const auditEntries = pgTable('audit_entries', {
+  idx: int('idx').primaryKey(),
+  type: text('type').notNull(),
+  requestId: text('request_id'),
+  entry: text('entry').notNull(),
+  leafHash: bytea('leaf_hash').notNull(),
+});
+
+export const auditNodes = pgTable(
+  'audit_nodes',
+  {
+    level: integer('level').notNull(),
+    idx: int('idx').notNull(),
+    hash: bytea('hash').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.level, t.idx] })],
+);
+
+export const auditTreeHeads = pgTable('audit_tree_heads', {
+  size: int('size').primaryKey(),
+  root: text('root').notNull(),
+  timestamp: int('timestamp').notNull(),
+  kid: text('kid').notNull(),
+  jws: text('jws').notNull(),
+});
