@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // The audit-log personal-data scan, after every test (test/helpers/audit-pii.ts).
     setupFiles: ['test/setup/audit-pii.ts'],
+    // PostgreSQL runs (OUBLI_TEST_DATABASE_URL): a migrated template database for every test file.
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -11,6 +11,12 @@ const EnvSchema = z.object({
   PORT: z.coerce.number({ error: 'must be a port number from 0 to 65535' }).int('must be a port number from 0 to 65535').min(0, 'must be a port number from 0 to 65535').max(65535, 'must be a port number from 0 to 65535').default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   OUBLI_DATA_DIR: z.string().min(1).default('./data'),
+  /** PostgreSQL as oubli's own store (several instances on one database); unset: SQLite in the data dir. */
+  OUBLI_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// (or postgresql://) connection URL')
+    .optional(),
+  OUBLI_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   OUBLI_CONFIG: z.string().min(1).optional(),
   /** A private Ed25519 JWK (JSON) to sign with instead of the key files in the data dir. */
   OUBLI_SIGNING_KEY: z.string().min(1).optional(),
@@ -87,6 +93,9 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** postgres://… when PostgreSQL is oubli's store; undefined for the embedded SQLite file. */
+  databaseUrl?: string;
+  databasePoolSize: number;
   configFile?: string;
   signingKey?: string;
   masterKey?: Buffer;
@@ -121,6 +130,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     host: e.HOST,
     dataDir: resolve(e.OUBLI_DATA_DIR),
+    databaseUrl: e.OUBLI_DATABASE_URL,
+    databasePoolSize: e.OUBLI_DATABASE_POOL_SIZE,
     configFile: e.OUBLI_CONFIG,
     signingKey: e.OUBLI_SIGNING_KEY,
     masterKey: e.OUBLI_MASTER_KEY,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import type { Db } from './db/client.js';
+import type { Database } from './db/database.js';
 import type { IdGenerator } from './ids.js';
 import type { AuditLog, Actor } from './audit/log.js';
 import type { TreeHeads } from './audit/tree-heads.js';
@@ -19,7 +19,8 @@ export interface Secrets {
 /** Everything the app and the service verbs need; built once by src/runtime.ts (or a test). */
 export interface Deps {
   config: Config;
-  db: Db;
+  /** The store (SQLite or PostgreSQL): reads on it, changes in `db.tx()`. */
+  db: Database;
   now: () => number;
   ids: IdGenerator;
   logger: Logger;

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
-import { migrateDatabase, openDatabase, type Db } from './db/client.js';
+import { openDatabase } from './db/open.js';
 import { createIdGenerator } from './ids.js';
 import { AuditLog } from './audit/log.js';
 import { SigningKeys } from './audit/keys.js';
 import { TreeHeads } from './audit/tree-heads.js';
-import { newLogId, openLogId } from './audit/log-id.js';
+import { newLogId } from './audit/log-id.js';
 import type { Deps, Secrets } from './deps.js';
 import { prepareSubjectKeys } from './subjects/service.js';
 import { HealthChecks } from './deployment/health.js';
@@ -108,19 +108,18 @@ export function checkpointFileOf(dataDir: string): string {
   return join(dataDir, 'audit', 'latest-checkpoint');
 }
 
-/** Opens (and migrates) the data dir's database and assembles Deps. */
-export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
+/** Opens (and migrates) the store, opens the audit log, and assembles Deps. */
+export async function buildDeps(config: Config, opts: BuildOptions = {}): Promise<Deps> {
   const { tightenedFrom } = prepareDataDir(config.dataDir);
   const logger = opts.logger ?? createLogger(config);
   if (tightenedFrom !== undefined) {
     logger.warn({ dataDir: config.dataDir, was: tightenedFrom.toString(8), now: '700' }, 'data dir was readable by other users: tightened to 0700');
   }
   const now = opts.now ?? Date.now;
-  const db: Db = openDatabase(join(config.dataDir, 'oubli.db'));
-  migrateDatabase(db);
+  const db = await openDatabase(config, (err) => logger.warn({ err: err.message }, 'database connection error'));
   const keys = SigningKeys.open(join(config.dataDir, 'keys'), config.signingKey, now);
-  const audit = new AuditLog(db.$client, now);
-  const logId = openLogId(db.$client, newLogId(config.publicUrl), now());
+  const audit = new AuditLog(db, now);
+  const logId = await audit.open(newLogId(config.publicUrl));
   const deps: Deps = {
     config,
     db,
@@ -129,7 +128,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     logger,
     audit,
     keys,
-    treeHeads: new TreeHeads(db.$client, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir) }),
+    treeHeads: new TreeHeads(db, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir) }),
     secrets: loadSecrets(config.dataDir, config.masterKey),
     connectors: [],
     requireApproval: [],
@@ -137,6 +136,6 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
     startup: { ready: true },
   };
-  prepareSubjectKeys(deps);
+  await prepareSubjectKeys(deps);
   return deps;
 }

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type SqliteConnection } from '../sql/sqlite-binding.js';
 import { DEMO_SEED, EPOCH_END, demoCustomer, isoAt, mix, rng, type DemoCustomer } from './people.js';
 
 export const DEMO_SILOS = ['shop', 'loyalty', 'crm', 'newsletter', 'analytics'] as const;
@@ -155,7 +155,7 @@ class Inserter {
   private readonly buf: unknown[];
   private n = 0;
   constructor(
-    db: Database.Database,
+    db: SqliteConnection,
     table: string,
     private readonly columns: string[],
     private readonly batch = 64,
@@ -198,7 +198,7 @@ const after = (r: () => number, fromIso: string, maxDays: number) => {
 };
 const addressText = (a: { line1: string; postalCode: string; city: string }) => `${a.line1}, ${a.postalCode} ${a.city}`;
 
-const GENERATORS: Record<DemoSilo, (db: Database.Database, people: DemoCustomer[]) => void> = {
+const GENERATORS: Record<DemoSilo, (db: SqliteConnection, people: DemoCustomer[]) => void> = {
   shop(db, people) {
     const cust = new Inserter(db, 'customers', ['id', 'email', 'phone', 'first_name', 'last_name', 'birth_date', 'created_at', 'marketing_opt_in']);
     const addr = new Inserter(db, 'addresses', ['customer_id', 'label', 'line1', 'postal_code', 'city', 'country']);

@@ -3,7 +3,7 @@
  * parameterized queries, identifier quoting, live column lists, transactions that honour an
  * AbortSignal, and driver errors mapped to ConnectorError (retryable or not).
  */
-import Database from 'better-sqlite3';
+import Database, { type SqliteConnection } from './sqlite-binding.js';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { ConnectorError } from '../types.js';
@@ -139,7 +139,7 @@ export function createDriver(cfg: ParsedSqlConfig): Driver {
 
 class SqliteDriver implements Driver {
   readonly dialect = 'sqlite' as const;
-  private db: Database.Database | null = null;
+  private db: SqliteConnection | null = null;
   private readonly stmts = new Map<string, Database.Statement>();
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -155,7 +155,7 @@ class SqliteDriver implements Driver {
     return '?';
   }
 
-  private open(): Database.Database {
+  private open(): SqliteConnection {
     if (this.db) return this.db;
     try {
       const db = new Database(this.filename, { fileMustExist: true });

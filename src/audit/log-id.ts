@@ -4,7 +4,6 @@
  * pass for another's; fixed at first start and kept in the database.
  */
 import { randomBytes } from 'node:crypto';
-import type { Sqlite } from '../db/client.js';
 import { isValidKeyName } from './note.js';
 
 /**
@@ -18,26 +17,8 @@ export function newLogId(publicUrl: string | undefined): string {
   return id;
 }
 
-/**
- * The log id stored in the database, created on first call. A log that already has signed heads
- * (made before ids were stored) keeps the id its newest head carries, so old heads still verify.
- * Concurrent first starts agree: the first insert wins, every caller reads it back.
- */
-export function openLogId(sqlite: Sqlite, candidate: string, now: number): string {
-  const read = () => sqlite.prepare('select log_id from audit_logs where id = 1').pluck().get() as string | undefined;
-  const existing = read();
-  if (existing) return existing;
-  return sqlite.transaction(() => {
-    const again = read();
-    if (again) return again;
-    const newest = sqlite.prepare('select jws from audit_tree_heads order by size desc limit 1').pluck().get() as string | undefined;
-    const carried = newest ? logIdOfHead(newest) : undefined;
-    sqlite.prepare('insert into audit_logs (id, log_id, created_at) values (1, ?, ?)').run(carried ?? candidate, now);
-    return read()!;
-  }).immediate();
-}
-
-function logIdOfHead(jws: string): string | undefined {
+/** The log id a stored head carries (heads signed before ids were stored keep theirs). */
+export function logIdOfHead(jws: string): string | undefined {
   try {
     const payload = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as { log?: unknown };
     return typeof payload.log === 'string' && isValidKeyName(payload.log) ? payload.log : undefined;

@@ -11,7 +11,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Sqlite } from '../db/client.js';
+import type { Database } from '../db/database.js';
+import type { TreeHeadRow } from '../db/schema/audit.js';
 import { AppError } from '../errors.js';
 import type { AuditLog } from './log.js';
 import type { SigningKeys } from './keys.js';
@@ -33,30 +34,21 @@ export interface TreeHeadsOptions {
 }
 
 export class TreeHeads {
-  private readonly stmt;
   private signing: Promise<SignedTreeHead> | null = null;
   /** The last checkpoint served: the public route re-signs only when the head or key changed. */
   private served?: { jws: string; kid: string; note: string };
 
   constructor(
-    sqlite: Sqlite,
+    private readonly db: Database,
     private readonly log: AuditLog,
     private readonly keys: SigningKeys,
     readonly logId: string,
     private readonly now: () => number,
     private readonly opts: TreeHeadsOptions = {},
-  ) {
-    this.stmt = {
-      latest: sqlite.prepare('select size, root, timestamp, jws from audit_tree_heads order by size desc limit 1'),
-      insert: sqlite.prepare(
-        'insert into audit_tree_heads (size, root, timestamp, kid, jws) values (?, ?, ?, ?, ?) on conflict(size) do nothing',
-      ),
-      bySize: sqlite.prepare('select size, root, timestamp, jws from audit_tree_heads where size = ?'),
-    };
-  }
+  ) {}
 
-  latest(): SignedTreeHead | undefined {
-    return this.toHead(this.stmt.latest.get());
+  async latest(): Promise<SignedTreeHead | undefined> {
+    return this.toHead(await this.db.audit.latestHead());
   }
 
   /** Signs a head over the log as it is now (or returns the stored one for that size). */
@@ -68,21 +60,22 @@ export class TreeHeads {
 
   private async signNow(): Promise<SignedTreeHead> {
     for (let attempt = 0; ; attempt++) {
-      const { size, root } = this.log.head();
+      const { size, root } = await this.log.head();
       // Stamped when the size is read, so heads from several processes are dated in size order.
       const timestamp = this.now();
-      const existing = this.toHead(this.stmt.bySize.get(size));
+      const existing = this.toHead(await this.db.audit.headBySize(size));
       if (existing) return existing;
       if ((await this.checkExtends(size, root)) === 'overtaken') {
         // Another process appended and signed a larger head meanwhile: that one covers ours.
         if (attempt < 3) continue;
-        return this.latest()!;
+        return (await this.latest())!;
       }
       const head: TreeHead = { log: this.logId, size, root: toHex(root), timestamp };
       const jws = await this.keys.sign(head, TREE_HEAD_TYP);
       // Another process may have signed the same size meanwhile: same root, either head is valid.
-      this.stmt.insert.run(head.size, head.root, head.timestamp, this.keys.activeKid(), jws);
-      const stored = this.toHead(this.stmt.bySize.get(size))!;
+      const row: TreeHeadRow = { size: head.size, root: head.root, timestamp: head.timestamp, kid: this.keys.activeKid(), jws };
+      await this.db.tx((t) => t.audit.insertHead(row));
+      const stored = this.toHead(await this.db.audit.headBySize(size))!;
       this.saveCheckpoint({ origin: this.logId, size, root });
       return stored;
     }
@@ -98,7 +91,7 @@ export class TreeHeads {
       throw new AppError('AUDIT_LOG_TAMPERED', `refusing to sign a tree head of size ${size}: ${why}; run \`oubli audit verify\``);
     };
     const anchors: { size: number; root: Uint8Array; what: string }[] = [];
-    const latest = this.latest();
+    const latest = await this.latest();
     if (latest) {
       const checked = await checkTreeHead(latest.jws, this.keys.jwks(), this.logId);
       if (!checked.ok) refuse(`the newest stored tree head (size ${latest.size}) ${checked.reason}`);
@@ -109,11 +102,12 @@ export class TreeHeads {
     else if (saved) anchors.push({ size: saved.size, root: saved.root, what: `the data dir's saved checkpoint of size ${saved.size}` });
     for (const a of anchors) {
       if (a.size > size) {
-        if (this.log.size() >= a.size) return 'overtaken';
-        refuse(`the log has ${this.log.size()} entries but ${a.what} covers ${a.size}`);
+        const now = await this.log.size();
+        if (now >= a.size) return 'overtaken';
+        refuse(`the log has ${now} entries but ${a.what} covers ${a.size}`);
       }
       if (a.size === 0) continue;
-      if (!verifyConsistency(a.size, size, a.root, root, this.log.consistencyProof(a.size, size))) {
+      if (!verifyConsistency(a.size, size, a.root, root, await this.log.consistencyProof(a.size, size))) {
         refuse(`the log does not extend ${a.what}`);
       }
     }
@@ -142,8 +136,8 @@ export class TreeHeads {
 
   /** A head at most MAX_HEAD_LAG_MS behind the log. */
   async current(): Promise<SignedTreeHead> {
-    const latest = this.latest();
-    if (latest && (latest.size === this.log.size() || this.now() - latest.timestamp < MAX_HEAD_LAG_MS)) return latest;
+    const latest = await this.latest();
+    if (latest && (latest.size === (await this.log.size()) || this.now() - latest.timestamp < MAX_HEAD_LAG_MS)) return latest;
     return this.sign();
   }
 
@@ -171,13 +165,12 @@ export class TreeHeads {
 
   /** Called every second by the server: sign only when the log grew. */
   async tick(): Promise<void> {
-    const latest = this.latest();
-    if (!latest || latest.size !== this.log.size()) await this.sign();
+    const latest = await this.latest();
+    if (!latest || latest.size !== (await this.log.size())) await this.sign();
   }
 
-  private toHead(row: unknown): SignedTreeHead | undefined {
-    if (!row) return undefined;
-    const r = row as { size: number; root: string; timestamp: number; jws: string };
+  private toHead(r: TreeHeadRow | undefined): SignedTreeHead | undefined {
+    if (!r) return undefined;
     return { log: this.logId, size: r.size, root: r.root, timestamp: r.timestamp, jws: r.jws };
   }
 }

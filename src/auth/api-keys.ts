@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, desc, eq, isNull } from 'drizzle-orm';
-import { writeTx, type Db } from '../db/client.js';
-import { apiKeys, type ApiKey, type Scope } from '../db/schema/api-keys.js';
+import type { Database } from '../db/database.js';
+import type { ApiKey, Scope } from '../db/schema/api-keys.js';
 import { NotFoundError } from '../errors.js';
 import type { Ctx } from '../deps.js';
 
@@ -33,44 +32,34 @@ export function toPublicApiKey(k: ApiKey): PublicApiKey {
 }
 
 /** Creates a key: 32 random bytes, returned once; only its SHA-256 is kept. */
-export function createApiKey(ctx: Ctx, input: { name: string; scopes: Scope[] }): PublicApiKey & { key: string } {
+export async function createApiKey(ctx: Ctx, input: { name: string; scopes: Scope[] }): Promise<PublicApiKey & { key: string }> {
   const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
   const scopes = [...new Set(input.scopes)];
-  const row = writeTx(ctx.db, (tx) => {
-    const created = tx
-      .insert(apiKeys)
-      .values({
-        id: ctx.ids('key'),
-        name: input.name,
-        prefix: key.slice(0, API_KEY_PREFIX.length + 6),
-        hash: hashApiKey(key),
-        scopes,
-        createdAt: ctx.now(),
-        createdBy: `${ctx.actor.type}:${ctx.actor.id}`,
-      })
-      .returning()
-      .get();
-    ctx.audit.append({ type: 'api_key.created', actor: ctx.actor, data: { keyId: created.id, scopes } });
+  const row = await ctx.db.tx(async (t) => {
+    const created = await t.auth.insertApiKey({
+      id: ctx.ids('key'),
+      name: input.name,
+      prefix: key.slice(0, API_KEY_PREFIX.length + 6),
+      hash: hashApiKey(key),
+      scopes,
+      createdAt: ctx.now(),
+      createdBy: `${ctx.actor.type}:${ctx.actor.id}`,
+    });
+    await ctx.audit.append(t, { type: 'api_key.created', actor: ctx.actor, data: { keyId: created.id, scopes } });
     return created;
   });
   return { ...toPublicApiKey(row), key };
 }
 
-export function listApiKeys(ctx: Pick<Ctx, 'db'>): PublicApiKey[] {
-  return ctx.db.select().from(apiKeys).orderBy(desc(apiKeys.createdAt), desc(apiKeys.id)).all().map(toPublicApiKey);
+export async function listApiKeys(ctx: Pick<Ctx, 'db'>): Promise<PublicApiKey[]> {
+  return (await ctx.db.auth.apiKeys()).map(toPublicApiKey);
 }
 
 /** Revokes a key; it stops working on the next request. Revoking twice is a 404 the second time. */
-export function revokeApiKey(ctx: Ctx, id: string): void {
-  writeTx(ctx.db, (tx) => {
-    const row = tx
-      .update(apiKeys)
-      .set({ revokedAt: ctx.now() })
-      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
-      .returning({ id: apiKeys.id })
-      .get();
-    if (!row) throw new NotFoundError('API_KEY_NOT_FOUND', 'no active API key with this id');
-    ctx.audit.append({ type: 'api_key.revoked', actor: ctx.actor, data: { keyId: id } });
+export async function revokeApiKey(ctx: Ctx, id: string): Promise<void> {
+  await ctx.db.tx(async (t) => {
+    if (!(await t.auth.revokeApiKey(id, ctx.now()))) throw new NotFoundError('API_KEY_NOT_FOUND', 'no active API key with this id');
+    await ctx.audit.append(t, { type: 'api_key.revoked', actor: ctx.actor, data: { keyId: id } });
   });
 }
 
@@ -78,11 +67,7 @@ export function revokeApiKey(ctx: Ctx, id: string): void {
  * Looks a presented key up by its hash (a prepared point lookup on the hot path). Comparing
  * hashes through the unique index leaks nothing useful: an attacker cannot steer SHA-256 output.
  */
-export function apiKeyLookup(db: Db) {
-  const stmt = db.$client.prepare('select id, scopes from api_keys where hash = ? and revoked_at is null');
-  return (presented: string): { id: string; scopes: Scope[] } | undefined => {
-    if (!presented.startsWith(API_KEY_PREFIX) || presented.length > 128) return undefined;
-    const row = stmt.get(hashApiKey(presented)) as { id: string; scopes: string } | undefined;
-    return row && { id: row.id, scopes: JSON.parse(row.scopes) as Scope[] };
-  };
+export async function findApiKey(db: Database, presented: string): Promise<{ id: string; scopes: Scope[] } | undefined> {
+  if (!presented.startsWith(API_KEY_PREFIX) || presented.length > 128) return undefined;
+  return db.auth.activeApiKey(hashApiKey(presented));
 }

@@ -5,6 +5,7 @@ import { sessions } from '../db/schema/sessions.js';
 import { users, type Role } from '../db/schema/users.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Ctx } from '../deps.js';
+import type { Database } from '../db/database.js';
 import { verifyPassword } from './passwords.js';
 import { pseudonym } from './pseudonym.js';
 import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt } from './throttle.js';
@@ -89,14 +90,8 @@ export function logout(ctx: Ctx, sessionId: string): void {
   });
 }
 
-/** Resolves a session cookie to its user (prepared statement: runs on every dashboard request). */
-export function sessionLookup(db: Db, now: () => number) {
-  const stmt = db.$client.prepare(
-    `select s.id as sessionId, u.id as userId, u.role as role from sessions s join users u on u.id = s.user_id
-     where s.id = ? and s.expires_at > ? and u.disabled_at is null`,
-  );
-  return (token: string): { sessionId: string; userId: string; role: Role } | undefined => {
-    if (token.length > 128) return undefined;
-    return stmt.get(hashToken(token), now()) as { sessionId: string; userId: string; role: Role } | undefined;
-  };
+/** Resolves a session cookie to its user (runs on every dashboard request). */
+export async function findSession(db: Database, token: string, now: number): Promise<{ sessionId: string; userId: string; role: Role } | undefined> {
+  if (token.length > 128) return undefined;
+  return db.auth.session(hashToken(token), now);
 }

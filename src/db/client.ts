@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import Database, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { readFileSync, mkdirSync } from 'node:fs';
@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as schema from './schema/index.js';
 
-export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
-export type Sqlite = Database.Database;
+export type Db = BetterSQLite3Database<typeof schema> & { $client: SqliteConnection };
+export type Sqlite = SqliteConnection;
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 

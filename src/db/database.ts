@@ -34,9 +34,9 @@ export interface Preparable {
  * a write with `.returning()`); `run` answers the number of rows a write changed.
  */
 export interface Statement<Row> {
-  all(h: Handle, params?: Record<string, unknown>): Promise<Row[]>;
-  first(h: Handle, params?: Record<string, unknown>): Promise<Row | undefined>;
-  run(h: Handle, params?: Record<string, unknown>): Promise<number>;
+  all(h: Handle, params?: object): Promise<Row[]>;
+  first(h: Handle, params?: object): Promise<Row | undefined>;
+  run(h: Handle, params?: object): Promise<number>;
 }
 
 /** A connection the store verbs run on: the database's reader, or one transaction. */
@@ -62,6 +62,13 @@ export interface Database extends Stores {
   readonly tables: Schema;
   /** Runs `fn` as one transaction; commits when it resolves, rolls back when it throws. */
   tx<T>(fn: (t: Stores) => Promise<T>, opts?: TxOptions): Promise<T>;
+  /**
+   * Takes, inside the transaction `t`, the lock `name` (as `TxOptions.locks`, when what must be
+   * serialised is only known mid-transaction: the person a consent names, say). Two
+   * transactions taking two such locks in opposite orders deadlock; PostgreSQL detects it and
+   * `tx` re-runs the loser.
+   */
+  lock(t: Handle, name: string): Promise<void>;
   /** Runs `fn` in a savepoint of the transaction `t`: its failure undoes only its own changes. */
   savepoint<T>(t: Handle, fn: () => Promise<T>): Promise<T>;
   /** A statement for a hot path; `name` is unique per statement (it names it on PostgreSQL). */

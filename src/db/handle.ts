@@ -1,17 +1,33 @@
 /**
- * What every connection offers: the per-aggregate stores, bound to it. `db.apiKeys.…` reads
- * outside a transaction; inside `db.tx(async (t) => …)`, `t.apiKeys.…` runs on the transaction.
- * A store is made on first use per handle (SQLite reuses one transaction handle, so none there).
+ * What every connection offers: the per-aggregate stores, bound to it. `db.subjects.…` reads
+ * outside a transaction; inside `db.tx(async (t) => …)`, `t.subjects.…` runs on the transaction.
+ * A store is made on first use per handle (SQLite reuses one transaction handle: none there).
  */
 import type { Database, Handle, Q } from './database.js';
-import { ApiKeyStore } from './stores/api-keys.js';
+import { AuthStore } from './stores/auth.js';
+import { AuditStore } from './stores/audit.js';
+import { LeaseStore } from './stores/leases.js';
+import { SubjectStore } from './stores/subjects.js';
 
 export abstract class Stores implements Handle {
   abstract readonly db: Database;
   abstract readonly q: Q;
   abstract readonly inTx: boolean;
-  #apiKeys?: ApiKeyStore;
-  get apiKeys(): ApiKeyStore {
-    return (this.#apiKeys ??= new ApiKeyStore(this));
+  #auth?: AuthStore;
+  #audit?: AuditStore;
+  #leases?: LeaseStore;
+  #subjects?: SubjectStore;
+
+  get auth(): AuthStore {
+    return (this.#auth ??= new AuthStore(this));
+  }
+  get audit(): AuditStore {
+    return (this.#audit ??= new AuditStore(this));
+  }
+  get leases(): LeaseStore {
+    return (this.#leases ??= new LeaseStore(this));
+  }
+  get subjects(): SubjectStore {
+    return (this.#subjects ??= new SubjectStore(this));
   }
 }

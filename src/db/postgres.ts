@@ -19,7 +19,7 @@ import { Stores } from './handle.js';
 
 /** What drizzle prepares for node-postgres. */
 interface PgPrepared {
-  execute(params?: Record<string, unknown>): Promise<unknown>;
+  execute(params?: object): Promise<unknown>;
 }
 
 export interface PostgresOptions {
@@ -133,6 +133,12 @@ export class PostgresDatabase extends Stores implements Database {
         client.release(broken);
       }
     }
+  }
+
+  async lock(t: Handle, name: string): Promise<void> {
+    const client = (t as PgHandle).client;
+    if (!client) throw new Error('lock() needs a transaction');
+    await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
   }
 
   async savepoint<T>(t: Handle, fn: () => Promise<T>): Promise<T> {

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema/index.js';
@@ -18,9 +18,9 @@ import { Serial } from './serial.js';
 
 /** The statements drizzle prepares for SQLite (synchronous execution). */
 interface SqlitePrepared {
-  all(params?: Record<string, unknown>): unknown[];
-  get(params?: Record<string, unknown>): unknown;
-  run(params?: Record<string, unknown>): { changes: number };
+  all(params?: object): unknown[];
+  get(params?: object): unknown;
+  run(params?: object): { changes: number };
 }
 
 export interface SqliteOptions {
@@ -29,7 +29,7 @@ export interface SqliteOptions {
   cacheKib?: number;
 }
 
-function configure(conn: Database.Database, cacheKib: number): void {
+function configure(conn: SqliteConnection, cacheKib: number): void {
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
   // Page cache: the 2 MB default thrashes on a store of a million people (every consent read or
@@ -56,8 +56,8 @@ export class SqliteDatabase extends Stores implements Db {
   readonly q: Q;
   readonly inTx = false;
   readonly db = this;
-  readonly writer: Database.Database;
-  readonly reader: Database.Database;
+  readonly writer: SqliteConnection;
+  readonly reader: SqliteConnection;
   private readonly writerQ: Q;
   private readonly txHandle: SqliteHandle;
   private readonly serial = new Serial();
@@ -103,6 +103,11 @@ export class SqliteDatabase extends Stores implements Db {
         throw err;
       }
     });
+  }
+
+  /** The writer already runs one transaction at a time, in every process. */
+  async lock(t: Handle, _name: string): Promise<void> {
+    if (!t.inTx) throw new Error('lock() needs a transaction');
   }
 
   async savepoint<T>(t: Handle, fn: () => Promise<T>): Promise<T> {

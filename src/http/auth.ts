@@ -6,8 +6,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Scope } from '../db/schema/api-keys.js';
-import { apiKeyLookup } from '../auth/api-keys.js';
-import { SESSION_COOKIE, sessionLookup } from '../auth/sessions.js';
+import { findApiKey } from '../auth/api-keys.js';
+import { SESSION_COOKIE, findSession } from '../auth/sessions.js';
 import { ROLE_SCOPES } from '../auth/scopes.js';
 import { ForbiddenError, TooManyRequestsError, UnauthenticatedError } from '../errors.js';
 import type { Actor } from '../audit/log.js';
@@ -17,8 +17,6 @@ import { clientAddressOf, fromTrustedProxy } from './client-address.js';
 
 /** Resolves the caller, if any, into `c.var.principal`; never rejects by itself. */
 export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
-  const findKey = apiKeyLookup(deps.db);
-  const findSession = sessionLookup(deps.db, deps.now);
   // Behind a TLS proxy the request URL is the internal http:// one: browsers send the public origin.
   const publicOrigin = deps.config.publicUrl ? new URL(deps.config.publicUrl).origin : undefined;
   const limiter = deps.config.apiRateLimit > 0 ? new FixedWindowLimiter(deps.config.apiRateLimit, 60_000, deps.now) : null;
@@ -27,7 +25,7 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
     const header = c.req.header('authorization');
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
-      const key = match ? findKey(match[1]!) : undefined;
+      const key = match ? await findApiKey(deps.db, match[1]!) : undefined;
       // A presented but bad key is an error even where the route would allow a session.
       if (!key) throw new UnauthenticatedError('INVALID_API_KEY', 'the API key is missing, malformed, unknown or revoked');
       if (limiter && !limiter.take(key.id)) {
@@ -36,7 +34,7 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
       principal = { kind: 'api_key', id: key.id, scopes: key.scopes };
     } else {
       const token = getCookie(c, SESSION_COOKIE);
-      const session = token ? findSession(token) : undefined;
+      const session = token ? await findSession(deps.db, token, deps.now()) : undefined;
       if (session) {
         // Cookie-authenticated writes must be JSON (forces a CORS preflight cross-site) and,
         // when the browser says where they come from, same-origin: this is our CSRF guard.

@@ -4,7 +4,7 @@
  * Baseline: raw better-sqlite3 inserting the same number of narrow rows in the same run.
  * Target: ≤ 60 s for 1,000,000 × 5.
  */
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
  * autocannon drives it from this one, 50 connections, 127.0.0.1 only. Baselines in the same
  * run: a bare Hono hello-world for HTTP, raw better-sqlite3 batched inserts for the batch.
  */
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import pino from 'pino';
 import { demoConnectors, demoCustomer, ensureDemoSilos } from '../../connectors/demo/index.js';
 import type { Connector } from '../../connectors/types.js';

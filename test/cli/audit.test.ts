@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
 import { CompactSign, importJWK, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { nodeHash } from '../../src/audit/verify.js';
@@ -27,14 +27,14 @@ function expectFailure(res: { code: number | null; stdout: string; stderr: strin
 }
 
 /** Deletes entries from `size` on, with their subtree nodes and the heads that covered them. */
-function truncate(db: Database.Database, size: number) {
+function truncate(db: SqliteConnection, size: number) {
   db.prepare('delete from audit_entries where idx >= ?').run(size);
   db.prepare('delete from audit_nodes where (idx + 1) * (1 << level) > ?').run(size);
   db.prepare('delete from audit_tree_heads where size > ?').run(size);
 }
 
 /** Rewrites entries [from, to) consistently: texts, leaf hashes and every node. */
-function rewriteRange(db: Database.Database, from: number, to: number) {
+function rewriteRange(db: SqliteConnection, from: number, to: number) {
   for (let i = from; i < to; i++) rewrite(db, i, (e) => (e.data.note = 'forged'), true);
   rebuildNodes(db);
 }
@@ -64,7 +64,7 @@ describe('audit verify: the attacks of the security review', () => {
 
   it('every entry rewritten and every head deleted: no signed head covers the entries', { timeout: T }, async () => {
     const good = await goodLog();
-    const edit = (db: Database.Database) => {
+    const edit = (db: SqliteConnection) => {
       rewriteRange(db, 0, 40);
       db.exec('delete from audit_tree_heads');
     };
@@ -75,7 +75,7 @@ describe('audit verify: the attacks of the security review', () => {
 
   it('a suffix after a kept head rewritten, later heads deleted: an unsigned tail, fatal with --strict or a checkpoint', { timeout: T }, async () => {
     const good = await goodLog();
-    const edit = (db: Database.Database) => {
+    const edit = (db: SqliteConnection) => {
       rewriteRange(db, 20, 40);
       db.exec('delete from audit_tree_heads where size > 20');
     };
@@ -145,14 +145,14 @@ describe('audit verify: the attacks of the security review', () => {
     const asReceipt = await deps.keys.sign(head20, 'oubli-receipt+jws');
     const otherLog = await deps.keys.sign({ ...head20, log: 'oubli.other.example/audit' }, 'oubli-sth+jws');
     close();
-    const setJws = (jws: string) => (db: Database.Database) => db.prepare('update audit_tree_heads set jws = ? where size = 20').run(jws);
+    const setJws = (jws: string) => (db: SqliteConnection) => db.prepare('update audit_tree_heads set jws = ? where size = 20').run(jws);
     expectFailure(await verify(tampered(good, setJws(asReceipt))), /entry 19: tree head of size 20 has typ "oubli-receipt\+jws", not oubli-sth\+jws/);
     expectFailure(await verify(tampered(good, setJws(otherLog))), /entry 19: tree head of size 20 belongs to log "oubli\.other\.example\/audit", not to this log/);
   });
 });
 
 /** Root of the first `size` entries from the stored leaf hashes (RFC 9162 MTH). */
-function rootOf(db: Database.Database, size: number): string {
+function rootOf(db: SqliteConnection, size: number): string {
   const leaves = (db.prepare('select leaf_hash from audit_entries where idx < ? order by idx').pluck().all(size) as Buffer[]).map((b) => new Uint8Array(b));
   const mth = (xs: Uint8Array[]): Uint8Array => {
     if (xs.length === 1) return xs[0]!;

@@ -5,7 +5,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
 import { verify as argonVerify } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
 import { oubli, serve, tempDir } from './helpers.js';
@@ -250,7 +250,7 @@ describe('oubli audit verify', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^audit log ok: 40 entries, 4 signed tree heads, root [0-9a-f]{64}/);
 
-    const cases: [string, (db: Database.Database) => void, RegExp][] = [
+    const cases: [string, (db: SqliteConnection) => void, RegExp][] = [
       ['altered entry text', (db) => rewrite(db, 17, (e) => (e.data.note = 'forged'), false), /entry 17: content does not match its stored leaf hash/],
       ['non-canonical text', (db) => db.prepare('update audit_entries set entry = ? where idx = 17').run(JSON.stringify(JSON.parse(db.prepare('select entry from audit_entries where idx = 17').pluck().get() as string), null, 1)), /entry 17: not in canonical/],
       ['garbage text', (db) => db.prepare("update audit_entries set entry = '{oops' where idx = 5").run(), /entry 5: not valid JSON/],

@@ -4,7 +4,7 @@
  */
 import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
 import canonicalize from 'canonicalize';
 import { loadConfig } from '../../src/config.js';
 import { buildDeps } from '../../src/runtime.js';
@@ -40,7 +40,7 @@ export async function goodLog(): Promise<string> {
   return dir;
 }
 
-export function tampered(base: string, edit: (db: Database.Database) => void): string {
+export function tampered(base: string, edit: (db: SqliteConnection) => void): string {
   const dir = tempDir('tampered');
   cpSync(base, dir, { recursive: true });
   const db = new Database(join(dir, 'oubli.db'));
@@ -50,7 +50,7 @@ export function tampered(base: string, edit: (db: Database.Database) => void): s
 }
 
 /** Recomputes every stored subtree node from the stored leaf hashes, the way the log does. */
-export function rebuildNodes(db: Database.Database) {
+export function rebuildNodes(db: SqliteConnection) {
   db.exec('delete from audit_nodes');
   const insert = db.prepare('insert into audit_nodes (level, idx, hash) values (?, ?, ?)');
   let level = 0;
@@ -67,7 +67,7 @@ export function rebuildNodes(db: Database.Database) {
   }
 }
 
-export function rewrite(db: Database.Database, idx: number, change: (e: Record<string, any>) => void, withHash: boolean) {
+export function rewrite(db: SqliteConnection, idx: number, change: (e: Record<string, any>) => void, withHash: boolean) {
   const text = db.prepare('select entry from audit_entries where idx = ?').pluck().get(idx) as string;
   const e = JSON.parse(text);
   change(e);

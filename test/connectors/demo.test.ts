@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SILOS, INVOICE_BASIS, demoConnectors, demoCustomer, demoSiloPath, ensureDemoSilos, listDemoCustomers, readDemoManifest } from '../../connectors/demo/index.js';
 import type { Connector, ConnectorContext, Identity } from '../../connectors/types.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import type { SqlConnectorConfig } from '../../connectors/sql/index.js';

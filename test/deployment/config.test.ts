@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeploymentConfigError, buildDeployment, closeConnectors, defineConfig, loadDeployment, loadDeploymentConfig } from '../../src/deployment/config.js';
 import type { Connector } from '../../connectors/types.js';

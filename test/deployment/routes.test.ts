@@ -4,7 +4,7 @@
  * few seconds and never hands out a silo's own error text.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

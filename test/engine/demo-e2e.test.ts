@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoConnectors, demoCustomer, demoSiloPath, ensureDemoSilos, INVOICE_BASIS, listDemoCustomers, type DEMO_SILOS } from '../../connectors/demo/index.js';
 import type { Connector } from '../../connectors/types.js';

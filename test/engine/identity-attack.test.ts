@@ -7,7 +7,7 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SILOS, demoConnectorConfigs, demoConnectors, demoCustomer, demoSiloPath, ensureDemoSilos, type DemoSilo } from '../../connectors/demo/index.js';
 import { sqlConnector } from '../../connectors/sql/index.js';

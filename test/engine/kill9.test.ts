@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../connectors/sql/sqlite-binding.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seedCountingSilo } from './fixtures/counting-silo.js';
 import { unzip, verifyJws } from '../requests/zip.js';

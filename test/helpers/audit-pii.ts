@@ -6,8 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import type { Sqlite } from '../../src/db/client.js';
+import Database, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
+import type { Database as Store } from '../../src/db/database.js';
 import { demoCustomer } from '../../connectors/demo/people.js';
 
 /** Email-shaped strings. */
@@ -52,11 +52,24 @@ export function findPii(index: number, text: string): Leak[] {
   return out;
 }
 
-/** Scans a database's audit entries from index `from`. */
-export function scanAuditEntries(sqlite: Sqlite, from = 0): { leaks: Leak[]; next: number } {
-  const rows = sqlite.prepare('select idx, entry from audit_entries where idx >= ? order by idx').raw().all(from) as [number, string][];
-  const leaks = rows.flatMap(([idx, text]) => findPii(idx, text));
-  return { leaks, next: rows.length ? rows[rows.length - 1]![0] + 1 : from };
+/** Scans a store's audit entries from index `from`. */
+export async function scanAuditEntries(db: Store, from = 0): Promise<{ leaks: Leak[]; next: number }> {
+  const leaks: Leak[] = [];
+  let next = from;
+  for (;;) {
+    const rows = await db.audit.entries(next, 5000);
+    for (const r of rows) leaks.push(...findPii(r.idx, r.entry));
+    if (rows.length === 0) break;
+    next = rows[rows.length - 1]!.idx + 1;
+    if (rows.length < 5000) break;
+  }
+  return { leaks, next };
+}
+
+/** The same for a raw SQLite file (a data dir of a spawned oubli). */
+function scanSqliteFile(sqlite: SqliteConnection): Leak[] {
+  const rows = sqlite.prepare('select idx, entry from audit_entries order by idx').raw().all() as [number, string][];
+  return rows.flatMap(([idx, text]) => findPii(idx, text));
 }
 
 /** Scans the oubli.db of a data dir (opened read-only); nothing when there is none. */
@@ -66,27 +79,33 @@ export function scanDataDir(dir: string): Leak[] {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const hasTable = db.prepare("select 1 from sqlite_master where type = 'table' and name = 'audit_entries'").get();
-    return hasTable ? scanAuditEntries(db).leaks : [];
+    return hasTable ? scanSqliteFile(db) : [];
   } finally {
     db.close();
   }
 }
 
 interface Registered {
-  sqlite: Sqlite;
+  db: Store;
   scanned: number;
+  closed: boolean;
 }
 const databases: Registered[] = [];
 const dataDirs = new Set<string>();
 
-/** Registers a test database for the scan (done by createTestDeps). */
-export function registerAuditDb(sqlite: Sqlite): void {
-  databases.push({ sqlite, scanned: 0 });
+/**
+ * Registers a test database for the scan (done by createTestDeps). A database registered again
+ * (a PostgreSQL test database emptied for the next test) is scanned from its start again.
+ */
+export function registerAuditDb(db: Store): void {
+  const known = databases.find((d) => d.db === db);
+  if (known) known.scanned = 0;
+  else databases.push({ db, scanned: 0, closed: false });
 }
 
 /** Takes a database out of the scan: only for a test that leaks on purpose to test the scan. */
-export function unregisterAuditDb(sqlite: Sqlite): void {
-  const i = databases.findIndex((d) => d.sqlite === sqlite);
+export function unregisterAuditDb(db: Store): void {
+  const i = databases.findIndex((d) => d.db === db);
   if (i >= 0) databases.splice(i, 1);
 }
 
@@ -104,18 +123,20 @@ export function describeLeaks(leaks: Leak[], where: string): string {
   return `personal data in the audit log of ${where}:\n${shown.join('\n')}${leaks.length > 10 ? `\n  … and ${leaks.length - 10} more` : ''}`;
 }
 
-/** Scans the entries appended since the last scan in every open registered database. */
-export function scanRegisteredDatabases(): string[] {
+/** Scans the entries appended since the last scan in every registered database still open. */
+export async function scanRegisteredDatabases(): Promise<string[]> {
   const problems: string[] = [];
   for (let i = databases.length - 1; i >= 0; i--) {
     const d = databases[i]!;
-    if (!d.sqlite.open) {
-      databases.splice(i, 1);
+    let scan;
+    try {
+      scan = await scanAuditEntries(d.db, d.scanned);
+    } catch {
+      databases.splice(i, 1); // closed by its test
       continue;
     }
-    const { leaks, next } = scanAuditEntries(d.sqlite, d.scanned);
-    d.scanned = next;
-    if (leaks.length) problems.push(describeLeaks(leaks, `a test database (${d.sqlite.name})`));
+    d.scanned = scan.next;
+    if (scan.leaks.length) problems.push(describeLeaks(scan.leaks, `a test database (${d.db.dialect})`));
   }
   return problems;
 }

@@ -1,19 +1,20 @@
 /**
- * Test dependencies: a private in-memory database with the committed migrations applied,
- * ephemeral signing keys, a controllable clock, a silent logger. No port, no shared state.
- * Every database made here is scanned for personal data in its audit log after each test.
+ * Test dependencies: a fresh database (SQLite, or PostgreSQL when OUBLI_TEST_DATABASE_URL is set:
+ * test/helpers/db.ts) with the committed migrations applied, ephemeral signing keys, a
+ * controllable clock, a silent logger. No port, no shared state. Every database made here is
+ * scanned for personal data in its audit log after each test.
  */
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
-import { migrateDatabase, openDatabase } from '../../src/db/client.js';
+import { openTestDatabase } from './db.js';
 import { createIdGenerator } from '../../src/ids.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { SigningKeys } from '../../src/audit/keys.js';
 import { TreeHeads } from '../../src/audit/tree-heads.js';
-import { newLogId, openLogId } from '../../src/audit/log-id.js';
+import { newLogId } from '../../src/audit/log-id.js';
 import { registerAuditDb } from './audit-pii.js';
 import type { Ctx, Deps } from '../../src/deps.js';
 import { createApp } from '../../src/app.js';
@@ -37,17 +38,17 @@ export interface TestDeps extends Deps {
   clock: TestClock;
 }
 
-export function createTestDeps(overrides: { env?: Record<string, string>; config?: Partial<Config> } = {}): TestDeps {
+export async function createTestDeps(overrides: { env?: Record<string, string>; config?: Partial<Config> } = {}): Promise<TestDeps> {
   const clock = testClock();
   const config = {
     ...loadConfig({ OUBLI_DATA_DIR: join(tmpdir(), `oubli-test-${randomBytes(6).toString('hex')}`), ...overrides.env }),
     ...overrides.config,
   };
-  const db = openDatabase(':memory:');
-  migrateDatabase(db);
-  registerAuditDb(db.$client);
+  const db = await openTestDatabase();
+  registerAuditDb(db);
   const keys = SigningKeys.ephemeral(clock.now);
-  const audit = new AuditLog(db.$client, clock.now);
+  const audit = new AuditLog(db, clock.now);
+  const logId = await audit.open(newLogId(config.publicUrl));
   return {
     clock,
     config,
@@ -57,7 +58,7 @@ export function createTestDeps(overrides: { env?: Record<string, string>; config
     logger: pino({ level: 'silent' }),
     audit,
     keys,
-    treeHeads: new TreeHeads(db.$client, audit, keys, openLogId(db.$client, newLogId(config.publicUrl), clock.now()), clock.now),
+    treeHeads: new TreeHeads(db, audit, keys, logId, clock.now),
     secrets: { pseudonymKey: randomBytes(32), masterKey: randomBytes(32) },
     connectors: [],
     requireApproval: [],
@@ -72,8 +73,8 @@ export function systemCtx(deps: Deps): Ctx {
 }
 
 /** An app over fresh test deps, plus helpers to call it. */
-export function createTestApp(overrides: Parameters<typeof createTestDeps>[0] = {}) {
-  const deps = createTestDeps(overrides);
+export async function createTestApp(overrides: Parameters<typeof createTestDeps>[0] = {}) {
+  const deps = await createTestDeps(overrides);
   const app = createApp(deps);
   return { deps, app };
 }

@@ -5,8 +5,8 @@ import { createApiKey } from '../../src/auth/api-keys.js';
 import { systemCtx } from './deps.js';
 
 /** Creates an API key with the given scopes and returns the Bearer header for it. */
-export function bearer(deps: Deps, scopes: Scope[], name = 'test'): { authorization: string; keyId: string } {
-  const k = createApiKey(systemCtx(deps), { name, scopes });
+export async function bearer(deps: Deps, scopes: Scope[], name = 'test'): Promise<{ authorization: string; keyId: string }> {
+  const k = await createApiKey(systemCtx(deps), { name, scopes });
   return { authorization: `Bearer ${k.key}`, keyId: k.id };
 }
 

@@ -6,12 +6,12 @@
 import { afterAll, afterEach } from 'vitest';
 import { scanRegisteredDatabases, scanRegisteredDataDirs } from '../helpers/audit-pii.js';
 
-afterEach(() => {
-  const problems = scanRegisteredDatabases();
+afterEach(async () => {
+  const problems = await scanRegisteredDatabases();
   if (problems.length) throw new Error(problems.join('\n'));
 });
 
-afterAll(() => {
-  const problems = [...scanRegisteredDatabases(), ...scanRegisteredDataDirs()];
+afterAll(async () => {
+  const problems = [...(await scanRegisteredDatabases()), ...scanRegisteredDataDirs()];
   if (problems.length) throw new Error(problems.join('\n'));
 });

@@ -26,3 +26,12 @@ export const auditTreeHeads = pgTable('audit_tree_heads', {
   kid: text('kid').notNull(),
   jws: text('jws').notNull(),
 });
+
+export const auditLogs = pgTable('audit_logs', {
+  id: integer('id').primaryKey(),
+  logId: text('log_id').notNull(),
+  createdAt: int('created_at').notNull(),
+  size: int('size').notNull().default(0),
+  frontier: bytea('frontier'),
+  root: bytea('root'),
+});

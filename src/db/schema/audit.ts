@@ -45,4 +45,16 @@ export const auditLogs = sqliteTable('audit_logs', {
   id: integer('id').primaryKey(),
   logId: text('log_id').notNull(),
   createdAt: integer('created_at').notNull(),
+  /**
+   * The sequencer (as Tessera's SeqCoord): every append locks this row (PostgreSQL: FOR UPDATE;
+   * SQLite: its single writer), reads the next index and the right edge of the tree, and writes
+   * them back in the same transaction as the entries, so indices are gap-free across instances
+   * and an append never reads other nodes. `frontier` holds the hashes of the perfect subtrees
+   * that make up the tree of `size` leaves, largest first (32 bytes each; null when empty).
+   */
+  size: integer('size').notNull().default(0),
+  frontier: blob('frontier', { mode: 'buffer' }),
+  /** Root of the tree of `size` leaves (null when empty). */
+  root: blob('root', { mode: 'buffer' }),
 });
+export type AuditLogRow = typeof auditLogs.$inferSelect;

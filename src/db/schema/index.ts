@@ -10,3 +10,4 @@ export * from './outbox.js';
 export * from './requests.js';
 export * from './request-identities.js';
 export * from './tasks.js';
+export * from './leases.js';

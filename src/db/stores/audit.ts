@@ -1,0 +1,196 @@
+/**
+ * The audit log's rows: entries, stored subtree nodes, signed tree heads and the one-row log
+ * (identity + sequencer). The Merkle logic is src/audit/log.ts; this is storage only.
+ *
+ * Measured exception, kept here: on SQLite, batches are written one prepared single-row insert
+ * at a time (a multi-row builder insert re-prepares a large statement per batch); on PostgreSQL,
+ * as multi-row inserts of up to BATCH rows (one round trip per BATCH, not per row).
+ */
+import { and, asc, desc, eq, gt, gte, inArray, lte, sql } from 'drizzle-orm';
+import type { Database, Handle } from '../database.js';
+import { forUpdate } from '../dialect.js';
+import type { AuditLogRow, TreeHeadRow } from '../schema/audit.js';
+
+const BATCH = 1000;
+
+export interface EntryRow {
+  idx: number;
+  type: string;
+  requestId: string | null;
+  entry: string;
+  leafHash: Buffer;
+}
+
+export interface NodeRow {
+  level: number;
+  idx: number;
+  hash: Buffer;
+}
+
+export type Sequencer = Pick<AuditLogRow, 'size' | 'frontier' | 'root'>;
+
+const p = sql.placeholder;
+
+function statements(db: Database) {
+  const { auditEntries: e, auditNodes: n, auditTreeHeads: h, auditLogs: l } = db.tables;
+  return {
+    insertEntry: db.statement('audit.insertEntry', (q) =>
+      q.insert(e).values({ idx: p('idx'), type: p('type'), requestId: p('requestId'), entry: p('entry'), leafHash: p('leafHash') }),
+    ),
+    insertNode: db.statement('audit.insertNode', (q) => q.insert(n).values({ level: p('level'), idx: p('idx'), hash: p('hash') })),
+    node: db.statement<{ hash: Buffer }>('audit.node', (q) =>
+      q.select({ hash: n.hash }).from(n).where(and(eq(n.level, p('level')), eq(n.idx, p('idx')))),
+    ),
+    leaf: db.statement<{ hash: Buffer }>('audit.leaf', (q) => q.select({ hash: e.leafHash }).from(e).where(eq(e.idx, p('idx')))),
+    sequencer: db.statement<Sequencer>('audit.sequencer', (q) =>
+      q.select({ size: l.size, frontier: l.frontier, root: l.root }).from(l).where(eq(l.id, 1)),
+    ),
+    sequencerForUpdate: db.statement<Sequencer>('audit.sequencerForUpdate', (q) =>
+      forUpdate(db, q.select({ size: l.size, frontier: l.frontier, root: l.root }).from(l).where(eq(l.id, 1))),
+    ),
+    setSequencer: db.statement('audit.setSequencer', (q) =>
+      q.update(l).set({ size: sql`${p('size')}`, frontier: sql`${p('frontier')}`, root: sql`${p('root')}` }).where(eq(l.id, 1)),
+    ),
+    latestHead: db.statement<TreeHeadRow>('audit.latestHead', (q) => q.select().from(h).orderBy(desc(h.size)).limit(1)),
+    headBySize: db.statement<TreeHeadRow>('audit.headBySize', (q) => q.select().from(h).where(eq(h.size, p('size')))),
+  };
+}
+
+export class AuditStore {
+  constructor(private readonly h: Handle) {}
+
+  private get s() {
+    return this.h.db.cached('audit', statements);
+  }
+
+  private get t() {
+    return this.h.db.tables;
+  }
+
+  /** The log's row (identity and sequencer), if the log was created. */
+  async log(): Promise<AuditLogRow | undefined> {
+    const [row] = await this.h.q.select().from(this.t.auditLogs).where(eq(this.t.auditLogs.id, 1));
+    return row;
+  }
+
+  /** Creates the log's row unless another process did first; answers the row that stands. */
+  async createLog(logId: string, createdAt: number): Promise<AuditLogRow> {
+    await this.h.q.insert(this.t.auditLogs).values({ id: 1, logId, createdAt }).onConflictDoNothing();
+    return (await this.log())!;
+  }
+
+  /** Size, frontier and root as committed (or, inside a transaction, as it sees them). */
+  sequencer(): Promise<Sequencer | undefined> {
+    return this.s.sequencer.first(this.h);
+  }
+
+  /** Reads the sequencer and holds it until the transaction ends (the append lock). */
+  lockSequencer(): Promise<Sequencer | undefined> {
+    return this.s.sequencerForUpdate.first(this.h);
+  }
+
+  async setSequencer(v: { size: number; frontier: Buffer | null; root: Buffer | null }): Promise<void> {
+    await this.s.setSequencer.run(this.h, v);
+  }
+
+  async insertEntries(rows: EntryRow[]): Promise<void> {
+    if (this.h.db.dialect === 'sqlite') {
+      for (const r of rows) await this.s.insertEntry.run(this.h, r);
+      return;
+    }
+    for (let i = 0; i < rows.length; i += BATCH) await this.h.q.insert(this.t.auditEntries).values(rows.slice(i, i + BATCH));
+  }
+
+  async insertNodes(rows: NodeRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.h.db.dialect === 'sqlite') {
+      for (const r of rows) await this.s.insertNode.run(this.h, r);
+      return;
+    }
+    for (let i = 0; i < rows.length; i += BATCH) await this.h.q.insert(this.t.auditNodes).values(rows.slice(i, i + BATCH));
+  }
+
+  /** Stored hash of node (level, idx); level 0 is the entry's leaf hash. */
+  async node(level: number, idx: number): Promise<Buffer | undefined> {
+    const row = level === 0 ? await this.s.leaf.first(this.h, { idx }) : await this.s.node.first(this.h, { level, idx });
+    return row?.hash;
+  }
+
+  /** Many nodes at once (a proof's worth), keyed `level:idx`. */
+  async nodes(coords: { level: number; idx: number }[]): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    const leaves = coords.filter((c) => c.level === 0).map((c) => c.idx);
+    const { auditEntries: e, auditNodes: n } = this.t;
+    for (let i = 0; i < leaves.length; i += BATCH) {
+      const rows = await this.h.q.select({ idx: e.idx, hash: e.leafHash }).from(e).where(inArray(e.idx, leaves.slice(i, i + BATCH)));
+      for (const r of rows) out.set(`0:${r.idx}`, r.hash);
+    }
+    const byLevel = new Map<number, number[]>();
+    for (const c of coords) if (c.level > 0) (byLevel.get(c.level) ?? byLevel.set(c.level, []).get(c.level)!).push(c.idx);
+    for (const [level, idxs] of byLevel) {
+      const rows = await this.h.q.select({ idx: n.idx, hash: n.hash }).from(n).where(and(eq(n.level, level), inArray(n.idx, idxs)));
+      for (const r of rows) out.set(`${level}:${r.idx}`, r.hash);
+    }
+    return out;
+  }
+
+  /** Entries with index ≥ `from`, in order, at most `limit`. */
+  entries(from: number, limit: number): Promise<EntryRow[]> {
+    const { auditEntries: e } = this.t;
+    return this.h.q.select().from(e).where(gte(e.idx, from)).orderBy(asc(e.idx)).limit(limit);
+  }
+
+  /** Nodes of one level with idx ≥ `from`, in order (the verifier streams each level). */
+  nodesOfLevel(level: number, from: number, limit: number): Promise<{ idx: number; hash: Buffer }[]> {
+    const { auditNodes: n } = this.t;
+    return this.h.q
+      .select({ idx: n.idx, hash: n.hash })
+      .from(n)
+      .where(and(eq(n.level, level), gte(n.idx, from)))
+      .orderBy(asc(n.idx))
+      .limit(limit);
+  }
+
+  /** Indices of a request's entries, in order. */
+  async indicesOfRequest(requestId: string): Promise<number[]> {
+    const { auditEntries: e } = this.t;
+    const rows = await this.h.q.select({ idx: e.idx }).from(e).where(eq(e.requestId, requestId)).orderBy(asc(e.idx));
+    return rows.map((r) => r.idx);
+  }
+
+  /** Number of stored entries (what the sequencer must agree with). */
+  async countEntries(): Promise<number> {
+    const { auditEntries: e } = this.t;
+    const [row] = await this.h.q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(e);
+    return row?.n ?? 0;
+  }
+
+  latestHead(): Promise<TreeHeadRow | undefined> {
+    return this.s.latestHead.first(this.h);
+  }
+
+  headBySize(size: number): Promise<TreeHeadRow | undefined> {
+    return this.s.headBySize.first(this.h, { size });
+  }
+
+  /** Stores a signed head; a head of the same size signed meanwhile by another process stays. */
+  async insertHead(row: TreeHeadRow): Promise<void> {
+    await this.h.q.insert(this.t.auditTreeHeads).values(row).onConflictDoNothing();
+  }
+
+  /** Signed heads with size in [from, to], smallest first. */
+  heads(from = 0, to = Number.MAX_SAFE_INTEGER): Promise<TreeHeadRow[]> {
+    const { auditTreeHeads: h } = this.t;
+    return this.h.q
+      .select()
+      .from(h)
+      .where(and(gte(h.size, from), lte(h.size, to)))
+      .orderBy(asc(h.size));
+  }
+
+  /** Signed heads above `size`. */
+  headsAbove(size: number): Promise<TreeHeadRow[]> {
+    const { auditTreeHeads: h } = this.t;
+    return this.h.q.select().from(h).where(gt(h.size, size)).orderBy(asc(h.size));
+  }
+}
