@@ -377,8 +377,12 @@ export function describeMatchingConformance(name: string, setup: MatchingSetup) 
         const { connector, silo } = subject;
         if (!connector.lookupBy.includes(c.type)) return ctx.skip(`${connector.id} does not search by ${c.type}`);
         const who = [{ type: c.type, value: c.identity }];
+        // What earlier cases left in the silo may be this identity (the Belgian case's
+        // look-alike `0470 12 34 56` is, in a French silo, +33470123456): a silo that finds it
+        // is right. Look-alikes are judged against that baseline.
+        const leftover = total(await connector.access(who, conformanceContext()));
         for (const o of c.other) await silo.put(c.type, o);
-        expect(total(await connector.access(who, conformanceContext())), 'look-alikes alone are not found').toBe(0);
+        expect(total(await connector.access(who, conformanceContext())), 'look-alikes alone are not found').toBe(leftover);
         for (const w of c.same) {
           const as = JSON.stringify(w);
           await silo.put(c.type, w);

@@ -205,14 +205,21 @@ export interface Connector {
 const CONNECTOR_ERROR = Symbol.for('oubli.ConnectorError');
 
 export class ConnectorError extends Error {
+  /**
+   * For a retryable failure, the silo's own word on when to try again (HTTP `Retry-After` of a
+   * 429 or 503), in ms: the next attempt should not come sooner. Absent: the engine's backoff.
+   */
+  readonly retryAfterMs?: number;
+
   constructor(
     readonly code: string,
     message: string,
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
     this.name = 'ConnectorError';
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     (this as unknown as Record<symbol, boolean>)[CONNECTOR_ERROR] = true;
   }
 

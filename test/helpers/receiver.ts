@@ -22,7 +22,7 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export type Handler = (req: Received, res: ServerResponse, raw: IncomingMessage) => void | Promise<void>;
+export type Handler = (req: Received, res: ServerResponse, raw: IncomingMessage) => unknown;
 
 export async function startReceiver(handler: Handler): Promise<Receiver> {
   const received: Received[] = [];
