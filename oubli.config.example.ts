@@ -3,9 +3,10 @@
  * and describe your own silos; `oubli serve` loads it, validates it and checks every table and
  * column against the live databases before it starts. Secrets come from the environment.
  *
- * Here: a web shop on PostgreSQL and a loyalty programme on MariaDB. An erasure by email finds
- * the shop customer, which reveals their customer number and phone; the phone finds the loyalty
- * card, which finds the till receipts. At start-up `oubli serve` logs, per matched column,
+ * Here: a web shop on PostgreSQL, a loyalty programme on MariaDB and a newsletter platform
+ * (a SaaS) reached through its REST API. An erasure by email finds the shop customer, which
+ * reveals their customer number and phone; the phone finds the loyalty card, which finds the
+ * till receipts; the email and the customer number find the newsletter contact. At start-up `oubli serve` logs, per matched column,
  * whether an index serves the lookup and which one to create when none does (README: "Finding
  * the person in each silo").
  */
@@ -116,6 +117,49 @@ export default defineConfig({
           portable: true,
           // The sale stays in the store statistics; its link to the person goes.
           erase: { action: 'mask', fields: { card_number: null } },
+        },
+      },
+    },
+    {
+      // A SaaS reached through its REST API (README: "REST silos"). Every call goes to public
+      // addresses only (checked when connecting), follows no redirect, and is bounded in time
+      // and size. An internal API on a private network needs `allowPrivateNetwork`.
+      id: 'newsletter',
+      title: 'Newsletter platform (SaaS)',
+      driver: 'http',
+      baseUrl: 'https://api.newsletter.example/v3/',
+      // OAuth 2.0 client credentials: the token is cached until it expires, renewed on a 401.
+      auth: {
+        type: 'oauth2',
+        tokenUrl: 'https://auth.newsletter.example/oauth/token',
+        clientId: 'oubli',
+        clientSecret: process.env.NEWSLETTER_CLIENT_SECRET,
+        scope: 'contacts:read contacts:delete',
+      },
+      headers: { 'x-account': 'acme-fr' },
+      timeoutMs: 10_000,
+      // "No such person" (an empty result, not a failure); worth retrying (429 honours Retry-After).
+      statuses: { notFound: [404], retryable: [429, '5xx'] },
+      health: { url: 'account' },
+      collections: {
+        contacts: {
+          portable: true,
+          key: 'id',
+          search: {
+            // Identities are URL-encoded into the template; 404 here means nobody by that email.
+            email: { url: 'contacts/by-email/{email}', records: 'contacts', pagination: { type: 'page', size: { param: 'limit', value: 50 } } },
+            customer_id: { url: 'contacts', query: { ext_id: '{customer_id}' }, records: '$.contacts[*]', pagination: { type: 'cursor', cursor: 'next_cursor', param: 'cursor' } },
+          },
+          // Where each contact shows the identity: what the API returns is kept only when it is
+          // the person's (its search folds accents: zoé@… is not zoe@…).
+          match: { email: 'email', customer_id: 'attributes.CUSTOMER_ID' },
+          discover: { phone: { path: 'attributes.SMS', reason: 'newsletter.contacts.attributes.SMS', weak: true } },
+          erase: { action: 'delete', request: { method: 'DELETE', url: 'contacts/{record.id}' } },
+        },
+        campaign_events: {
+          // Opens and clicks, listed per contact; the platform deletes them with the contact.
+          via: { collection: 'contacts', url: 'contacts/{parent.id}/events', records: 'data.events', pagination: { type: 'link' } },
+          erase: { action: 'cascade' },
         },
       },
     },

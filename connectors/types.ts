@@ -87,7 +87,11 @@ export interface CollectionMatch {
   via?: string;
   /** The column (or field) compared. */
   column: string;
-  /** The comparison rule: casefold, phone, compact, trim or exact (connectors/matching.ts). */
+  /**
+   * The comparison rule: casefold, phone, compact, trim or exact (connectors/matching.ts), or
+   * `silo` when the silo's own search decided (a REST search whose records do not show the
+   * identity).
+   */
   normalization: string;
   /** The written form the silo declares (e.g. "e164"), when the lookup searched only that. */
   format?: string;

@@ -53,8 +53,17 @@ export function statusIn(status: number, list: StatusList): boolean {
   return list.some((s) => (typeof s === 'number' ? s === status : Math.floor(status / 100) === Number(s[0])));
 }
 
-/** Not a secret: a value shown in errors must never be one. */
-const Secret = z.string().min(1, 'must not be empty');
+/**
+ * A secret: typically `process.env.X` in oubli.config.ts, so `undefined` is accepted by the
+ * type and refused with a hint. Errors never show its value.
+ */
+const Secret = z.union([z.string(), z.undefined()]).transform((v, ctx): string => {
+  if (v === undefined || v === '') {
+    ctx.addIssue({ code: 'custom', message: 'required (is its environment variable set?)' });
+    return z.NEVER;
+  }
+  return v;
+});
 
 const RequestSpec = z
   .object({

@@ -6,10 +6,10 @@
  *   import { defineConfig } from 'oubli/src/deployment/config.ts';
  *   export default defineConfig({ connectors: [ { id: 'shop', driver: 'postgres', … } ] });
  *
- * A connector is either a declaration of the SQL connector (an object with `driver`) or any
- * object implementing the Connector contract. Loading validates everything with zod — an error
- * names the connector and the field (`connector "shop": collections.orders.table: required`) —
- * then runs each connector's `init()` against the live silo (tables and columns exist), so a
+ * A connector is either a declaration of the SQL or REST connector (an object with `driver`,
+ * connectors/declared.ts) or any object implementing the Connector contract. Loading validates
+ * everything with zod — an error names the connector and the field (`connector "shop":
+ * collections.orders.table: required`) — then runs each connector's `init()` against the live silo (tables and columns exist), so a
  * wrong config stops start-up with a clear message instead of failing requests later.
  */
 import { existsSync } from 'node:fs';
@@ -19,16 +19,16 @@ import { z } from 'zod';
 import { tsImport } from 'tsx/esm/api';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Connector } from '../../connectors/types.js';
-import { sqlConnector, type SqlConnectorConfig } from '../../connectors/sql/index.js';
+import { declaredConnector, isDeclaredConnector, type DeclaredConnectorConfig } from '../../connectors/declared.js';
 import { DEFAULT_UNIQUE_TYPES } from '../engine/review.js';
 
 export const REQUEST_TYPES = ['access', 'portability', 'erasure'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
-export type ConnectorEntry = Connector | SqlConnectorConfig;
+export type ConnectorEntry = Connector | DeclaredConnectorConfig;
 
 export interface DeploymentConfig {
-  /** The silos, each a SQL connector declaration or a Connector object. */
+  /** The silos, each a SQL or REST connector declaration or a Connector object. */
   connectors: ConnectorEntry[];
   /** Request types that wait in `awaiting_approval` for the DPO (default: none). */
   requireApproval?: RequestType[];
@@ -114,7 +114,7 @@ function connectorLabel(entry: unknown, index: number): string {
 }
 
 export interface BuildOptions {
-  /** OUBLI_PHONE_REGION: how SQL connectors read phone numbers written without a country code. */
+  /** OUBLI_PHONE_REGION: how declared connectors read phone numbers written without a country code. */
   phoneRegion?: CountryCode;
 }
 
@@ -127,9 +127,9 @@ export function buildDeployment(raw: unknown, source: string | null = null, opts
   const connectors: Connector[] = [];
   const problems: string[] = [];
   top.data.connectors.forEach((entry, index) => {
-    if (entry && typeof entry === 'object' && 'driver' in entry) {
+    if (isDeclaredConnector(entry)) {
       try {
-        connectors.push(sqlConnector(entry as SqlConnectorConfig, { phoneRegion: opts.phoneRegion }));
+        connectors.push(declaredConnector(entry, { phoneRegion: opts.phoneRegion }));
       } catch (err) {
         problems.push((err as Error).message);
       }

@@ -156,8 +156,9 @@ describe('loadDeploymentConfig', () => {
 
   it('the shipped oubli.config.example.ts is a valid declaration', async () => {
     process.env.SHOP_MASK_KEY ??= 'example-mask-key-for-the-test';
+    process.env.NEWSLETTER_CLIENT_SECRET ??= 'example-client-secret-for-the-test';
     const d = await loadDeploymentConfig(resolve('oubli.config.example.ts'), { init: false });
-    expect(d.connectors.map((c) => c.id)).toEqual(['shop', 'loyalty']);
+    expect(d.connectors.map((c) => c.id)).toEqual(['shop', 'loyalty', 'newsletter']);
     expect(d.requireApproval).toEqual(['erasure']);
     await closeConnectors(d.connectors);
   });
