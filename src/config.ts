@@ -53,6 +53,11 @@ const EnvSchema = z.object({
   OUBLI_TASK_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   OUBLI_TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
   OUBLI_CONNECTOR_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * Webhook receivers on loopback and private networks (tests, the demo). Off: a receiver's
+   * URL must resolve to public addresses only, checked when connecting.
+   */
+  OUBLI_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1', 'false', 'true'], { error: 'must be 1 or 0 (true or false)' }).default('0').transform((v) => v === '1' || v === 'true'),
 });
 
 /**
@@ -112,6 +117,7 @@ export interface Config {
   taskTimeoutMs: number;
   taskMaxAttempts: number;
   connectorConcurrency: number;
+  webhookAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -148,5 +154,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     taskTimeoutMs: e.OUBLI_TASK_TIMEOUT_MS,
     taskMaxAttempts: e.OUBLI_TASK_MAX_ATTEMPTS,
     connectorConcurrency: e.OUBLI_CONNECTOR_CONCURRENCY,
+    webhookAllowPrivate: e.OUBLI_WEBHOOK_ALLOW_PRIVATE,
   };
 }
