@@ -185,7 +185,7 @@ export const HttpConnectorSchema = z
     /** A 429/503 whose Retry-After is at most this (ms) is waited in the call (3 times at most); longer goes back to the engine. */
     maxRetryAfterMs: z.number().int().min(0).max(60_000).default(5_000),
     /** Headers of every request (an API key: `{ 'api-key': process.env.NEWSLETTER_KEY }`). */
-    headers: z.record(HeaderName, Secret).default({}),
+    headers: z.record(HeaderName, Secret.refine((v) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v), 'holds a line break or control character')).default({}),
     auth: Auth.optional(),
     statuses: z
       .object({

@@ -53,6 +53,7 @@ describe('http connector config', () => {
     ['a search using a record field', (c) => (c.collections.contacts.search.email.query = { q: '{record.id}' }), 'collections.contacts.search.email.query.q: {record.id} is not available here'],
     ['an erase request using an identity', (c) => (c.collections.contacts.erase.request.url = 'contacts/{email}'), 'collections.contacts.erase.request.url: {email} is not available here (use {record.<path>})'],
     ['a header with a line break in its name', (c) => (c.headers = { 'x-a\r\nb': 'x' }), 'headers.x-a\r\nb: must be an HTTP header name'],
+    ['a header value with a line break', (c) => (c.headers = { 'x-api-key': 'k\r\nX-Evil: 1' }), 'headers.x-api-key: holds a line break or control character'],
     ['a malformed path', (c) => (c.collections.contacts.match.email = 'emails[?(@.x)]'), 'collections.contacts.match.email'],
     ['an unknown placeholder', (c) => (c.collections.contacts.search.email.url = 'contacts/{Email Address}'), 'unknown placeholder {Email Address}'],
     ['a via to an unknown collection', (c) => (c.collections.events.via.collection = 'people'), 'collections.events.via.collection: unknown collection "people"'],
