@@ -15,7 +15,7 @@ import { NORMALIZERS, defaultNormalizer, type Normalizer } from '../matching.js'
 import { isCidr } from '../net/addresses.js';
 import { ConnectorError } from '../types.js';
 import { parsePath, type Path } from './paths.js';
-import { bodyRefs, fixedOrigin, parseBodyTemplate, parseTemplate, type BodyTemplate, type Ref, type Template } from './templates.js';
+import { bodyRefs, fixedOrigin, parseBodyTemplate, parseTemplate, type BodyTemplate, type Ref } from './templates.js';
 
 const IdentityType = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'identity types are lower-case [a-z0-9_]');
 const CollectionName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'collection names are letters, digits and _');
@@ -352,4 +352,3 @@ export function parseHttpConfig(input: unknown): ParsedHttpConfig {
   return cfg;
 }
 
-export type { Template };
