@@ -7,7 +7,9 @@ import type { Database, Handle, Q } from './database.js';
 import { AuthStore } from './stores/auth.js';
 import { AuditStore } from './stores/audit.js';
 import { LeaseStore } from './stores/leases.js';
+import { RequestStore } from './stores/requests.js';
 import { SubjectStore } from './stores/subjects.js';
+import { TaskStore } from './stores/tasks.js';
 
 export abstract class Stores implements Handle {
   abstract readonly db: Database;
@@ -17,6 +19,8 @@ export abstract class Stores implements Handle {
   #audit?: AuditStore;
   #leases?: LeaseStore;
   #subjects?: SubjectStore;
+  #requests?: RequestStore;
+  #tasks?: TaskStore;
 
   get auth(): AuthStore {
     return (this.#auth ??= new AuthStore(this));
@@ -29,5 +33,11 @@ export abstract class Stores implements Handle {
   }
   get subjects(): SubjectStore {
     return (this.#subjects ??= new SubjectStore(this));
+  }
+  get requests(): RequestStore {
+    return (this.#requests ??= new RequestStore(this));
+  }
+  get tasks(): TaskStore {
+    return (this.#tasks ??= new TaskStore(this));
   }
 }
