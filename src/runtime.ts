@@ -16,7 +16,7 @@ import { newLogId } from './audit/log-id.js';
 import type { Deps, Secrets } from './deps.js';
 import { prepareSubjectKeys } from './subjects/service.js';
 import { HealthChecks } from './deployment/health.js';
-import { DEFAULT_UNIQUE_TYPES } from './engine/review.js';
+import { DEFAULT_UNIQUE_TYPES } from './requests/review.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).

@@ -1,72 +1,80 @@
 /**
- * The engine's periodic clean-up: what a request leaves behind must not outlive its purpose.
- * - Never-verified requests expire at their deadline.
- * - Exports are deleted after their retention (OUBLI_EXPORT_TTL_DAYS), and with them the
- *   request's copy of the person's identifiers.
- * - A closed request (cancelled, denied, expired, failed) keeps the identifiers it was opened
- *   with only for OUBLI_CLOSED_REQUEST_RETENTION_DAYS (to answer a follow-up), then they go.
- * - Files under `<dataDir>/exports/`: spooled results of requests that will never be exported
- *   (or already were), and the leftovers of an interrupted build (`.build-*` work dirs, `*.tmp`
- *   files) once nothing can be writing them any more.
- * Each step is idempotent and commits on its own: an interrupted sweep is resumed by the next.
+ * What a request leaves behind must not outlive its purpose (run by the engine's maintenance,
+ * one instance at a time; every step is also safe to run twice or on two instances at once: a
+ * guarded update under the request's lock, a delete of what the database says is dead):
+ * - never-verified requests expire at their deadline;
+ * - exports are deleted after their retention (OUBLI_EXPORT_TTL_DAYS), and with them the
+ *   request's copy of the person's identifiers;
+ * - a closed request (cancelled, denied, expired, failed) keeps the identifiers it was opened
+ *   with only for OUBLI_CLOSED_REQUEST_RETENTION_DAYS (to answer a follow-up), then they go;
+ * - files under `<dataDir>/exports/`: spooled results of requests that will never be exported
+ *   (or already were), archives no request points at, and the leftovers of an interrupted
+ *   build (`.build-*` work dirs, `*.tmp` files) once nothing can be writing them any more.
+ * Each step commits on its own: an interrupted sweep is resumed by the next.
  */
 import { readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { statementsFor, writeTx } from '../db/client.js';
 import type { Ctx } from '../deps.js';
-import { auditRequest } from './plan.js';
-import { exportsDir, removeSpool, spoolDir } from './spool.js';
-import { destroyIdentityValues, getRequestRow, setStatus } from './store.js';
+import type { RequestStatus } from '../db/schema/requests.js';
+import { addEffects, advance, noEffects, type Effects } from './advance.js';
+import { auditRequest, requestLock } from './audit.js';
+import { exportFileOf, exportsDir, isExportOf, removeSpool, spoolDir } from './spool.js';
 
-const CLOSED = ['cancelled', 'denied', 'expired', 'failed'] as const;
+const CLOSED: readonly RequestStatus[] = ['cancelled', 'denied', 'expired', 'failed'];
 const DAY = 86_400_000;
 
-const stmts = statementsFor((sqlite) => ({
-  neverVerified: sqlite.prepare("select id from requests where status = 'pending_verification' and due_at < ?").pluck(),
-  expiredExports: sqlite.prepare('select id, export_path as path from requests where export_path is not null and export_expires_at < ?'),
-  dropExport: sqlite.prepare('update requests set export_path = null where id = ? and export_path is not null'),
-  closedWithValues: sqlite
-    .prepare(
-      `select id from requests where status in (${CLOSED.map(() => '?').join(', ')}) and updated_at < ?
-        and exists (select 1 from request_identities i where i.request_id = requests.id and (i.value is not null or i.decision_reason is not null))
-        limit 500`,
-    )
-    .pluck(),
-  requestState: sqlite.prepare('select status, stage from requests where id = ?'),
-  taskStatus: sqlite.prepare('select status from tasks where id = ?').pluck(),
-}));
-
-export async function sweepRequests(ctx: Ctx): Promise<void> {
+/** One pass of every step; answers what the commits left to do (see advance.ts). */
+export async function sweepRequests(ctx: Ctx): Promise<Effects> {
   await sweepFiles(ctx);
   const now = ctx.now();
-  const s = stmts(ctx.db);
-  for (const id of s.neverVerified.all(now) as string[]) {
-    writeTx(ctx.db, () => {
-      const req = getRequestRow(ctx.db, id)!;
-      if (setStatus(ctx.db, id, ['pending_verification'], 'expired', now, 'never verified before the deadline')) auditRequest(ctx, req, 'request.expired', {});
-    });
+  const fx = noEffects();
+  for (const id of await ctx.db.requests.unverifiedPastDue(now)) {
+    await ctx.db.tx(
+      async (t) => {
+        const req = await t.requests.get(id);
+        if (req && (await t.requests.setStatus(id, ['pending_verification'], 'expired', now, 'never verified before the deadline'))) {
+          await auditRequest(ctx, t, req, 'request.expired', {});
+        }
+      },
+      { locks: [requestLock(id)] },
+    );
   }
-  for (const { id, path } of s.expiredExports.all(now) as { id: string; path: string }[]) {
-    await unlink(path).catch(() => undefined);
-    writeTx(ctx.db, () => {
-      const dropped = s.dropExport.run(id).changes === 1;
-      // The archive is gone: so is the request's copy of the person's identifiers.
-      destroyIdentityValues(ctx.db, id);
-      if (dropped) auditRequest(ctx, getRequestRow(ctx.db, id) ?? { id, subjectId: null }, 'request.export_deleted', {});
-    });
+  for (const { id, path } of await ctx.db.requests.expiredExports(now)) {
+    const file = exportFileOf(ctx.config.dataDir, { id, exportPath: path });
+    if (file) await unlink(file).catch(() => undefined);
+    await ctx.db.tx(
+      async (t) => {
+        const dropped = await t.requests.dropExport(id);
+        // The archive is gone: so is the request's copy of the person's identifiers.
+        await t.requests.destroyIdentityValues(id);
+        if (dropped) await auditRequest(ctx, t, (await t.requests.get(id)) ?? { id, subjectId: null }, 'request.export_deleted', {});
+      },
+      { locks: [requestLock(id)] },
+    );
   }
   const cutoff = now - ctx.config.closedRequestRetentionDays * DAY;
-  for (const id of s.closedWithValues.all(...CLOSED, cutoff) as string[]) {
-    writeTx(ctx.db, () => {
-      const destroyed = destroyIdentityValues(ctx.db, id);
-      if (destroyed > 0) auditRequest(ctx, getRequestRow(ctx.db, id) ?? { id, subjectId: null }, 'request.identities_destroyed', { identities: destroyed, after: 'retention' });
-    });
+  for (const id of await ctx.db.requests.closedHoldingValues(CLOSED, cutoff)) {
+    await ctx.db.tx(
+      async (t) => {
+        const destroyed = await t.requests.destroyIdentityValues(id);
+        if (destroyed > 0) {
+          await auditRequest(ctx, t, (await t.requests.get(id)) ?? { id, subjectId: null }, 'request.identities_destroyed', { identities: destroyed, after: 'retention' });
+        }
+      },
+      { locks: [requestLock(id)] },
+    );
   }
+  // Requests that reached the export stage before its build was a task of its own.
+  for (const id of await ctx.db.requests.finalizingWithoutTask()) {
+    addEffects(fx, await ctx.db.tx((t) => advance(ctx, t, id), { locks: [requestLock(id)] }));
+  }
+  return fx;
 }
 
-const SPOOL = /^req_[0-9a-z]+$/;
+const REQUEST_ID = /^req_[0-9a-z]+$/;
 const BUILD = /^\.build-(req_[0-9a-z]+)-[0-9a-f]+$/;
 const ZIP_TMP = /^(req_[0-9a-z]+)\.zip\.[0-9a-f]+\.tmp$/;
+const ZIP = /^(req_[0-9a-z]+)(?:-[0-9a-f]{8})?\.zip$/;
 
 async function sweepFiles(ctx: Ctx): Promise<void> {
   const dir = exportsDir(ctx.config.dataDir);
@@ -76,37 +84,45 @@ async function sweepFiles(ctx: Ctx): Promise<void> {
   } catch {
     return;
   }
-  const s = stmts(ctx.db);
-  const state = (id: string) => s.requestState.get(id) as { status: string; stage: string | null } | undefined;
+  const state = (id: string) => ctx.db.requests.get(id);
   // Only a request being finalized can have a build in progress (here or on another instance).
-  const building = (id: string) => {
-    const r = state(id);
+  const building = async (id: string) => {
+    const r = await state(id);
     return r !== undefined && r.status === 'running' && r.stage === 'finalize';
   };
   for (const name of names) {
-    if (SPOOL.test(name)) {
-      const r = state(name);
-      if (r === undefined || ['completed', ...CLOSED].includes(r.status)) await removeSpool(ctx.config.dataDir, name);
+    if (REQUEST_ID.test(name)) {
+      const r = await state(name);
+      if (r === undefined || r.status === 'completed' || CLOSED.includes(r.status)) await removeSpool(ctx.config.dataDir, name);
       else await sweepSpoolTemps(ctx, name);
       continue;
     }
+    const zip = ZIP.exec(name);
+    if (zip) {
+      // An archive its request does not point at: a build that lost its lease, or one that
+      // crashed before its completion was recorded.
+      const r = await state(zip[1]!);
+      const kept = r !== undefined && r.exportPath !== null && exportFileOf(ctx.config.dataDir, r) === join(dir, name);
+      if (!kept && !(await building(zip[1]!)) && isExportOf(zip[1]!, name)) await unlink(join(dir, name)).catch(() => undefined);
+      continue;
+    }
     const build = BUILD.exec(name) ?? ZIP_TMP.exec(name);
-    if (build && !building(build[1]!)) await rm(join(dir, name), { recursive: true, force: true });
+    if (build && !(await building(build[1]!))) await rm(join(dir, name), { recursive: true, force: true });
   }
+}
 
-  /** `<task>.ndjson.tmp` of a live request: left by a call that crashed, unless it runs now. */
-  async function sweepSpoolTemps(c: Ctx, requestId: string): Promise<void> {
-    const folder = spoolDir(c.config.dataDir, requestId);
-    let files: string[];
-    try {
-      files = await readdir(folder);
-    } catch {
-      return;
-    }
-    for (const f of files) {
-      if (!f.endsWith('.ndjson.tmp')) continue;
-      if (s.taskStatus.get(f.slice(0, -'.ndjson.tmp'.length)) === 'running') continue;
-      await unlink(join(folder, f)).catch(() => undefined);
-    }
+/** `<task>.ndjson.tmp` of a live request: left by a call that crashed, unless it runs now (on any instance). */
+async function sweepSpoolTemps(ctx: Ctx, requestId: string): Promise<void> {
+  const folder = spoolDir(ctx.config.dataDir, requestId);
+  let files: string[];
+  try {
+    files = await readdir(folder);
+  } catch {
+    return;
+  }
+  for (const f of files) {
+    if (!f.endsWith('.ndjson.tmp')) continue;
+    if ((await ctx.db.tasks.status(f.slice(0, -'.ndjson.tmp'.length))) === 'running') continue;
+    await unlink(join(folder, f)).catch(() => undefined);
   }
 }

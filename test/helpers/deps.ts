@@ -19,7 +19,7 @@ import { registerAuditDb } from './audit-pii.js';
 import type { Ctx, Deps } from '../../src/deps.js';
 import { createApp } from '../../src/app.js';
 import { HealthChecks } from '../../src/deployment/health.js';
-import { DEFAULT_UNIQUE_TYPES } from '../../src/engine/review.js';
+import { DEFAULT_UNIQUE_TYPES } from '../../src/requests/review.js';
 
 export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
 
