@@ -8,6 +8,7 @@
  * Which connectors have work is read first, outside any transaction: an idle instance claims
  * nothing and takes no write lock.
  */
+import { randomInt } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { FINALIZE_CONNECTOR, type Task } from '../db/schema/tasks.js';
 import { leaseMs, type EngineOptions } from './options.js';
@@ -20,7 +21,8 @@ export interface LocalLoad {
 }
 
 export class Scheduler {
-  private rr = 0;
+  /** Instances start their round-robin at different connectors. */
+  private rr = randomInt(1 << 20);
 
   constructor(
     private readonly deps: Deps,
@@ -40,8 +42,9 @@ export class Scheduler {
     const ids = this.connectorIds;
     const start = this.rr++ % Math.max(1, ids.length);
     const wanted: string[] = [];
+    // A few more candidates than free slots: another instance may claim some meanwhile.
     for (const id of [FINALIZE_CONNECTOR, ...ids.map((_, k) => ids[(start + k) % ids.length]!)]) {
-      if (wanted.length >= room) break;
+      if (wanted.length >= room + 4) break;
       if (limitOf(id) - load.running(id) <= 0) continue;
       if (expired.has(id) || (await db.tasks.hasDue(id, now))) wanted.push(id);
     }

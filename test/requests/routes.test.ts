@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { engineHarness, type Harness } from '../engine/helpers.js';
-import { rawValue } from '../helpers/sql.js';
+import { rawSql, rawValue } from '../helpers/sql.js';
 import { exportFileOf } from '../../src/requests/spool.js';
 import { authSuite } from '../helpers/auth-suite.js';
 import { bearer, call } from '../helpers/http.js';
@@ -394,6 +395,28 @@ describe('exports', () => {
     h.deps.clock.advance(8 * 86_400_000);
     await h.engine.sweep();
     expect(await h.identityValues(ok)).toBe(0);
+  });
+
+  it('a database administrator pointing a request at another file (a key, another person’s archive) gets it nothing: 404 EXPORT_EXPIRED', async () => {
+    const h = await engineHarness(syntheticSilos([ALICE, BOB]).all);
+    const mine = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
+    const theirs = await h.submit('access', [{ type: 'email', value: BOB.email }]);
+    await h.engine.runUntilIdle();
+    const secret = join(h.deps.config.dataDir, 'secrets', 'master.key');
+    mkdirSync(dirname(secret), { recursive: true });
+    writeFileSync(secret, 'TOP-SECRET-MASTER-KEY');
+    const bobs = (await h.deps.db.requests.get(theirs))!.exportPath!;
+    for (const forged of [secret, 'secrets/master.key', 'exports/../secrets/master.key', bobs, join(h.deps.config.dataDir, bobs)]) {
+      await rawSql(h.deps.db, 'update requests set export_path = ? where id = ?', [forged, mine]);
+      const res = await h.api('GET', `/v1/requests/${mine}/export`);
+      expect(res.status, forged).toBe(404);
+      expect(res.json.error.code).toBe('EXPORT_EXPIRED');
+      expect(res.text).not.toContain('TOP-SECRET');
+    }
+    // An archive of this request named by an older version's absolute path still resolves.
+    const own = exportFileOf(h.deps.config.dataDir, (await h.deps.db.requests.get(theirs))!)!;
+    await rawSql(h.deps.db, 'update requests set export_path = ? where id = ?', [`/srv/old-mount/exports/${own.split('/').at(-1)}`, theirs]);
+    expect((await h.app.request(`/v1/requests/${theirs}/export`, { headers: h.auth })).status).toBe(200);
   });
 
   it('a key without requests:read cannot download an export (403)', async () => {
