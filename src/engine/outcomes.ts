@@ -8,6 +8,7 @@
  * Group commit (src/db/group-commit.ts): outcomes that arrive in the same turn of the event
  * loop share one transaction; one that cannot be recorded does not undo the others.
  */
+import type { AppendedEntry, AuditInput, AuditLog } from '../audit/log.js';
 import { GroupCommit } from '../db/group-commit.js';
 import type { Stores } from '../db/handle.js';
 import type { Task, TaskCounts } from '../db/schema/tasks.js';
@@ -52,8 +53,11 @@ export class OutcomeRecorder {
     this.group = new GroupCommit(ctx.db, {
       max: GROUP,
       run: async (t, items) => {
+        const deferred = deferAudit(this.ctx.audit);
+        const ctx: Ctx = { ...this.ctx, audit: deferred.audit };
         const out: Recorded[] = [];
-        for (const o of items) out.push(await this.record(t, o));
+        for (const o of items) out.push(await this.record(ctx, t, o));
+        await deferred.flush(t);
         return out;
       },
       // Every request the group moves, locked up front and in order: two instances' groups
@@ -66,26 +70,26 @@ export class OutcomeRecorder {
     return this.group.submit(o);
   }
 
-  private record(t: Stores, o: Outcome): Promise<Recorded> {
+  private record(ctx: Ctx, t: Stores, o: Outcome): Promise<Recorded> {
     switch (o.kind) {
       case 'done':
-        return this.recordDone(t, o);
+        return this.recordDone(ctx, t, o);
       case 'failed':
-        return this.recordFailure(t, o);
+        return this.recordFailure(ctx, t, o);
       case 'exported':
-        return this.recordExport(t, o);
+        return this.recordExport(ctx, t, o);
     }
   }
 
-  private async recordDone(t: Stores, o: Extract<Outcome, { kind: 'done' }>): Promise<Recorded> {
+  private async recordDone(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'done' }>): Promise<Recorded> {
     const { task, counts } = o;
-    const now = this.ctx.now();
+    const now = ctx.now();
     const held = await t.tasks.finish({ id: task.id, owner: this.opts.workerId, status: o.status, result: counts, code: null, error: null, finishedAt: now, next: task.nextAttemptAt });
     if (!held) return { recorded: false, fx: noEffects() };
-    const req = (await t.requests.get(task.requestId))!;
+    const req = (await t.requests.progress(task.requestId))!;
     const { added: followed, limited, evidence } = await this.addDiscovered(t, task, o.discovered);
     if (task.phase === 'access') await t.tasks.setResult(task.id, { ...counts, evidence });
-    await auditRequest(this.ctx, t, req, o.status === 'waiting' ? 'task.pending' : 'task.completed', {
+    await auditRequest(ctx, t, req, o.status === 'waiting' ? 'task.pending' : 'task.completed', {
       taskId: task.id,
       connector: task.connectorId,
       phase: task.phase,
@@ -110,7 +114,7 @@ export class OutcomeRecorder {
       ...(followed.length ? { discovered: followed } : {}),
       ...(limited ? { identityLimitReached: MAX_IDENTITIES } : {}),
     });
-    return { recorded: true, fx: await advance(this.ctx, t, task.requestId) };
+    return { recorded: true, fx: await advance(ctx, t, task.requestId, req) };
   }
 
   /**
@@ -156,10 +160,10 @@ export class OutcomeRecorder {
     return { added, limited, evidence };
   }
 
-  private async recordFailure(t: Stores, o: Extract<Outcome, { kind: 'failed' }>): Promise<Recorded> {
+  private async recordFailure(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'failed' }>): Promise<Recorded> {
     const { task, code, retryable } = o;
     const final = !retryable || task.attempts >= this.opts.maxAttempts;
-    const now = this.ctx.now();
+    const now = ctx.now();
     const next = final ? task.nextAttemptAt : now + backoffDelay(task.attempts, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.random);
     const held = await t.tasks.finish({
       id: task.id,
@@ -172,9 +176,9 @@ export class OutcomeRecorder {
       next,
     });
     if (!held) return { recorded: false, fx: noEffects() };
-    const req = (await t.requests.get(task.requestId))!;
+    const req = (await t.requests.progress(task.requestId))!;
     // The code only: connector messages may quote the values they failed on.
-    await auditRequest(this.ctx, t, req, final ? 'task.failed' : 'task.retry_scheduled', {
+    await auditRequest(ctx, t, req, final ? 'task.failed' : 'task.retry_scheduled', {
       taskId: task.id,
       connector: task.connectorId,
       phase: task.phase,
@@ -183,19 +187,41 @@ export class OutcomeRecorder {
       retryable,
       ...(final ? {} : { nextAttemptAt: new Date(next).toISOString() }),
     });
-    return { recorded: true, final, fx: final ? await advance(this.ctx, t, task.requestId) : noEffects() };
+    return { recorded: true, final, fx: final ? await advance(ctx, t, task.requestId) : noEffects() };
   }
 
   /** The export step: its task done and the request completed with the archive, together. */
-  private async recordExport(t: Stores, o: Extract<Outcome, { kind: 'exported' }>): Promise<Recorded> {
+  private async recordExport(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'exported' }>): Promise<Recorded> {
     const { task, built } = o;
-    const now = this.ctx.now();
+    const now = ctx.now();
     const counts: TaskCounts = { collections: [], found: 0, deleted: 0, masked: 0, retained: 0 };
     const held = await t.tasks.finish({ id: task.id, owner: this.opts.workerId, status: 'done', result: counts, code: null, error: null, finishedAt: now, next: task.nextAttemptAt });
     if (!held) return { recorded: false, discard: built?.file, fx: noEffects() };
     const req = await t.requests.get(task.requestId);
     if (!built || !req) return { recorded: true, fx: noEffects() };
-    const completed = await completeExport(this.ctx, t, req, { path: built.path, files: Object.keys(built.files).length, bytes: built.bytes });
+    const completed = await completeExport(ctx, t, req, { path: built.path, files: Object.keys(built.files).length, bytes: built.bytes });
     return completed ? { recorded: true, exported: true, fx: noEffects() } : { recorded: true, discard: built.file, fx: noEffects() };
   }
+}
+
+/**
+ * The group's audit entries, appended together at its end, in the same transaction and in the
+ * order they were made (one sequencer update and one root for the group, not one per entry).
+ * `append` answers no index here: nothing that records an outcome reads it.
+ */
+function deferAudit(audit: AuditLog): { audit: AuditLog; flush(t: Stores): Promise<void> } {
+  let pending: AuditInput[] = [];
+  const none: AppendedEntry = { index: -1, leafHash: new Uint8Array(0) };
+  const deferred = Object.create(audit, {
+    append: { value: async (_t: Stores, input: AuditInput) => (pending.push(input), none) },
+    appendMany: { value: async (_t: Stores, inputs: AuditInput[]) => (pending.push(...inputs), inputs.map(() => none)) },
+  }) as AuditLog;
+  return {
+    audit: deferred,
+    async flush(t) {
+      const inputs = pending;
+      pending = [];
+      if (inputs.length) await audit.appendMany(t, inputs);
+    },
+  };
 }

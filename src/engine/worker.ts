@@ -36,6 +36,9 @@ import { callConnector } from './run-task.js';
 
 export { backoffDelay, type EngineOptions } from './options.js';
 
+/** Longest an erased person's rows stay in the store's write-ahead log after their erasure commits. */
+const CHECKPOINT_DELAY_MS = 200;
+
 export class Engine {
   readonly opts: EngineOptions;
   private readonly ctx: Ctx;
@@ -53,8 +56,9 @@ export class Engine {
   private checkLeases = true;
   /** Pumps run one at a time (the loop, runUntilIdle and kicks may ask at once). */
   private pumping: Promise<unknown> = Promise.resolve();
-  /** Effects of recorded outcomes, applied once per turn (one NOTIFY, one checkpoint per group). */
+  /** Effects of recorded outcomes not applied yet (see schedule). */
   private pending: Effects | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
   private readonly waker = () => this.kick?.();
   /** Wall time spent inside connector calls (ms), for the overhead benchmark. */
   connectorMs = 0;
@@ -173,7 +177,7 @@ export class Engine {
         await this.finalize(task);
         return;
       }
-      const req = await this.deps.db.requests.get(task.requestId);
+      const req = await this.deps.db.requests.progress(task.requestId);
       const connector = this.connectors.get(task.connectorId);
       if (!req) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
       if (!connector) throw new ConnectorError('UNKNOWN_CONNECTOR', `connector "${task.connectorId}" is not configured`, false);
@@ -224,18 +228,21 @@ export class Engine {
     this.deps.logger.warn({ taskId: task.id, connector: task.connectorId, code, attempts: task.attempts, final: r.final }, 'connector task failed');
   }
 
-  /** Applies the effects of this turn's outcomes once, after their commits. */
+  /**
+   * Applies the effects of recorded outcomes after their commits: new work is announced at the
+   * end of this turn (one NOTIFY for all its outcomes); erasures are checkpointed within
+   * CHECKPOINT_DELAY_MS, one checkpoint for all those that completed meanwhile.
+   */
   private schedule(fx: Effects): void {
     if (fx.tasks === 0 && fx.forgotten === 0) return;
-    if (this.pending) {
-      addEffects(this.pending, fx);
-      return;
-    }
-    this.pending = addEffects(noEffects(), fx);
-    setImmediate(() => void this.flushEffects());
+    this.pending = addEffects(this.pending ?? noEffects(), fx);
+    if (fx.tasks > 0) setImmediate(() => void this.flushEffects());
+    else this.flushTimer ??= setTimeout(() => void this.flushEffects(), CHECKPOINT_DELAY_MS);
   }
 
   private async flushEffects(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     const fx = this.pending;
     this.pending = null;
     if (!fx) return;

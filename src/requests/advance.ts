@@ -16,6 +16,7 @@
 import type { Ctx } from '../deps.js';
 import type { Stores } from '../db/handle.js';
 import type { DsrRequest } from '../db/schema/requests.js';
+import type { RequestProgress } from '../db/stores/requests.js';
 import type { RequestIdentity } from '../db/schema/request-identities.js';
 import type { Task } from '../db/schema/tasks.js';
 import { findSubjectIdByIdentity, forgetSubject } from '../subjects/service.js';
@@ -54,7 +55,7 @@ export function addEffects(a: Effects, b: Effects): Effects {
 
 /** running: the first access round. Call after the guarded move to `running`. */
 export async function startRequest(ctx: Ctx, t: Stores, requestId: string): Promise<Effects> {
-  const req = (await t.requests.get(requestId))!;
+  const req = (await t.requests.progress(requestId))!;
   await t.requests.setStage(req.id, 'access', 1, ctx.now());
   const identities = await t.requests.identities(req.id);
   const created = await planAccessRound(ctx, t, req.id, 1, await t.tasks.ofRequest(req.id), identities);
@@ -64,12 +65,13 @@ export async function startRequest(ctx: Ctx, t: Stores, requestId: string): Prom
 
 /**
  * Moves a running request on as far as it can go without calling a connector. Idempotent:
- * called after every task outcome and at every transition.
+ * called after every task outcome and at every transition. `current`: the request's row as
+ * this transaction just read it, if the caller has it.
  */
-export async function advance(ctx: Ctx, t: Stores, requestId: string): Promise<Effects> {
+export async function advance(ctx: Ctx, t: Stores, requestId: string, current?: RequestProgress): Promise<Effects> {
   const fx = noEffects();
   for (let guard = 0; guard < 10; guard++) {
-    const req = await t.requests.get(requestId);
+    const req = guard === 0 && current ? current : await t.requests.progress(requestId);
     if (!req || req.status !== 'running') return fx;
     if ((await t.tasks.openCount(req.id)) > 0) return fx;
     const tasks = await t.tasks.ofRequest(req.id);
@@ -148,7 +150,7 @@ export async function advance(ctx: Ctx, t: Stores, requestId: string): Promise<E
  * Stops for the DPO: the evidence contradicts itself. The entry names the identities under
  * review by id and type, and where the contradiction was seen — never a value.
  */
-async function needsReview(ctx: Ctx, t: Stores, req: DsrRequest, judged: Judged): Promise<void> {
+async function needsReview(ctx: Ctx, t: Stores, req: RequestProgress, judged: Judged): Promise<void> {
   const conflicts = judged.pending.filter((i) => i.why?.code === 'identity_conflict' || i.why?.code === 'leads_to_conflict');
   const reason = `identity conflict: ${judged.pending.length} identit${judged.pending.length === 1 ? 'y needs' : 'ies need'} the DPO's decision`;
   await t.requests.setStatus(req.id, ['running'], 'needs_review', ctx.now(), reason, 'identity_conflict');
@@ -173,7 +175,7 @@ async function needsReview(ctx: Ctx, t: Stores, req: DsrRequest, judged: Judged)
  * identity still waits.
  */
 export async function resumeAfterReview(ctx: Ctx, t: Stores, requestId: string): Promise<Effects | null> {
-  const req = await t.requests.get(requestId);
+  const req = await t.requests.progress(requestId);
   if (!req || req.status !== 'needs_review') return null;
   const judged = await judgeIdentities(ctx, t, await t.requests.identities(requestId), await t.tasks.ofRequest(requestId));
   if (judged.pending.length > 0) return null;
@@ -182,7 +184,7 @@ export async function resumeAfterReview(ctx: Ctx, t: Stores, requestId: string):
   return advance(ctx, t, requestId);
 }
 
-async function needsAttention(ctx: Ctx, t: Stores, req: DsrRequest, failed: Task[]): Promise<void> {
+async function needsAttention(ctx: Ctx, t: Stores, req: RequestProgress, failed: Task[]): Promise<void> {
   const reason = failed.map((x) => `${x.connectorId} (${x.phase}): ${x.lastErrorCode ?? 'ERROR'} — ${(x.lastError ?? '').slice(0, 200)}`).join('; ');
   await t.requests.setStatus(req.id, ['running'], 'needs_attention', ctx.now(), `${failed.length} task(s) failed: ${reason}`.slice(0, 2000));
   await auditRequest(ctx, t, req, 'request.needs_attention', {
@@ -196,7 +198,7 @@ async function needsAttention(ctx: Ctx, t: Stores, req: DsrRequest, failed: Task
  * what was declared retained stops in needs_attention instead (retry erases again). Answers
  * how many registry subjects were forgotten.
  */
-async function finishErasure(ctx: Ctx, t: Stores, req: DsrRequest, tasks: Task[], identities: RequestIdentity[]): Promise<number> {
+async function finishErasure(ctx: Ctx, t: Stores, req: RequestProgress, tasks: Task[], identities: RequestIdentity[]): Promise<number> {
   const verification = judgeVerification(tasks);
   await t.requests.setVerification(req.id, verification);
   await auditRequest(ctx, t, req, 'request.verified_erasure', verification as unknown as Record<string, unknown>);

@@ -1,9 +1,12 @@
+import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { engineHarness } from './helpers.js';
 import { findSubjectIdByIdentity } from '../../src/subjects/service.js';
 import { backoffDelay, Engine } from '../../src/engine/worker.js';
 import { rawSql, rawValue } from '../helpers/sql.js';
+import { TEST_STORE } from '../helpers/db.js';
+import type { SqliteDatabase } from '../../src/db/sqlite.js';
 
 describe('engine: erasure across silos with identity expansion', () => {
   it('an erasure by email alone reaches analytics (via customer_id) and till receipts (via phone → loyalty card)', async () => {
@@ -368,11 +371,11 @@ describe('engine: group commit', () => {
   it('an outcome that fails to record does not undo the others recorded in the same batch', async () => {
     const silos = syntheticSilos([ALICE]);
     const h = await engineHarness(silos.all);
-    const append = h.deps.audit.append.bind(h.deps.audit);
+    const appendMany = h.deps.audit.appendMany.bind(h.deps.audit);
     let thrown = 0;
-    h.deps.audit.append = async (t, input) => {
-      if (input.type === 'task.completed' && input.data?.connector === 'crm' && thrown++ < 2) throw new Error('disk full');
-      return append(t, input);
+    h.deps.audit.appendMany = async (t, inputs) => {
+      if (inputs.some((i) => i.type === 'task.completed' && i.data?.connector === 'crm') && thrown++ < 2) throw new Error('disk full');
+      return appendMany(t, inputs);
     };
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
@@ -439,5 +442,20 @@ describe('engine: crash safety (leases)', () => {
     await a.stop();
     await run;
     expect((await h.auditTypes(id)).filter((t) => t === 'request.completed')).toHaveLength(1);
+  });
+});
+
+describe('engine: erased data at rest', () => {
+  it.skipIf(TEST_STORE !== 'sqlite')('once an erasure completes, the write-ahead log is emptied: the person’s identifiers are in neither oubli.db nor its WAL', async () => {
+    const h = await engineHarness(syntheticSilos([ALICE, BOB]).all);
+    const file = (h.deps.db as SqliteDatabase).writer.name;
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('completed');
+    expect(statSync(`${file}-wal`).size).toBe(0);
+    for (const f of [file, `${file}-wal`]) expect(readFileSync(f).includes(ALICE.email), f).toBe(false);
+    // BOB's request, still open, keeps his: the scan would see it.
+    await h.api('POST', '/v1/requests', { type: 'erasure', identities: [{ type: 'email', value: BOB.email }] });
+    expect(readFileSync(`${file}-wal`).includes(BOB.email) || readFileSync(file).includes(BOB.email)).toBe(true);
   });
 });

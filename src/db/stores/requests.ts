@@ -17,6 +17,9 @@ function statements(db: Database) {
   const { requests: r, requestIdentities: i, tasks: t } = db.tables;
   return {
     get: db.statement<DsrRequest>('requests.get', (q) => q.select().from(r).where(eq(r.id, p('id')))),
+    progress: db.statement<RequestProgress>('requests.progress', (q) =>
+      q.select({ id: r.id, type: r.type, status: r.status, stage: r.stage, round: r.round, subjectId: r.subjectId }).from(r).where(eq(r.id, p('id'))),
+    ),
     setStage: db.statement('requests.setStage', (q) =>
       q
         .update(r)
@@ -88,6 +91,9 @@ function statements(db: Database) {
   };
 }
 
+/** What the engine reads of a request after every outcome: where it stands, whom it names. */
+export type RequestProgress = Pick<DsrRequest, 'id' | 'type' | 'status' | 'stage' | 'round' | 'subjectId'>;
+
 export interface RequestFilter {
   status?: RequestStatus;
   type?: RequestType;
@@ -111,6 +117,10 @@ export class RequestStore {
 
   get(id: string): Promise<DsrRequest | undefined> {
     return this.s.get.first(this.h, { id });
+  }
+
+  progress(id: string): Promise<RequestProgress | undefined> {
+    return this.s.progress.first(this.h, { id });
   }
 
   async insert(row: NewRequest): Promise<void> {
@@ -206,6 +216,16 @@ export class RequestStore {
       .where(where.length ? and(...where) : undefined)
       .orderBy(desc(r.id))
       .limit(f.limit + 1);
+  }
+
+  /** Requests in one of `statuses`. */
+  async countByStatus(statuses: readonly RequestStatus[]): Promise<number> {
+    const { requests: r } = this.t;
+    const [row] = await this.h.q
+      .select({ n: sql<number>`count(*)`.mapWith(Number) })
+      .from(r)
+      .where(inArray(r.status, [...statuses]));
+    return row?.n ?? 0;
   }
 
   /** Never verified, past their deadline. */
