@@ -41,13 +41,10 @@ export class Scheduler {
     const limitOf = (id: string) => (id === FINALIZE_CONNECTOR ? this.opts.finalizeConcurrency : this.opts.concurrency);
     const ids = this.connectorIds;
     const start = this.rr++ % Math.max(1, ids.length);
-    const wanted: string[] = [];
+    const order = [FINALIZE_CONNECTOR, ...ids.map((_, k) => ids[(start + k) % ids.length]!)].filter((id) => limitOf(id) - load.running(id) > 0);
     // A few more candidates than free slots: another instance may claim some meanwhile.
-    for (const id of [FINALIZE_CONNECTOR, ...ids.map((_, k) => ids[(start + k) % ids.length]!)]) {
-      if (wanted.length >= room + 4) break;
-      if (limitOf(id) - load.running(id) <= 0) continue;
-      if (expired.has(id) || (await db.tasks.hasDue(id, now))) wanted.push(id);
-    }
+    const due = await db.tasks.connectorsWithDue(order, now, room + 4);
+    const wanted = order.filter((id) => expired.has(id) || due.has(id)).slice(0, room + 4 + expired.size);
     if (wanted.length === 0 && !checkLeases) return [];
     return db.tx(
       async (t) => {

@@ -16,7 +16,7 @@ import type { Ctx } from '../deps.js';
 import { maskIdentity } from '../identity.js';
 import { advance, completeExport, noEffects, type Effects } from '../requests/advance.js';
 import type { Discovery } from '../requests/attribution.js';
-import { auditRequest, requestLock } from '../requests/audit.js';
+import { auditRequest, requestLock, SubjectRefs } from '../requests/audit.js';
 import type { BuiltExport } from '../requests/export.js';
 import { MAX_IDENTITIES } from '../requests/plan.js';
 import type { CallOutcome } from './run-task.js';
@@ -54,7 +54,7 @@ export class OutcomeRecorder {
       max: GROUP,
       run: async (t, items) => {
         const deferred = deferAudit(this.ctx.audit);
-        const ctx: Ctx = { ...this.ctx, audit: deferred.audit };
+        const ctx: Ctx & { subjectRefs: SubjectRefs } = { ...this.ctx, audit: deferred.audit, subjectRefs: new SubjectRefs() };
         const out: Recorded[] = [];
         for (const o of items) out.push(await this.record(ctx, t, o));
         await deferred.flush(t);
@@ -86,7 +86,7 @@ export class OutcomeRecorder {
     const now = ctx.now();
     const held = await t.tasks.finish({ id: task.id, owner: this.opts.workerId, status: o.status, result: counts, code: null, error: null, finishedAt: now, next: task.nextAttemptAt });
     if (!held) return { recorded: false, fx: noEffects() };
-    const req = (await t.requests.progress(task.requestId))!;
+    const req = { id: task.requestId, subjectId: held.subjectId };
     const { added: followed, limited, evidence } = await this.addDiscovered(t, task, o.discovered);
     if (task.phase === 'access') await t.tasks.setResult(task.id, { ...counts, evidence });
     await auditRequest(ctx, t, req, o.status === 'waiting' ? 'task.pending' : 'task.completed', {
@@ -114,7 +114,7 @@ export class OutcomeRecorder {
       ...(followed.length ? { discovered: followed } : {}),
       ...(limited ? { identityLimitReached: MAX_IDENTITIES } : {}),
     });
-    return { recorded: true, fx: await advance(ctx, t, task.requestId, req) };
+    return { recorded: true, fx: await advance(ctx, t, task.requestId) };
   }
 
   /**
@@ -128,10 +128,13 @@ export class OutcomeRecorder {
     const evidence: NonNullable<TaskCounts['evidence']> = [];
     let limited = false;
     if (discovered.length === 0) return { added, limited, evidence };
-    let count = await t.requests.identityCount(task.requestId);
+    const rows = await t.requests.identities(task.requestId);
+    const known = new Map(rows.filter((i) => i.value !== null).map((i) => [`${i.type}\u0000${i.value}`, i.id]));
+    let count = rows.length;
     for (const d of discovered) {
       const { identity } = d;
-      let id = await t.requests.identityIdByValue(task.requestId, identity.type, identity.value);
+      const key = `${identity.type}\u0000${identity.value}`;
+      let id = known.get(key);
       if (id !== undefined) {
         if (!d.weak) await t.requests.strengthenIdentity(id);
       } else if (count >= MAX_IDENTITIES) {
@@ -152,6 +155,7 @@ export class OutcomeRecorder {
           depth: 0,
           why: null,
         });
+        if (id !== undefined) known.set(key, id);
         count++;
         added.push({ type: identity.type, reason: d.reason, ...(d.weak ? { weak: true as const } : {}) });
       }
@@ -197,9 +201,8 @@ export class OutcomeRecorder {
     const counts: TaskCounts = { collections: [], found: 0, deleted: 0, masked: 0, retained: 0 };
     const held = await t.tasks.finish({ id: task.id, owner: this.opts.workerId, status: 'done', result: counts, code: null, error: null, finishedAt: now, next: task.nextAttemptAt });
     if (!held) return { recorded: false, discard: built?.file, fx: noEffects() };
-    const req = await t.requests.get(task.requestId);
-    if (!built || !req) return { recorded: true, fx: noEffects() };
-    const completed = await completeExport(ctx, t, req, { path: built.path, files: Object.keys(built.files).length, bytes: built.bytes });
+    if (!built) return { recorded: true, fx: noEffects() };
+    const completed = await completeExport(ctx, t, { id: task.requestId, subjectId: held.subjectId }, { path: built.path, files: Object.keys(built.files).length, bytes: built.bytes });
     return completed ? { recorded: true, exported: true, fx: noEffects() } : { recorded: true, discard: built.file, fx: noEffects() };
   }
 }

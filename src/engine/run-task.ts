@@ -5,9 +5,8 @@
  * here writes to the database: ./outcomes.ts records what this returns.
  */
 import type { Connector, ConnectorContext } from '../../connectors/types.js';
-import { isPending } from '../../connectors/types.js';
+import { ConnectorError, isPending } from '../../connectors/types.js';
 import type { Ctx } from '../deps.js';
-import type { DsrRequest } from '../db/schema/requests.js';
 import type { Task, TaskCounts } from '../db/schema/tasks.js';
 import { attributeAccess, type CallIdentity, type Discovery } from '../requests/attribution.js';
 import { erasableIds, searchableIds } from '../requests/identities.js';
@@ -24,7 +23,8 @@ export interface CallOutcome {
 
 export interface CallJob {
   task: Task;
-  req: Pick<DsrRequest, 'id' | 'type'>;
+  /** Spool the records found (an access task of an access or portability request). */
+  keepRecords: boolean;
   connector: Connector;
   signal: AbortSignal;
   /** Called with the wall time spent inside the connector (ms). */
@@ -32,10 +32,13 @@ export interface CallJob {
 }
 
 export async function callConnector(ctx: Ctx, job: CallJob): Promise<CallOutcome> {
-  const { task, req, connector, signal } = job;
+  const { task, connector, signal } = job;
+  const req = { id: task.requestId };
   // Only identities held for the person (never a weak link or one under review); an erasure
   // only those this silo's access pass already searched by (so judged).
   const identities = await ctx.db.requests.identities(req.id);
+  // Every request holds the identities it was opened with (their masked form at least).
+  if (identities.length === 0) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
   const allowed = new Set(task.phase === 'access' ? searchableIds(connector, identities) : erasableIds(connector, await ctx.db.tasks.ofRequest(req.id), identities));
   const call: CallIdentity[] = identities
     .filter((i) => i.id <= task.identityWatermark && allowed.has(i.id))
@@ -79,7 +82,7 @@ export async function callConnector(ctx: Ctx, job: CallJob): Promise<CallOutcome
     searched,
   };
   // Only access/portability requests keep the records, spooled before "done" is recorded.
-  if (task.phase === 'access' && req.type !== 'erasure') {
+  if (task.phase === 'access' && job.keepRecords) {
     await writeSpool(spoolFile(ctx.config.dataDir, req.id, task.id), r.collections, attributed.origins);
   }
   return { status: 'done', counts, discovered: task.phase === 'access' ? attributed.discoveries : [] };

@@ -177,11 +177,13 @@ export class Engine {
         await this.finalize(task);
         return;
       }
-      const req = await this.deps.db.requests.progress(task.requestId);
       const connector = this.connectors.get(task.connectorId);
-      if (!req) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
       if (!connector) throw new ConnectorError('UNKNOWN_CONNECTOR', `connector "${task.connectorId}" is not configured`, false);
-      const outcome = await callConnector(this.ctx, { task, req, connector, signal: ac.signal, timed: (ms) => (this.connectorMs += ms) });
+      // Only an access call needs the request's type: whether to keep the records it finds.
+      const req = task.phase === 'access' ? await this.deps.db.requests.progress(task.requestId) : undefined;
+      if (task.phase === 'access' && !req) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
+      const keepRecords = req !== undefined && req.type !== 'erasure';
+      const outcome = await callConnector(this.ctx, { task, connector, keepRecords, signal: ac.signal, timed: (ms) => (this.connectorMs += ms) });
       const r = await this.record({ kind: 'done', task, ...outcome });
       if (r) this.deps.logger.debug({ taskId: task.id, connector: task.connectorId, phase: task.phase }, 'connector task done');
     } catch (err) {

@@ -20,7 +20,7 @@ import type { RequestProgress } from '../db/stores/requests.js';
 import type { RequestIdentity } from '../db/schema/request-identities.js';
 import type { Task } from '../db/schema/tasks.js';
 import { findSubjectIdByIdentity, forgetSubject } from '../subjects/service.js';
-import { auditRequest } from './audit.js';
+import { auditRequest, subjectForgotten } from './audit.js';
 import { judgeIdentities, type Judged } from './identities.js';
 import { judgeVerification, MAX_ACCESS_ROUNDS, outcomeCounts, planAccessRound, planExport, planPhase } from './plan.js';
 
@@ -65,15 +65,15 @@ export async function startRequest(ctx: Ctx, t: Stores, requestId: string): Prom
 
 /**
  * Moves a running request on as far as it can go without calling a connector. Idempotent:
- * called after every task outcome and at every transition. `current`: the request's row as
- * this transaction just read it, if the caller has it.
+ * called after every task outcome and at every transition.
  */
-export async function advance(ctx: Ctx, t: Stores, requestId: string, current?: RequestProgress): Promise<Effects> {
+export async function advance(ctx: Ctx, t: Stores, requestId: string): Promise<Effects> {
   const fx = noEffects();
   for (let guard = 0; guard < 10; guard++) {
-    const req = guard === 0 && current ? current : await t.requests.progress(requestId);
+    // Open tasks first: most outcomes are not the last of their round, and stop here.
+    if ((await t.tasks.openCount(requestId)) > 0) return fx;
+    const req = await t.requests.progress(requestId);
     if (!req || req.status !== 'running') return fx;
-    if ((await t.tasks.openCount(req.id)) > 0) return fx;
     const tasks = await t.tasks.ofRequest(req.id);
     const failed = tasks.filter((x) => x.status === 'failed');
     // A silo that failed for good does not hold the others back: they go on; the request
@@ -220,7 +220,10 @@ async function finishErasure(ctx: Ctx, t: Stores, req: RequestProgress, tasks: T
   // The completion entry still names the person's pseudonym; forgetting destroys it afterwards.
   if (!(await t.requests.complete(req.id, 'verify', ctx.now()))) return 0;
   await auditRequest(ctx, t, req, 'request.completed', { outcome: outcomeCounts(tasks), subjectsForgotten: subjects.size });
-  for (const s of subjects) await forgetSubject(ctx, t, s);
+  for (const s of subjects) {
+    await forgetSubject(ctx, t, s);
+    subjectForgotten(ctx, s);
+  }
   await t.requests.destroyIdentityValues(req.id);
   return subjects.size;
 }
@@ -232,7 +235,7 @@ async function finishErasure(ctx: Ctx, t: Stores, req: RequestProgress, tasks: T
 export async function completeExport(
   ctx: Ctx,
   t: Stores,
-  req: DsrRequest,
+  req: Pick<DsrRequest, 'id' | 'subjectId'>,
   built: { path: string; files: number; bytes: number },
 ): Promise<boolean> {
   const now = ctx.now();

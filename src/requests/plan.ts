@@ -1,6 +1,6 @@
 /**
  * Which connector tasks a running request needs next (identity expansion rounds, erase,
- * verify), and what their outcomes add up to. The planners write the tasks in the caller's
+ * verify), and what their outcomes add up to. The planners write the tasks (together) in the caller's
  * transaction — the one that moves the request's stage — so a stage and its tasks commit
  * together; the rest is pure.
  */
@@ -10,6 +10,7 @@ import type { Stores } from '../db/handle.js';
 import type { Verification } from '../db/schema/requests.js';
 import type { RequestIdentity } from '../db/schema/request-identities.js';
 import { FINALIZE_CONNECTOR, type ConnectorPhase, type Task, type TaskPhase } from '../db/schema/tasks.js';
+import type { NewTask } from '../db/stores/tasks.js';
 import { erasableIds, includedIds, searchableIds, searchedByAccess, searchedOf } from './identities.js';
 
 /**
@@ -20,8 +21,20 @@ import { erasableIds, includedIds, searchableIds, searchedByAccess, searchedOf }
 export const MAX_IDENTITIES = 50;
 export const MAX_ACCESS_ROUNDS = 20;
 
-async function createTask(ctx: Ctx, t: Stores, requestId: string, connectorId: string, phase: TaskPhase, round: number, identityWatermark: number): Promise<void> {
-  await t.tasks.insert({ id: ctx.ids('tsk'), requestId, connectorId, phase, round, now: ctx.now(), identityWatermark });
+/** The tasks one planning step creates, written together. */
+class NewTasks {
+  private readonly rows: NewTask[] = [];
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly requestId: string,
+  ) {}
+  add(connectorId: string, phase: TaskPhase, round: number, identityWatermark: number): void {
+    this.rows.push({ id: this.ctx.ids('tsk'), requestId: this.requestId, connectorId, phase, round, now: this.ctx.now(), identityWatermark });
+  }
+  async write(t: Stores): Promise<number> {
+    await t.tasks.insertMany(this.rows);
+    return this.rows.length;
+  }
 }
 
 const maxId = (identities: readonly RequestIdentity[]) => identities.reduce((m, i) => Math.max(m, i.id), 0);
@@ -53,7 +66,7 @@ export async function planAccessRound(
 ): Promise<number> {
   const included = includedIds(identities);
   const latest = latestDone(tasks, 'access');
-  let created = 0;
+  const created = new NewTasks(ctx, requestId);
   for (const c of ctx.connectors) {
     if (!c.capabilities.access || blocked.has(c.id)) continue;
     const usable = searchableIds(c, identities);
@@ -63,10 +76,9 @@ export async function planAccessRound(
     const fresh = usable.some((id) => !searched.has(id));
     const stale = last !== undefined && searchedOf(last, identities, c).some((id) => !included.has(id));
     if (!fresh && !stale) continue;
-    await createTask(ctx, t, requestId, c.id, 'access', round, maxId(identities));
-    created++;
+    created.add(c.id, 'access', round, maxId(identities));
   }
-  return created;
+  return created.write(t);
 }
 
 const covers = (task: Task, ids: number[], identities: readonly RequestIdentity[], c: Connector) => {
@@ -89,7 +101,7 @@ export async function planPhase(
   identities: readonly RequestIdentity[],
   blocked: ReadonlySet<string>,
 ): Promise<number> {
-  let created = 0;
+  const created = new NewTasks(ctx, requestId);
   for (const c of ctx.connectors) {
     const capable = phase === 'erase' ? c.capabilities.erasure : c.capabilities.access;
     if (!capable || blocked.has(c.id)) continue;
@@ -109,28 +121,28 @@ export async function planPhase(
       const lastErase = mine.filter((x) => x.phase === 'erase').reduce((m, x) => Math.max(m, x.round), 0);
       if (mine.some((x) => x.phase === 'verify' && x.round > lastErase && covers(x, who, identities, c))) continue;
     }
-    await createTask(ctx, t, requestId, c.id, phase, round, maxId(identities));
-    created++;
+    created.add(c.id, phase, round, maxId(identities));
   }
-  return created;
+  return created.write(t);
 }
 
 /** After a failed verification: erase again everywhere with every identity held, then verify. */
 export async function planErasureAgain(ctx: Ctx, t: Stores, requestId: string, round: number): Promise<number> {
   const identities = await t.requests.identities(requestId);
   const tasks = await t.tasks.ofRequest(requestId);
-  let created = 0;
+  const created = new NewTasks(ctx, requestId);
   for (const c of ctx.connectors) {
     if (!c.capabilities.erasure || erasableIds(c, tasks, identities).length === 0) continue;
-    await createTask(ctx, t, requestId, c.id, 'erase', round, maxId(identities));
-    created++;
+    created.add(c.id, 'erase', round, maxId(identities));
   }
-  return created;
+  return created.write(t);
 }
 
 /** The export build of an access or portability request: oubli's own last step (no silo). */
 export async function planExport(ctx: Ctx, t: Stores, requestId: string, round: number): Promise<void> {
-  await createTask(ctx, t, requestId, FINALIZE_CONNECTOR, 'finalize', round, 0);
+  const created = new NewTasks(ctx, requestId);
+  created.add(FINALIZE_CONNECTOR, 'finalize', round, 0);
+  await created.write(t);
 }
 
 /** What the verification pass found, judged against what the erase pass declared kept. */

@@ -28,7 +28,7 @@ export interface Lease {
 const OPEN: TaskStatus[] = ['queued', 'running', 'waiting'];
 
 function statements(db: Database) {
-  const { tasks: t } = db.tables;
+  const { tasks: t, requests: r } = db.tables;
   const claimWhere = (due: SQL | undefined) => (q: Q) =>
     q
       .update(t)
@@ -85,7 +85,7 @@ function statements(db: Database) {
       'tasks.claimExpired',
       claimWhere(and(eq(t.connectorId, p('connectorId')), eq(t.status, 'running'), lte(t.leaseExpiresAt, p('now')))),
     ),
-    finish: db.statement('tasks.finish', (q) =>
+    finish: db.statement<{ subjectId: string | null }>('tasks.finish', (q) =>
       q
         .update(t)
         .set({
@@ -98,7 +98,9 @@ function statements(db: Database) {
           finishedAt: sql`${p('finishedAt')}`,
           nextAttemptAt: sql`${p('next')}`,
         })
-        .where(and(eq(t.id, p('id')), eq(t.status, 'running'), eq(t.leaseOwner, p('owner')))),
+        .where(and(eq(t.id, p('id')), eq(t.status, 'running'), eq(t.leaseOwner, p('owner'))))
+        // The request's person comes back with it: the outcome's audit entry names them.
+        .returning({ subjectId: sql<string | null>`(select ${r.subjectId} from ${r} where ${r.id} = ${t.requestId})` }),
     ),
     setResult: db.statement('tasks.setResult', (q) =>
       q
@@ -134,6 +136,22 @@ export class TaskStore {
     await this.s.insert.run(this.h, task);
   }
 
+  /**
+   * Several tasks at once (a planning round). Measured exception, as in the audit store: on
+   * SQLite one prepared single-row insert each; on PostgreSQL one multi-row insert (one round
+   * trip, not one per task).
+   */
+  async insertMany(rows: NewTask[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.h.db.dialect === 'sqlite' || rows.length === 1) {
+      for (const r of rows) await this.s.insert.run(this.h, r);
+      return;
+    }
+    await this.h.q.insert(this.t.tasks).values(
+      rows.map(({ now, ...r }) => ({ ...r, status: 'queued' as const, attempts: 0, nextAttemptAt: now, createdAt: now })),
+    );
+  }
+
   /** A request's tasks by round, then creation. */
   ofRequest(requestId: string): Promise<Task[]> {
     return this.s.ofRequest.all(this.h, { requestId });
@@ -147,6 +165,30 @@ export class TaskStore {
   /** Whether some task of this connector is due (a cheap look before a claim transaction). */
   async hasDue(connectorId: string, now: number): Promise<boolean> {
     return (await this.s.due.first(this.h, { connectorId, now })) !== undefined;
+  }
+
+  /**
+   * Which of these connectors have a due task (a cheap look before a claim transaction).
+   * Measured exception: on PostgreSQL one round trip for all of them (an index probe per id);
+   * on SQLite, in process, one prepared probe each.
+   */
+  async connectorsWithDue(ids: readonly string[], now: number, enough = ids.length): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (this.h.db.dialect === 'sqlite') {
+      for (const id of ids) {
+        if (out.size >= enough) break;
+        if (await this.hasDue(id, now)) out.add(id);
+      }
+      return out;
+    }
+    const { tasks: t } = this.t;
+    // PostgreSQL only (the handle is typed as SQLite's: see database.ts): node-postgres's execute().
+    const pgq = this.h.q as unknown as { execute(q: SQL): Promise<{ rows: { c: string }[] }> };
+    const { rows } = await pgq.execute(
+      sql`select c from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) with ordinality as u(c, n) where exists (select 1 from ${t} where ${t.connectorId} = u.c and ${t.status} = 'queued' and ${t.nextAttemptAt} <= ${now}) order by n limit ${enough}`,
+    );
+    for (const r of rows) out.add(r.c);
+    return out;
   }
 
   /** Tasks of this connector running under a live lease, on every instance. */
@@ -192,7 +234,8 @@ export class TaskStore {
 
   /**
    * Records the outcome of a claimed task: only its lease holder can (a worker that lost its
-   * lease, or whose task was cancelled, changes nothing). False when it was not the holder.
+   * lease, or whose task was cancelled, changes nothing). Null when it was not the holder;
+   * else the registry subject of the task's request (whom its audit entry names), if any.
    */
   async finish(v: {
     id: string;
@@ -203,8 +246,8 @@ export class TaskStore {
     error: string | null;
     finishedAt: number | null;
     next: number;
-  }): Promise<boolean> {
-    return (await this.s.finish.run(this.h, { ...v, result: json(v.result) })) === 1;
+  }): Promise<{ subjectId: string | null } | null> {
+    return (await this.s.finish.first(this.h, { ...v, result: json(v.result) })) ?? null;
   }
 
   async setResult(id: string, result: TaskCounts): Promise<void> {
