@@ -7,7 +7,9 @@ import type { Database, Handle, Q } from './database.js';
 import { AuthStore } from './stores/auth.js';
 import { AuditStore } from './stores/audit.js';
 import { LeaseStore } from './stores/leases.js';
+import { LimitStore } from './stores/limits.js';
 import { SubjectStore } from './stores/subjects.js';
+import { SystemStore } from './stores/system.js';
 
 export abstract class Stores implements Handle {
   abstract readonly db: Database;
@@ -16,7 +18,9 @@ export abstract class Stores implements Handle {
   #auth?: AuthStore;
   #audit?: AuditStore;
   #leases?: LeaseStore;
+  #limits?: LimitStore;
   #subjects?: SubjectStore;
+  #system?: SystemStore;
 
   get auth(): AuthStore {
     return (this.#auth ??= new AuthStore(this));
@@ -27,7 +31,13 @@ export abstract class Stores implements Handle {
   get leases(): LeaseStore {
     return (this.#leases ??= new LeaseStore(this));
   }
+  get limits(): LimitStore {
+    return (this.#limits ??= new LimitStore(this));
+  }
   get subjects(): SubjectStore {
     return (this.#subjects ??= new SubjectStore(this));
+  }
+  get system(): SystemStore {
+    return (this.#system ??= new SystemStore(this));
   }
 }

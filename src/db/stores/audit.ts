@@ -51,6 +51,17 @@ function statements(db: Database) {
     setSequencer: db.statement('audit.setSequencer', (q) =>
       q.update(l).set({ size: sql`${p('size')}`, frontier: sql`${p('frontier')}`, root: sql`${p('root')}` }).where(eq(l.id, 1)),
     ),
+    entryChunk: db.statement<{ idx: number; entry: string; leafHash: Buffer }>('audit.entryChunk', (q) =>
+      q.select({ idx: e.idx, entry: e.entry, leafHash: e.leafHash }).from(e).where(gte(e.idx, p('from'))).orderBy(asc(e.idx)).limit(p('limit')),
+    ),
+    levelChunk: db.statement<{ idx: number; hash: Buffer }>('audit.levelChunk', (q) =>
+      q
+        .select({ idx: n.idx, hash: n.hash })
+        .from(n)
+        .where(and(eq(n.level, p('level')), gte(n.idx, p('from'))))
+        .orderBy(asc(n.idx))
+        .limit(p('limit')),
+    ),
     latestHead: db.statement<TreeHeadRow>('audit.latestHead', (q) => q.select().from(h).orderBy(desc(h.size)).limit(1)),
     headBySize: db.statement<TreeHeadRow>('audit.headBySize', (q) => q.select().from(h).where(eq(h.size, p('size')))),
   };
@@ -128,8 +139,13 @@ export class AuditStore {
     const byLevel = new Map<number, number[]>();
     for (const c of coords) if (c.level > 0) (byLevel.get(c.level) ?? byLevel.set(c.level, []).get(c.level)!).push(c.idx);
     for (const [level, idxs] of byLevel) {
-      const rows = await this.h.q.select({ idx: n.idx, hash: n.hash }).from(n).where(and(eq(n.level, level), inArray(n.idx, idxs)));
-      for (const r of rows) out.set(`${level}:${r.idx}`, r.hash);
+      for (let i = 0; i < idxs.length; i += BATCH) {
+        const rows = await this.h.q
+          .select({ idx: n.idx, hash: n.hash })
+          .from(n)
+          .where(and(eq(n.level, level), inArray(n.idx, idxs.slice(i, i + BATCH))));
+        for (const r of rows) out.set(`${level}:${r.idx}`, r.hash);
+      }
     }
     return out;
   }
@@ -140,15 +156,14 @@ export class AuditStore {
     return this.h.q.select().from(e).where(gte(e.idx, from)).orderBy(asc(e.idx)).limit(limit);
   }
 
+  /** Entry texts and leaf hashes with index ≥ `from`, in order, at most `limit` (the verifier streams them). */
+  entryTexts(from: number, limit: number): Promise<{ idx: number; entry: string; leafHash: Buffer }[]> {
+    return this.s.entryChunk.all(this.h, { from, limit });
+  }
+
   /** Nodes of one level with idx ≥ `from`, in order (the verifier streams each level). */
   nodesOfLevel(level: number, from: number, limit: number): Promise<{ idx: number; hash: Buffer }[]> {
-    const { auditNodes: n } = this.t;
-    return this.h.q
-      .select({ idx: n.idx, hash: n.hash })
-      .from(n)
-      .where(and(eq(n.level, level), gte(n.idx, from)))
-      .orderBy(asc(n.idx))
-      .limit(limit);
+    return this.s.levelChunk.all(this.h, { level, from, limit });
   }
 
   /** Indices of a request's entries, in order. */
