@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openTestDatabase } from './db.js';
+import type { Database } from '../../src/db/database.js';
 import { createIdGenerator } from '../../src/ids.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { SigningKeys } from '../../src/audit/keys.js';
@@ -38,13 +39,15 @@ export interface TestDeps extends Deps {
   clock: TestClock;
 }
 
-export async function createTestDeps(overrides: { env?: Record<string, string>; config?: Partial<Config> } = {}): Promise<TestDeps> {
+export async function createTestDeps(
+  overrides: { env?: Record<string, string>; config?: Partial<Config>; /** Instead of the file's test database. */ db?: Database } = {},
+): Promise<TestDeps> {
   const clock = testClock();
   const config = {
     ...loadConfig({ OUBLI_DATA_DIR: join(tmpdir(), `oubli-test-${randomBytes(6).toString('hex')}`), ...overrides.env }),
     ...overrides.config,
   };
-  const db = await openTestDatabase();
+  const db = overrides.db ?? (await openTestDatabase());
   registerAuditDb(db);
   const keys = SigningKeys.ephemeral(clock.now);
   const audit = new AuditLog(db, clock.now);
