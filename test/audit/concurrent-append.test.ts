@@ -59,7 +59,7 @@ describe(`concurrent appends from two instances (${TEST_STORE})`, () => {
     expect(new Set(parsed.map((e) => `${e.data.who}:${e.data.n}`)).size).toBe(expected);
     expect(parsed.filter((e) => e.data.who === 'b')).toHaveLength(other.appended!);
     const switches = parsed.filter((e, i) => i > 0 && e.data.who !== parsed[i - 1]!.data.who).length;
-    expect(switches, 'the two instances appended at the same time').toBeGreaterThan(2);
+    expect(switches, 'the two instances appended at the same time').toBeGreaterThan(20);
 
     const root = Buffer.from(naiveRoot(rows.map((r) => r.entry))).toString('hex');
     expect(Buffer.from(await deps.audit.root(expected)).toString('hex')).toBe(root);
