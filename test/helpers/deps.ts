@@ -12,6 +12,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { openTestDatabase, postgresTestUrl } from './db.js';
 import { PostgresDatabase } from '../../src/db/postgres.js';
 import { PG_MIGRATIONS } from '../../src/db/open.js';
+import type { Database } from '../../src/db/database.js';
 import { createIdGenerator } from '../../src/ids.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { SigningKeys } from '../../src/audit/keys.js';
@@ -40,13 +41,15 @@ export interface TestDeps extends Deps {
   clock: TestClock;
 }
 
-export async function createTestDeps(overrides: { env?: Record<string, string>; config?: Partial<Config> } = {}): Promise<TestDeps> {
+export async function createTestDeps(
+  overrides: { env?: Record<string, string>; config?: Partial<Config>; /** Instead of the file's test database. */ db?: Database } = {},
+): Promise<TestDeps> {
   const clock = testClock();
   const config = {
     ...loadConfig({ OUBLI_DATA_DIR: join(tmpdir(), `oubli-test-${randomBytes(6).toString('hex')}`), ...overrides.env }),
     ...overrides.config,
   };
-  const db = await openTestDatabase();
+  const db = overrides.db ?? (await openTestDatabase());
   registerAuditDb(db);
   const keys = SigningKeys.ephemeral(clock.now);
   const audit = new AuditLog(db, clock.now);
