@@ -6,7 +6,7 @@
  * Needs PostgreSQL at OUBLI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -70,6 +70,7 @@ async function erasures(instances: number, offset: number) {
   for (let i = 0; i < instances; i++) urls.push(await start(env));
   const db = new pg.Client({ connectionString: urlOf(name) });
   await db.connect();
+  const cpu0 = machineCpu();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: REQUESTS }, async (_, i) => {
@@ -85,6 +86,7 @@ async function erasures(instances: number, offset: number) {
   const count = async (statuses: string) => Number((await db.query(`select count(*) as n from requests where status in (${statuses})`)).rows[0].n);
   while ((await count("'completed', 'needs_attention', 'failed'")) < REQUESTS) await new Promise((r) => setTimeout(r, 50));
   const t1 = performance.now();
+  const cpu = machineCpu() - cpu0;
   const completed = await count("'completed'");
   const tasks = Number((await db.query('select count(*) as n from tasks').then((r) => r.rows[0].n)));
   await db.end();
@@ -94,7 +96,14 @@ async function erasures(instances: number, offset: number) {
   }
   await admin.query(`drop database ${name} with (force)`);
   rmSync(dir, { recursive: true, force: true });
-  return { rps: REQUESTS / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000, submitMs: tSubmitted - t0, completed, tasks };
+  return { rps: REQUESTS / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000, submitMs: tSubmitted - t0, completed, tasks, cpuMsPerRequest: (cpu * 1000) / REQUESTS };
+}
+
+/** Busy CPU-seconds of the whole machine (every process: the services and PostgreSQL). */
+function machineCpu(): number {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const v = f.map(Number);
+  return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!) / 100;
 }
 
 const one = await erasures(1, 2);
@@ -104,6 +113,7 @@ report(`PostgreSQL: ${REQUESTS} erasure requests submitted at once, 5 demo silos
   { metric: '1 instance: throughput (first submit → last completed)', value: `${one.rps.toFixed(0)} req/s`, baseline: `${one.seconds.toFixed(1)} s total`, target: '—', ok: true },
   { metric: '3 instances: all complete', value: `${three.completed}/${REQUESTS}`, baseline: `${three.tasks} tasks`, target: 'all', ok: three.completed === REQUESTS },
   { metric: '3 instances: throughput (first submit → last completed)', value: `${three.rps.toFixed(0)} req/s`, baseline: `${one.rps.toFixed(0)} req/s on 1`, target: '≥ 100 req/s', ok: three.rps >= 100 },
+  { metric: 'machine CPU per request (services + PostgreSQL), 3 instances', value: `${three.cpuMsPerRequest.toFixed(1)} ms`, baseline: `${one.cpuMsPerRequest.toFixed(1)} ms on 1`, target: '—', ok: true },
   { metric: '3 instances: time to accept the submissions', value: `${three.submitMs.toFixed(0)} ms`, baseline: `${one.submitMs.toFixed(0)} ms on 1`, target: '—', ok: true },
 ]);
 await admin.end();
