@@ -8,7 +8,6 @@
  * Group commit (src/db/group-commit.ts): outcomes that arrive in the same turn of the event
  * loop share one transaction; one that cannot be recorded does not undo the others.
  */
-import type { AppendedEntry, AuditInput, AuditLog } from '../audit/log.js';
 import { GroupCommit } from '../db/group-commit.js';
 import type { Stores } from '../db/handle.js';
 import type { Task, TaskCounts } from '../db/schema/tasks.js';
@@ -16,7 +15,7 @@ import type { Ctx } from '../deps.js';
 import { maskIdentity } from '../identity.js';
 import { advance, completeExport, noEffects, type Effects } from '../requests/advance.js';
 import type { Discovery } from '../requests/attribution.js';
-import { auditRequest, requestLock, SubjectRefs } from '../requests/audit.js';
+import { auditRequest, bufferAudit, requestLock } from '../requests/audit.js';
 import type { BuiltExport } from '../requests/export.js';
 import { MAX_IDENTITIES } from '../requests/plan.js';
 import type { CallOutcome } from './run-task.js';
@@ -53,11 +52,11 @@ export class OutcomeRecorder {
     this.group = new GroupCommit(ctx.db, {
       max: GROUP,
       run: async (t, items) => {
-        const deferred = deferAudit(this.ctx.audit);
-        const ctx: Ctx & { subjectRefs: SubjectRefs } = { ...this.ctx, audit: deferred.audit, subjectRefs: new SubjectRefs() };
+        // The group's entries are appended together, at its end (see bufferAudit).
+        const buffered = bufferAudit(this.ctx);
         const out: Recorded[] = [];
-        for (const o of items) out.push(await this.record(ctx, t, o));
-        await deferred.flush(t);
+        for (const o of items) out.push(await this.record(buffered.ctx, t, o));
+        await buffered.flush(t);
         return out;
       },
       // Every request the group moves, locked up front and in order: two instances' groups
@@ -207,24 +206,3 @@ export class OutcomeRecorder {
   }
 }
 
-/**
- * The group's audit entries, appended together at its end, in the same transaction and in the
- * order they were made (one sequencer update and one root for the group, not one per entry).
- * `append` answers no index here: nothing that records an outcome reads it.
- */
-function deferAudit(audit: AuditLog): { audit: AuditLog; flush(t: Stores): Promise<void> } {
-  let pending: AuditInput[] = [];
-  const none: AppendedEntry = { index: -1, leafHash: new Uint8Array(0) };
-  const deferred = Object.create(audit, {
-    append: { value: async (_t: Stores, input: AuditInput) => (pending.push(input), none) },
-    appendMany: { value: async (_t: Stores, inputs: AuditInput[]) => (pending.push(...inputs), inputs.map(() => none)) },
-  }) as AuditLog;
-  return {
-    audit: deferred,
-    async flush(t) {
-      const inputs = pending;
-      pending = [];
-      if (inputs.length) await audit.appendMany(t, inputs);
-    },
-  };
-}

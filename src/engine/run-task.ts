@@ -39,7 +39,11 @@ export async function callConnector(ctx: Ctx, job: CallJob): Promise<CallOutcome
   const identities = await ctx.db.requests.identities(req.id);
   // Every request holds the identities it was opened with (their masked form at least).
   if (identities.length === 0) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
-  const allowed = new Set(task.phase === 'access' ? searchableIds(connector, identities) : erasableIds(connector, await ctx.db.tasks.ofRequest(req.id), identities));
+  // (An erasure's identities depend only on this silo's finished access calls: read just those,
+  // not the request's every task — a request may fan out to a thousand silos.)
+  const allowed = new Set(
+    task.phase === 'access' ? searchableIds(connector, identities) : erasableIds(connector, await ctx.db.tasks.doneAccessOf(req.id, connector.id), identities),
+  );
   const call: CallIdentity[] = identities
     .filter((i) => i.id <= task.identityWatermark && allowed.has(i.id))
     .map((i) => ({ id: i.id, type: i.type, value: i.value! }));

@@ -2,6 +2,7 @@
  * A request's audit entries: they carry the request id and, while the person's pseudonym key
  * exists, their subjectRef — never a value they gave. Appended in the caller's transaction.
  */
+import type { AppendedEntry, AuditInput, AuditLog } from '../audit/log.js';
 import type { Ctx } from '../deps.js';
 import type { Stores } from '../db/handle.js';
 import type { DsrRequest } from '../db/schema/requests.js';
@@ -58,4 +59,31 @@ export function subjectForgotten(ctx: Ctx, subjectId: string): void {
 export async function auditRequest(ctx: Ctx, t: Stores, req: Pick<DsrRequest, 'id' | 'subjectId'>, type: string, data: Record<string, unknown> = {}): Promise<void> {
   const subjectRef = await subjectRefFor(ctx, t, req);
   await ctx.audit.append(t, { type, actor: ctx.actor, requestId: req.id, ...(subjectRef ? { subjectRef } : {}), data });
+}
+
+/**
+ * A Ctx for one transaction that writes several entries (a group of task outcomes, a request
+ * opened and started): they are appended together when `flush(t)` is called before the
+ * transaction ends — one sequencer update and one root for all, in the order they were made —
+ * and each person's pseudonym is opened once. `append` answers no index meanwhile: nothing on
+ * these paths reads it. Make it inside the transaction's body (which PostgreSQL may run again
+ * after a deadlock) and `flush` it there too.
+ */
+export function bufferAudit(ctx: Ctx): { ctx: Ctx; flush(t: Stores): Promise<void> } {
+  const audit: AuditLog = ctx.audit;
+  let pending: AuditInput[] = [];
+  const none: AppendedEntry = { index: -1, leafHash: new Uint8Array(0) };
+  const buffered = Object.create(audit, {
+    append: { value: async (_t: Stores, input: AuditInput) => (pending.push(input), none) },
+    appendMany: { value: async (_t: Stores, inputs: AuditInput[]) => (pending.push(...inputs), inputs.map(() => none)) },
+  }) as AuditLog;
+  const refCtx: RefCtx = { ...ctx, audit: buffered, subjectRefs: new SubjectRefs() };
+  return {
+    ctx: refCtx,
+    async flush(t) {
+      const inputs = pending;
+      pending = [];
+      if (inputs.length) await audit.appendMany(t, inputs);
+    },
+  };
 }

@@ -12,7 +12,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { maskIdentity, normalizeIdentity, TYPE_PATTERN, type Identity } from '../identity.js';
 import { ensureSubject } from '../subjects/service.js';
 import { addEffects, advance, applyEffects, noEffects, startRequest, type Effects } from './advance.js';
-import { auditRequest, requestLock } from './audit.js';
+import { auditRequest, bufferAudit, requestLock } from './audit.js';
 import { planErasureAgain } from './plan.js';
 import { dueAt as computeDueAt, MAX_EXTENSION_MONTHS } from './deadlines.js';
 import { assertNotOpener, reasonHash, type DenialReason } from './duties.js';
@@ -67,19 +67,24 @@ export async function openRequest(ctx: Ctx, input: OpenRequestInput): Promise<{ 
   const status: RequestStatus = !verified ? 'pending_verification' : ctx.requireApproval.includes(input.type) ? 'awaiting_approval' : 'running';
   const { request, fx } = await ctx.db.tx(
     async (t) => {
+      // Made per attempt: PostgreSQL may run this body again after a deadlock.
+      const buffered = bufferAudit(ctx);
+      const bctx = buffered.ctx;
       // The person's audit pseudonym: the registry subject holding their first identity — only
       // once the request is verified: an unproven claim creates nothing in the registry.
-      const subjectId = verified ? await ensureSubject(ctx, t, primaryIdentity(identities)) : null;
+      const subjectId = verified ? await ensureSubject(bctx, t, primaryIdentity(identities)) : null;
+      const dueAt = computeDueAt(now, ctx.config.timeZone);
+      const channel = input.channel ?? 'api';
       await t.requests.insert({
         id,
         type: input.type,
         status,
-        channel: input.channel ?? 'api',
+        channel,
         locale: input.locale ?? 'fr',
         verified,
         subjectId,
         receivedAt: now,
-        dueAt: computeDueAt(now, ctx.config.timeZone),
+        dueAt,
         createdBy: `${ctx.actor.type}:${ctx.actor.id}`,
         updatedAt: now,
       });
@@ -96,16 +101,16 @@ export async function openRequest(ctx: Ctx, input: OpenRequestInput): Promise<{ 
           why: { code: 'given' },
         });
       }
-      const row = (await t.requests.get(id))!;
-      await auditRequest(ctx, t, row, 'request.received', {
+      await auditRequest(bctx, t, { id, subjectId }, 'request.received', {
         type: input.type,
-        channel: row.channel,
+        channel,
         verified,
         identityTypes: identities.map((i) => i.type),
         ...(notSearchable.length ? { notSearchable } : {}),
-        dueAt: new Date(row.dueAt).toISOString(),
+        dueAt: new Date(dueAt).toISOString(),
       });
-      const fx = status === 'running' ? await startRequest(ctx, t, id) : noEffects();
+      const fx = status === 'running' ? await startRequest(bctx, t, id) : noEffects();
+      await buffered.flush(t);
       return { request: (await t.requests.get(id))!, fx };
     },
     { locks: [requestLock(id)] },

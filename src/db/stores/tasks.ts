@@ -58,6 +58,12 @@ function statements(db: Database) {
     ofRequest: db.statement<Task>('tasks.ofRequest', (q) =>
       q.select().from(t).where(eq(t.requestId, p('requestId'))).orderBy(asc(t.round), asc(t.createdAt), asc(t.connectorId)),
     ),
+    doneAccessOf: db.statement<Task>('tasks.doneAccessOf', (q) =>
+      q
+        .select()
+        .from(t)
+        .where(and(eq(t.requestId, p('requestId')), eq(t.phase, 'access'), eq(t.connectorId, p('connectorId')), eq(t.status, 'done'))),
+    ),
     openCount: db.statement<{ n: number }>('tasks.openCount', (q) =>
       q
         .select({ n: sql<number>`count(*)`.mapWith(Number) })
@@ -155,6 +161,11 @@ export class TaskStore {
   /** A request's tasks by round, then creation. */
   ofRequest(requestId: string): Promise<Task[]> {
     return this.s.ofRequest.all(this.h, { requestId });
+  }
+
+  /** The connector's finished access calls for the request (what an erasure there may use). */
+  doneAccessOf(requestId: string, connectorId: string): Promise<Task[]> {
+    return this.s.doneAccessOf.all(this.h, { requestId, connectorId });
   }
 
   /** Tasks of the request still queued, running or waiting for a callback. */
