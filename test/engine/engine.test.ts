@@ -4,7 +4,7 @@ import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synth
 import { engineHarness } from './helpers.js';
 import { findSubjectIdByIdentity } from '../../src/subjects/service.js';
 import { backoffDelay, Engine } from '../../src/engine/worker.js';
-import { rawSql, rawValue } from '../helpers/sql.js';
+import { adminOf } from '../helpers/admin-sql.js';
 import { TEST_STORE } from '../helpers/db.js';
 import type { SqliteDatabase } from '../../src/db/sqlite.js';
 
@@ -185,7 +185,7 @@ describe('engine: upgrade', () => {
     const h = await engineHarness([...syntheticSilos([ALICE]).all, old]);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     // As the previous version stored a discovered identity: included by default, never judged.
-    await rawSql(h.deps.db, "insert into request_identities (request_id, type, value, masked, source, collection, reason, round, searchable) values (?, 'member_no', 'M-77', 'M-**7', 'crm', null, 'found before the upgrade', 1, ?)", [id, true]);
+    await adminOf(h.deps.db).run("insert into request_identities (request_id, type, value, masked, source, collection, reason, round, searchable) values (?, 'member_no', 'M-77', 'M-**7', 'crm', null, 'found before the upgrade', 1, true)", id);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
     expect(view.json.status, view.json.statusReason).toBe('completed');
@@ -399,7 +399,7 @@ describe('engine: several workers on one database', () => {
     for (let i = 0; i < 20; i++) await h.submit('erasure', [{ type: 'email', value: `p${i}@example.com` }]);
     await Promise.all([h.engine.runUntilIdle(), other.runUntilIdle()]);
     await Promise.all([h.engine.runUntilIdle(), other.runUntilIdle()]);
-    const tasks = Number(await rawValue(h.deps.db, 'select count(*) as n from tasks'));
+    const tasks = Number(await adminOf(h.deps.db).value('select count(*) as n from tasks'));
     expect(tasks).toBe(60);
     expect(slow.calls.access + slow.calls.erase).toBe(60);
     expect(slow.removed).toBe(20);

@@ -18,7 +18,7 @@ import { FINALIZE_CONNECTOR } from '../../src/db/schema/tasks.js';
 import { ALICE, BOB, syntheticConnector, syntheticSilos, type SyntheticConnector } from '../helpers/synthetic-connector.js';
 import { closePeerDeps, createPeerDeps, type TestDeps } from '../helpers/deps.js';
 import { TEST_STORE } from '../helpers/db.js';
-import { rawSql } from '../helpers/sql.js';
+import { adminOf } from '../helpers/admin-sql.js';
 import { unzip } from '../requests/zip.js';
 import { auditEntries, engineHarness } from './helpers.js';
 
@@ -120,7 +120,7 @@ describe(`several instances on one database (${TEST_STORE})`, () => {
     await h.engine.runUntilIdle();
     const [fin] = (await h.deps.db.tasks.ofRequest(id)).filter((t) => t.phase === 'finalize');
     // A worker claimed the build, wrote its archive, and was killed before recording it.
-    await rawSql(h.deps.db, "update tasks set status = 'running', attempts = 1, lease_owner = 'wrk_dead', lease_expires_at = ? where id = ?", [h.deps.now() + 35_000, fin!.id]);
+    await adminOf(h.deps.db).run("update tasks set status = 'running', attempts = 1, lease_owner = 'wrk_dead', lease_expires_at = ? where id = ?", h.deps.now() + 35_000, fin!.id);
     const dead = join(h.deps.config.dataDir, 'exports', `${id}-deadbeef.zip`);
     writeFileSync(dead, ALICE.email);
     const peer = await peerOf(h.deps);
@@ -150,7 +150,7 @@ describe(`several instances on one database (${TEST_STORE})`, () => {
     const second = await open();
     h.deps.clock.advance(40 * 86_400_000 - 60_000 * 100);
     // Not yet: within the holder's lease nobody else sweeps…
-    await rawSql(h.deps.db, 'update leases set expires_at = ? where name = ?', [h.deps.now() + 30_000, 'engine.sweep']);
+    await adminOf(h.deps.db).run('update leases set expires_at = ? where name = ?', h.deps.now() + 30_000, 'engine.sweep');
     await other.sweep();
     expect((await h.deps.db.requests.get(second))!.status).toBe('pending_verification');
     // …once it lapsed (its holder died), another instance does.

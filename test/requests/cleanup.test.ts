@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ALICE, BOB, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { engineHarness, type Harness } from '../engine/helpers.js';
-import { rawSql, rawValue } from '../helpers/sql.js';
+import { adminOf } from '../helpers/admin-sql.js';
 
 const DAY = 86_400_000;
 
@@ -52,7 +52,7 @@ describe('closed requests keep identity values only for OUBLI_CLOSED_REQUEST_RET
 
   it('an unverified request never creates a registry subject; it is created when the request is verified', async () => {
     const h = await engineHarness(syntheticSilos([ALICE]).all);
-    const subjects = async () => Number(await rawValue(h.deps.db, 'select count(*) from subjects'));
+    const subjects = async () => Number(await adminOf(h.deps.db).value('select count(*) from subjects'));
     const a = (await h.api('POST', '/v1/requests', { type: 'erasure', identities: [{ type: 'email', value: 'nobody@example.com' }] })).json.id as string;
     expect(await subjects()).toBe(0);
     h.deps.clock.advance(40 * DAY);
@@ -76,7 +76,7 @@ describe('the sweep removes the leftovers of an interrupted export build', () =>
     await h.engine.runUntilIdle();
     expect((await h.api('GET', `/v1/requests/${live}`)).json.status).toBe('needs_attention');
     const building = await h.submit('access', [{ type: 'email', value: BOB.email }]);
-    await rawSql(h.deps.db, "update requests set stage = 'finalize' where id = ?", [building]);
+    await adminOf(h.deps.db).run("update requests set stage = 'finalize' where id = ?", building);
     const dir = join(h.deps.config.dataDir, 'exports');
     const task = (await h.deps.db.tasks.ofRequest(live)).find((t) => t.status === 'done')!.id;
     const leftovers = {

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { engineHarness, type Harness } from '../engine/helpers.js';
-import { rawSql, rawValue } from '../helpers/sql.js';
+import { adminOf } from '../helpers/admin-sql.js';
 import { exportFileOf } from '../../src/requests/spool.js';
 import { authSuite } from '../helpers/auth-suite.js';
 import { bearer, call } from '../helpers/http.js';
@@ -85,7 +85,7 @@ describe('request lifecycle', () => {
     expect(JSON.stringify(entry)).not.toContain('alice');
     // An unproven claim creates nothing in the consent registry.
     expect(entry.subjectRef).toBeUndefined();
-    expect(Number(await rawValue(h.deps.db, 'select count(*) from subjects'))).toBe(0);
+    expect(Number(await adminOf(h.deps.db).value('select count(*) from subjects'))).toBe(0);
     const view = await h.api('GET', `/v1/requests/${res.json.id}`);
     expect(view.json).toMatchObject({ status: 'pending_verification', channel: 'call_center', locale: 'en', dueDate: '2026-04-01', overdue: false, verified: false });
     expect(view.json.identities).toEqual([
@@ -107,7 +107,7 @@ describe('request lifecycle', () => {
     // Verified: the subject exists and names the later entries.
     const v = await h.api('POST', `/v1/requests/${res.json.id}/verify`);
     expect(v.status).toBe(200);
-    expect(Number(await rawValue(h.deps.db, 'select count(*) from subjects'))).toBe(1);
+    expect(Number(await adminOf(h.deps.db).value('select count(*) from subjects'))).toBe(1);
     expect((await h.auditData('request.identity_verified'))[0]!.subjectRef).toMatch(/^sref_/);
   });
 
@@ -407,7 +407,7 @@ describe('exports', () => {
     writeFileSync(secret, 'TOP-SECRET-MASTER-KEY');
     const bobs = (await h.deps.db.requests.get(theirs))!.exportPath!;
     for (const forged of [secret, 'secrets/master.key', 'exports/../secrets/master.key', bobs, join(h.deps.config.dataDir, bobs)]) {
-      await rawSql(h.deps.db, 'update requests set export_path = ? where id = ?', [forged, mine]);
+      await adminOf(h.deps.db).run('update requests set export_path = ? where id = ?', forged, mine);
       const res = await h.api('GET', `/v1/requests/${mine}/export`);
       expect(res.status, forged).toBe(404);
       expect(res.json.error.code).toBe('EXPORT_EXPIRED');
@@ -415,7 +415,7 @@ describe('exports', () => {
     }
     // An archive of this request named by an older version's absolute path still resolves.
     const own = exportFileOf(h.deps.config.dataDir, (await h.deps.db.requests.get(theirs))!)!;
-    await rawSql(h.deps.db, 'update requests set export_path = ? where id = ?', [`/srv/old-mount/exports/${own.split('/').at(-1)}`, theirs]);
+    await adminOf(h.deps.db).run('update requests set export_path = ? where id = ?', `/srv/old-mount/exports/${own.split('/').at(-1)}`, theirs);
     expect((await h.app.request(`/v1/requests/${theirs}/export`, { headers: h.auth })).status).toBe(200);
   });
 

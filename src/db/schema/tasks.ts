@@ -75,6 +75,8 @@ export const tasks = sqliteTable(
     index('tasks_request_idx').on(t.requestId, t.phase, t.round),
     // The worker claims per connector (up to its free slots): without this, each claim scans the queue.
     index('tasks_connector_due_idx').on(t.connectorId, t.status, t.nextAttemptAt),
+    // An erase or verify call reads its own silo's access calls for the request (not all of them).
+    index('tasks_request_connector_idx').on(t.requestId, t.connectorId, t.phase),
   ],
 );
 export type Task = typeof tasks.$inferSelect;
