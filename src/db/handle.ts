@@ -7,7 +7,11 @@ import type { Database, Handle, Q } from './database.js';
 import { AuthStore } from './stores/auth.js';
 import { AuditStore } from './stores/audit.js';
 import { LeaseStore } from './stores/leases.js';
+import { LimitStore } from './stores/limits.js';
+import { RequestStore } from './stores/requests.js';
 import { SubjectStore } from './stores/subjects.js';
+import { SystemStore } from './stores/system.js';
+import { TaskStore } from './stores/tasks.js';
 
 export abstract class Stores implements Handle {
   abstract readonly db: Database;
@@ -16,7 +20,11 @@ export abstract class Stores implements Handle {
   #auth?: AuthStore;
   #audit?: AuditStore;
   #leases?: LeaseStore;
+  #limits?: LimitStore;
   #subjects?: SubjectStore;
+  #requests?: RequestStore;
+  #tasks?: TaskStore;
+  #system?: SystemStore;
 
   get auth(): AuthStore {
     return (this.#auth ??= new AuthStore(this));
@@ -27,7 +35,19 @@ export abstract class Stores implements Handle {
   get leases(): LeaseStore {
     return (this.#leases ??= new LeaseStore(this));
   }
+  get limits(): LimitStore {
+    return (this.#limits ??= new LimitStore(this));
+  }
   get subjects(): SubjectStore {
     return (this.#subjects ??= new SubjectStore(this));
+  }
+  get requests(): RequestStore {
+    return (this.#requests ??= new RequestStore(this));
+  }
+  get tasks(): TaskStore {
+    return (this.#tasks ??= new TaskStore(this));
+  }
+  get system(): SystemStore {
+    return (this.#system ??= new SystemStore(this));
   }
 }

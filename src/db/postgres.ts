@@ -116,7 +116,8 @@ export class PostgresDatabase extends Stores implements Database {
       let broken = false;
       try {
         await client.query('BEGIN');
-        for (const name of locks) await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
+        // All in one round trip; unnest() yields the names in (sorted) order, each locked in turn.
+        if (locks.length) await client.query('select pg_advisory_xact_lock(hashtextextended(n, 0)) from unnest($1::text[]) as n', [locks]);
         const out = await fn(new PgHandle(this, this.bound(client).q, client));
         await client.query('COMMIT');
         return out;
