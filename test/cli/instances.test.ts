@@ -7,6 +7,9 @@
  * rate limit across instances.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseCheckpoint } from '../../src/audit/note.js';
 import { describe, expect, it } from 'vitest';
 import { TEST_STORE } from '../helpers/db.js';
 import { oubli, serve, storeEnv, tempDir, type Served } from './helpers.js';
@@ -82,6 +85,10 @@ describe(`several instances on one store (${TEST_STORE})`, () => {
       expect(Math.min(byA.length, byB.length), `a signed ${byA}, b signed ${byB}`).toBe(0);
       expect(Math.max(byA.length, byB.length)).toBeGreaterThanOrEqual(2);
       const [leader, follower] = byA.length ? [a, b] : [b, a];
+      // Every data dir keeps the newest checkpoint: the follower's (its own dir on PostgreSQL) too.
+      const newest = Math.max(...byA, ...byB);
+      const saved = readFileSync(join(d.dataDir(follower === a ? 0 : 1), 'audit', 'latest-checkpoint'), 'utf8');
+      expect(parseCheckpoint(saved.split('\n\n')[0]! + '\n')?.size).toBe(newest);
 
       // The leader stops (SIGTERM): it gives the lease up, the follower signs from its next tick.
       expect(await leader.stop()).toBe(0);
