@@ -6,7 +6,10 @@
 import type { Database, Handle, Q } from './database.js';
 import { AuthStore } from './stores/auth.js';
 import { AuditStore } from './stores/audit.js';
+import { ConsentStore } from './stores/consents.js';
 import { LeaseStore } from './stores/leases.js';
+import { OutboxStore } from './stores/outbox.js';
+import { PurposeStore } from './stores/purposes.js';
 import { SubjectStore } from './stores/subjects.js';
 
 export abstract class Stores implements Handle {
@@ -15,7 +18,10 @@ export abstract class Stores implements Handle {
   abstract readonly inTx: boolean;
   #auth?: AuthStore;
   #audit?: AuditStore;
+  #consents?: ConsentStore;
   #leases?: LeaseStore;
+  #outbox?: OutboxStore;
+  #purposes?: PurposeStore;
   #subjects?: SubjectStore;
 
   get auth(): AuthStore {
@@ -24,8 +30,17 @@ export abstract class Stores implements Handle {
   get audit(): AuditStore {
     return (this.#audit ??= new AuditStore(this));
   }
+  get consents(): ConsentStore {
+    return (this.#consents ??= new ConsentStore(this));
+  }
   get leases(): LeaseStore {
     return (this.#leases ??= new LeaseStore(this));
+  }
+  get outbox(): OutboxStore {
+    return (this.#outbox ??= new OutboxStore(this));
+  }
+  get purposes(): PurposeStore {
+    return (this.#purposes ??= new PurposeStore(this));
   }
   get subjects(): SubjectStore {
     return (this.#subjects ??= new SubjectStore(this));
