@@ -23,7 +23,7 @@ describe('purposes catalogue', () => {
     const sha = createHash('sha256').update(JSON.stringify({ en: NEWSLETTER.text.en, fr: NEWSLETTER.text.fr })).digest('hex');
     expect(one.json.textSha256).toBe(sha);
     expect(one.json.versions).toHaveLength(1);
-    const types = t.deps.audit.entries(0, 100).map((e) => JSON.parse(e.entry).type);
+    const types = (await t.deps.audit.entries(0, 100)).map((e) => JSON.parse(e.entry).type);
     expect(types.filter((x: string) => x === 'purpose.created')).toHaveLength(2);
   });
 
