@@ -1,4 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
+import type { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { SCOPES } from '../../src/db/schema/api-keys.js';
 import type { Database, Schema } from '../../src/db/database.js';
 import { SqliteDatabase } from '../../src/db/sqlite.js';
@@ -52,8 +53,8 @@ export async function count<K extends keyof Schema>(
   where?: (t: Schema[K]) => SQL | undefined,
 ): Promise<number> {
   const t = deps.db.tables[table];
-  const q = deps.db.q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(t as never);
-  const [row] = await (where ? q.where(where(t)) : q);
+  const q = deps.db.q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(t as SQLiteTable);
+  const [row] = await q.where(where?.(t));
   return row!.n;
 }
 
