@@ -18,6 +18,8 @@ import type { Deps, Secrets } from './deps.js';
 import { prepareSubjectKeys } from './subjects/service.js';
 import { HealthChecks } from './deployment/health.js';
 import { DEFAULT_UNIQUE_TYPES } from './requests/review.js';
+import { PurposeCatalog } from './consent/catalog.js';
+import { ConsentWriter } from './consent/record.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -148,8 +150,11 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     requireApproval: [],
     health: new HealthChecks(now),
     uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
+    purposes: new PurposeCatalog(db),
+    consentWrites: new ConsentWriter(db),
     startup: { ready: true },
   };
+  await deps.purposes.start();
   await prepareSubjectKeys(deps);
   return deps;
 }

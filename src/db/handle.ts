@@ -6,9 +6,12 @@
 import type { Database, Handle, Q } from './database.js';
 import { AuthStore } from './stores/auth.js';
 import { AuditStore } from './stores/audit.js';
+import { ConsentStore } from './stores/consents.js';
 import { LeaseStore } from './stores/leases.js';
 import { LimitStore } from './stores/limits.js';
 import { RequestStore } from './stores/requests.js';
+import { OutboxStore } from './stores/outbox.js';
+import { PurposeStore } from './stores/purposes.js';
 import { SubjectStore } from './stores/subjects.js';
 import { SystemStore } from './stores/system.js';
 import { TaskStore } from './stores/tasks.js';
@@ -19,8 +22,11 @@ export abstract class Stores implements Handle {
   abstract readonly inTx: boolean;
   #auth?: AuthStore;
   #audit?: AuditStore;
+  #consents?: ConsentStore;
   #leases?: LeaseStore;
   #limits?: LimitStore;
+  #outbox?: OutboxStore;
+  #purposes?: PurposeStore;
   #subjects?: SubjectStore;
   #requests?: RequestStore;
   #tasks?: TaskStore;
@@ -32,11 +38,20 @@ export abstract class Stores implements Handle {
   get audit(): AuditStore {
     return (this.#audit ??= new AuditStore(this));
   }
+  get consents(): ConsentStore {
+    return (this.#consents ??= new ConsentStore(this));
+  }
   get leases(): LeaseStore {
     return (this.#leases ??= new LeaseStore(this));
   }
   get limits(): LimitStore {
     return (this.#limits ??= new LimitStore(this));
+  }
+  get outbox(): OutboxStore {
+    return (this.#outbox ??= new OutboxStore(this));
+  }
+  get purposes(): PurposeStore {
+    return (this.#purposes ??= new PurposeStore(this));
   }
   get subjects(): SubjectStore {
     return (this.#subjects ??= new SubjectStore(this));

@@ -23,6 +23,8 @@ import type { Ctx, Deps } from '../../src/deps.js';
 import { createApp } from '../../src/app.js';
 import { HealthChecks } from '../../src/deployment/health.js';
 import { DEFAULT_UNIQUE_TYPES } from '../../src/requests/review.js';
+import { PurposeCatalog } from '../../src/consent/catalog.js';
+import { ConsentWriter } from '../../src/consent/record.js';
 
 export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
 
@@ -54,6 +56,8 @@ export async function createTestDeps(
   const keys = SigningKeys.ephemeral(clock.now);
   const audit = new AuditLog(db, clock.now);
   const logId = await audit.open(newLogId(config.publicUrl));
+  const purposes = new PurposeCatalog(db);
+  await purposes.start();
   return {
     clock,
     config,
@@ -69,6 +73,8 @@ export async function createTestDeps(
     requireApproval: [],
     health: new HealthChecks(clock.now),
     uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
+    purposes,
+    consentWrites: new ConsentWriter(db),
     startup: { ready: true },
   };
 }
