@@ -15,7 +15,7 @@ import { mix, rng } from '../../connectors/demo/people.js';
 import { ConflictError } from '../errors.js';
 import { ensureSubject, linkIdentifier } from '../subjects/service.js';
 import { createPurpose, type PurposeInput } from '../consent/purposes.js';
-import { recordConsentBatch, type BatchLine } from '../consent/ledger.js';
+import { recordConsentBatch, type BatchLine } from '../consent/record.js';
 
 export const DEMO_CONSENT_PEOPLE = 300;
 

@@ -45,7 +45,7 @@ export async function openBenchDatabase(target: string): Promise<Database> {
   if (target.startsWith('postgres')) {
     return PostgresDatabase.open({ url: target, migrationsFolder: PG_MIGRATIONS, poolSize: Number(process.env.BENCH_POOL ?? 10), applicationName: 'oubli-bench' });
   }
-  return SqliteDatabase.open(target, { migrationsFolder: SQLITE_MIGRATIONS, backgroundCheckpoints: true });
+  return SqliteDatabase.open(target, { migrationsFolder: SQLITE_MIGRATIONS });
 }
 
 /** The service's dependencies over `db`, as src/runtime.ts builds them (ephemeral signing key). */
