@@ -9,7 +9,11 @@ import { apiKeyRoutes } from './auth/api-key-routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { docsRoutes } from './web/docs.js';
 import { requestRoutes } from './requests/routes.js';
-import { consentRoutes, gpcRoutes, purposeRoutes, subjectRoutes } from './consent/routes.js';
+import { purposeRoutes } from './consent/purpose-routes.js';
+import { consentRoutes } from './consent/consent-routes.js';
+import { subjectConsentRoutes } from './consent/subject-routes.js';
+import { gpcRoutes } from './consent/gpc-routes.js';
+import { subjectRoutes } from './subjects/routes.js';
 import { connectorRoutes } from './deployment/routes.js';
 
 /** Routes that accept bodies above the default cap, with their own cap in bytes. */
@@ -37,6 +41,7 @@ export function createApp(deps: Deps) {
   app.route('/v1/connectors', connectorRoutes);
   app.route('/v1/purposes', purposeRoutes);
   app.route('/v1/consents', consentRoutes);
+  app.route('/v1/subjects', subjectConsentRoutes);
   app.route('/v1/subjects', subjectRoutes);
   app.route('/', gpcRoutes);
 

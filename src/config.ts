@@ -3,6 +3,16 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { CountryCode } from 'libphonenumber-js';
 
+/** A 32-byte secret given in base64 (standard or URL-safe). */
+function key32() {
+  return z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)')
+    .transform((v) => Buffer.from(v, 'base64'))
+    .optional();
+}
+
 /**
  * Everything the service reads from its environment, parsed once. Nothing below this module
  * reads process.env: the parsed Config is passed down.
@@ -24,12 +34,13 @@ const EnvSchema = z.object({
    * The 32-byte master key (base64) that seals each person's pseudonym key in the database, for
    * deployments whose instances share it; without it, `secrets/master.key` in the data dir.
    */
-  OUBLI_MASTER_KEY: z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)')
-    .transform((v) => Buffer.from(v, 'base64'))
-    .optional(),
+  OUBLI_MASTER_KEY: key32(),
+  /**
+   * The 32-byte key (base64) of the keyed pseudonyms of staff accounts and client addresses (audit
+   * log, login throttling), for deployments whose instances share it; without it,
+   * `secrets/pseudonym.key` in the data dir.
+   */
+  OUBLI_PSEUDONYM_KEY: key32(),
   /** Public base URL, used for links and to decide whether cookies are Secure. */
   OUBLI_PUBLIC_URL: z.string().url().optional(),
   /** Which reverse proxies in front of oubli may tell the client's address (X-Forwarded-For) and scheme. */
@@ -104,6 +115,7 @@ export interface Config {
   configFile?: string;
   signingKey?: string;
   masterKey?: Buffer;
+  pseudonymKey?: Buffer;
   publicUrl?: string;
   trustProxy: TrustProxy;
   logLevel: z.infer<typeof EnvSchema>['OUBLI_LOG_LEVEL'];
@@ -141,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     configFile: e.OUBLI_CONFIG,
     signingKey: e.OUBLI_SIGNING_KEY,
     masterKey: e.OUBLI_MASTER_KEY,
+    pseudonymKey: e.OUBLI_PSEUDONYM_KEY,
     publicUrl: e.OUBLI_PUBLIC_URL,
     trustProxy: e.OUBLI_TRUST_PROXY,
     logLevel: e.OUBLI_LOG_LEVEL,

@@ -7,6 +7,8 @@ import type { TreeHeads } from './audit/tree-heads.js';
 import type { SigningKeys } from './audit/keys.js';
 import type { Connector } from '../connectors/types.js';
 import type { HealthChecks } from './deployment/health.js';
+import type { PurposeCatalog } from './consent/catalog.js';
+import type { ConsentWriter } from './consent/record.js';
 
 /** Keyed-hash secrets kept in the data dir (never in the database). */
 export interface Secrets {
@@ -39,6 +41,10 @@ export interface Deps {
    * loyalty_card): a record holding a different value of one belongs to someone else.
    */
   uniqueIdentityTypes: readonly string[];
+  /** The purposes catalogue, cached; kept fresh across instances (src/consent/catalog.ts). */
+  purposes: PurposeCatalog;
+  /** Group commit of single consent events (POST /v1/consents). */
+  consentWrites: ConsentWriter;
   /** `ready` is false while start-up work (demo seeding) still runs; /readyz reports it. */
   startup: { ready: boolean };
 }

@@ -27,7 +27,8 @@ const USAGE = `usage: oubli <command>
   serve                                   start the service (loads ./oubli.config.ts or $OUBLI_CONFIG)
   demo [--customers N]                    start the service with demo silos (N customers, default 10000),
                                           data and credentials
-  migrate                                 apply database migrations and exit
+  migrate                                 apply the database migrations (SQLite in the data dir, or
+                                          PostgreSQL at $OUBLI_DATABASE_URL) and exit
   admin create --email E --role R         create a staff user (admin|dpo|viewer); password from stdin,
                                           or generated and printed once
   admin password --email E                set a user's password (stdin, or generated and printed once);
@@ -42,7 +43,8 @@ const USAGE = `usage: oubli <command>
   keys rotate                             add a new signing key and retire the old one (its public key
                                           stays published, with notAfter)
 
-environment: PORT, HOST, OUBLI_DATA_DIR, OUBLI_CONFIG, OUBLI_SIGNING_KEY, OUBLI_LOG_LEVEL (see README)`;
+environment: PORT, HOST, OUBLI_DATA_DIR, OUBLI_DATABASE_URL, OUBLI_CONFIG, OUBLI_SIGNING_KEY, OUBLI_MASTER_KEY,
+             OUBLI_PSEUDONYM_KEY, OUBLI_LOG_LEVEL (see README)`;
 
 const CLI_ACTOR = { type: 'cli', id: 'cli' } as const;
 
@@ -51,13 +53,29 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-function buildDeps(config: Config): Deps {
+async function buildDeps(config: Config): Promise<Deps> {
   try {
-    return buildRuntimeDeps(config);
+    return await buildRuntimeDeps(config);
   } catch (err) {
     if (err instanceof DataDirError) fail(err.message);
     throw err;
   }
+}
+
+/**
+ * Ends a command: gives up the tree-head signer lease if the command took it (so a server on
+ * the same database signs at once) and closes the store.
+ */
+async function finish(deps: Deps): Promise<void> {
+  await deps.treeHeads.releaseLease();
+  await deps.db.close();
+}
+
+/** Where the store is, for messages: the SQLite file, or the PostgreSQL database without credentials. */
+function storeName(config: Config): string {
+  if (!config.databaseUrl) return `${config.dataDir}/oubli.db`;
+  const u = new URL(config.databaseUrl);
+  return `PostgreSQL database ${decodeURIComponent(u.pathname.slice(1)) || '(default)'} on ${u.hostname}:${u.port || '5432'}`;
 }
 
 function cliCtx(deps: Deps): Ctx {
@@ -76,7 +94,7 @@ async function serveUntilSignal(deps: Deps, onListening?: (url: string) => Promi
   process.stdout.write(`oubli listening on ${server.url}\n`);
   const stop = async () => {
     await server.close();
-    deps.db.$client.close();
+    await deps.db.close();
     process.exit(0);
   };
   process.once('SIGINT', stop);
@@ -108,7 +126,7 @@ async function main(argv: string[]): Promise<void> {
         if (err instanceof DeploymentConfigError) fail(`invalid deployment config — ${err.message}`, 1);
         throw err;
       }
-      const deps = buildDeps(config);
+      const deps = await buildDeps(config);
       deps.connectors = deployment.connectors;
       deps.requireApproval = deployment.requireApproval;
       deps.uniqueIdentityTypes = deployment.uniqueIdentityTypes;
@@ -122,9 +140,9 @@ async function main(argv: string[]): Promise<void> {
       const customers = demoArgs.customers === undefined ? undefined : Number(demoArgs.customers);
       if (customers !== undefined && !(Number.isInteger(customers) && customers >= 1 && customers <= 5_000_000)) fail('--customers must be an integer from 1 to 5000000');
       // Loaded here only: the demo's data generator (faker) costs start-up time `serve` never needs.
-      const { runDemo } = await import('./demo.js');
+      const { runDemo } = await import('./demo/index.js');
       const { demoConnectors } = await import('../connectors/demo/index.js');
-      const deps = buildDeps(config);
+      const deps = await buildDeps(config);
       // The demo always uses the demo silos, whatever oubli.config.ts the directory holds.
       deps.connectors = demoConnectors(config.dataDir);
       deps.startup.ready = false;
@@ -132,9 +150,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'migrate': {
-      const deps = buildDeps(config);
-      deps.db.$client.close();
-      process.stdout.write(`migrations applied to ${config.dataDir}/oubli.db\n`);
+      const deps = await buildDeps(config);
+      await deps.db.close();
+      process.stdout.write(`migrations applied to ${storeName(config)}\n`);
       return;
     }
     case 'admin': {
@@ -144,22 +162,22 @@ async function main(argv: string[]): Promise<void> {
         if (!values.role || !ROLES.includes(values.role as Role)) fail(`--role must be one of ${ROLES.join(', ')}`);
         const piped = (await readStdin()).replace(/\r?\n$/, '');
         const password = piped || generatePassword();
-        const deps = buildDeps(config);
+        const deps = await buildDeps(config);
         const user = await createUser(cliCtx(deps), { email: values.email, role: values.role as Role, password });
         // A CLI append is covered by a signed head at once, not only when a server next ticks.
         await deps.treeHeads.sign();
         process.stderr.write(`created ${user.role} ${user.id}\n`);
         if (!piped) process.stdout.write(`password (shown once): ${password}\n`);
-        deps.db.$client.close();
+        await finish(deps);
         return;
       }
       if (sub !== 'password' && sub !== 'disable' && sub !== 'enable') fail(USAGE);
       const { values } = parseArgs({ args: rest, options: { email: { type: 'string' } } });
       if (!values.email) fail(`admin ${sub} needs --email`);
       const piped = sub === 'password' ? (await readStdin()).replace(/\r?\n$/, '') : '';
-      const deps = buildDeps(config);
+      const deps = await buildDeps(config);
       const ctx = cliCtx(deps);
-      const user = findUserByEmail(ctx, normalizeStaffEmail(values.email));
+      const user = await findUserByEmail(ctx, normalizeStaffEmail(values.email));
       if (!user) throw new NotFoundError('USER_NOT_FOUND', 'no staff user with this email');
       if (sub === 'password') {
         const password = piped || generatePassword();
@@ -167,14 +185,14 @@ async function main(argv: string[]): Promise<void> {
         process.stderr.write(`password set for ${user.id}; ${sessionsEnded} session(s) ended\n`);
         if (!piped) process.stdout.write(`password (shown once): ${password}\n`);
       } else if (sub === 'disable') {
-        const { changed, sessionsEnded } = disableUser(ctx, user.id);
+        const { changed, sessionsEnded } = await disableUser(ctx, user.id);
         process.stderr.write(changed ? `disabled ${user.id}; ${sessionsEnded} session(s) ended\n` : `${user.id} was already disabled\n`);
       } else {
-        const { changed } = enableUser(ctx, user.id);
+        const { changed } = await enableUser(ctx, user.id);
         process.stderr.write(changed ? `enabled ${user.id}\n` : `${user.id} was not disabled\n`);
       }
       await deps.treeHeads.sign();
-      deps.db.$client.close();
+      await finish(deps);
       return;
     }
     case 'apikey': {
@@ -184,19 +202,19 @@ async function main(argv: string[]): Promise<void> {
       const scopes = (values.scopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
       const bad = scopes.filter((s) => !SCOPES.includes(s as Scope));
       if (scopes.length === 0 || bad.length > 0) fail(`--scopes must list some of ${SCOPES.join(', ')}${bad.length ? ` (unknown: ${bad.join(', ')})` : ''}`);
-      const deps = buildDeps(config);
-      const created = createApiKey(cliCtx(deps), { name: values.name, scopes: scopes as Scope[] });
+      const deps = await buildDeps(config);
+      const created = await createApiKey(cliCtx(deps), { name: values.name, scopes: scopes as Scope[] });
       await deps.treeHeads.sign();
       process.stderr.write(`created API key ${created.id} with scopes ${created.scopes.join(',')}\n`);
       process.stdout.write(`${created.key}\n`);
-      deps.db.$client.close();
+      await finish(deps);
       return;
     }
     case 'audit': {
       if (sub === 'checkpoint') {
-        const deps = buildDeps(config);
+        const deps = await buildDeps(config);
         const note = await deps.treeHeads.checkpoint();
-        deps.db.$client.close();
+        await finish(deps);
         process.stdout.write(note);
         return;
       }
@@ -205,7 +223,7 @@ async function main(argv: string[]): Promise<void> {
       // The rebuild allocates a few small buffers per entry: a larger young generation cuts the
       // time spent collecting them on a million-entry log.
       v8.setFlagsFromString('--max-semi-space-size=64');
-      const deps = buildDeps(config);
+      const deps = await buildDeps(config);
       const keys = { logId: deps.treeHeads.logId, jwks: deps.keys.jwks(), verifierKeys: deps.keys.verifierKeys(deps.treeHeads.logId) };
       const anchors: Anchor[] = [];
       const saved = deps.treeHeads.savedCheckpoint();
@@ -223,9 +241,9 @@ async function main(argv: string[]): Promise<void> {
         anchors.push(anchor);
       }
       const started = performance.now();
-      const report = await verifyAuditLog(deps.db.$client, keys.jwks, { logId: keys.logId, anchors });
+      const report = await verifyAuditLog(deps.db, keys.jwks, { logId: keys.logId, anchors });
       const ms = Math.round(performance.now() - started);
-      deps.db.$client.close();
+      await deps.db.close();
       if (!report.ok) fail(`audit log FAILED verification — ${report.problem}`, 1);
       if (report.unsignedTail > 0) {
         const tail = `entries ${report.newestHead}–${report.entries - 1} come after the newest signed tree head (size ${report.newestHead}): no signature covers them yet`;
@@ -238,11 +256,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'keys': {
       if (sub !== 'rotate') fail(USAGE);
-      const deps = buildDeps(config);
+      const deps = await buildDeps(config);
       const kid = deps.keys.rotate();
-      deps.audit.append({ type: 'signing_key.rotated', actor: CLI_ACTOR, data: { kid } });
+      await deps.audit.append(deps.db, { type: 'signing_key.rotated', actor: CLI_ACTOR, data: { kid } });
       await deps.treeHeads.sign();
-      deps.db.$client.close();
+      await finish(deps);
       process.stdout.write(`new signing key ${kid}\n`);
       return;
     }

@@ -4,6 +4,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
@@ -16,7 +17,9 @@ import { newLogId } from './audit/log-id.js';
 import type { Deps, Secrets } from './deps.js';
 import { prepareSubjectKeys } from './subjects/service.js';
 import { HealthChecks } from './deployment/health.js';
-import { DEFAULT_UNIQUE_TYPES } from './engine/review.js';
+import { DEFAULT_UNIQUE_TYPES } from './requests/review.js';
+import { PurposeCatalog } from './consent/catalog.js';
+import { ConsentWriter } from './consent/record.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -32,10 +35,18 @@ function secretFile(path: string): Buffer {
   return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
 }
 
-export function loadSecrets(dataDir: string, masterKey?: Buffer): Secrets {
+/**
+ * The secrets: from the environment when given (instances that share a database must share them:
+ * OUBLI_PSEUDONYM_KEY, OUBLI_MASTER_KEY), else from `secrets/` in the data dir, created on first
+ * use (a data dir on storage every instance mounts shares them too).
+ */
+export function loadSecrets(dataDir: string, given: { masterKey?: Buffer; pseudonymKey?: Buffer } = {}): Secrets {
   const dir = join(dataDir, 'secrets');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return { pseudonymKey: secretFile(join(dir, 'pseudonym.key')), masterKey: masterKey ?? secretFile(join(dir, 'master.key')) };
+  return {
+    pseudonymKey: given.pseudonymKey ?? secretFile(join(dir, 'pseudonym.key')),
+    masterKey: given.masterKey ?? secretFile(join(dir, 'master.key')),
+  };
 }
 
 export class DataDirError extends Error {}
@@ -108,6 +119,11 @@ export function checkpointFileOf(dataDir: string): string {
   return join(dataDir, 'audit', 'latest-checkpoint');
 }
 
+/** Names this process where instances coordinate (the tree-head signer lease): host, pid, random. */
+function processId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
 /** Opens (and migrates) the store, opens the audit log, and assembles Deps. */
 export async function buildDeps(config: Config, opts: BuildOptions = {}): Promise<Deps> {
   const { tightenedFrom } = prepareDataDir(config.dataDir);
@@ -128,14 +144,17 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     logger,
     audit,
     keys,
-    treeHeads: new TreeHeads(db, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir) }),
-    secrets: loadSecrets(config.dataDir, config.masterKey),
+    treeHeads: new TreeHeads(db, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir), signer: processId() }),
+    secrets: loadSecrets(config.dataDir, config),
     connectors: [],
     requireApproval: [],
     health: new HealthChecks(now),
     uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
+    purposes: new PurposeCatalog(db),
+    consentWrites: new ConsentWriter(db),
     startup: { ready: true },
   };
+  await deps.purposes.start();
   await prepareSubjectKeys(deps);
   return deps;
 }

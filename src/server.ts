@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import type { Deps } from './deps.js';
 import { Engine } from './engine/worker.js';
+import { startTreeHeadTicker } from './audit/ticker.js';
 
 export interface RunningServer {
   url: string;
@@ -21,11 +22,8 @@ export async function startServer(deps: Deps): Promise<RunningServer> {
   const host = deps.config.host.includes(':') ? `[${deps.config.host}]` : deps.config.host;
   const url = `http://${host}:${port}`;
 
-  // Tree heads at most once per second while the log grows.
-  const heads = setInterval(() => {
-    deps.treeHeads.tick().catch((err: unknown) => deps.logger.error({ err }, 'tree head signing failed'));
-  }, 1000);
-  heads.unref();
+  // Tree heads at most once per second while the log grows, by one instance at a time.
+  const heads = startTreeHeadTicker(deps.treeHeads, deps.logger);
 
   // The durable request engine: claims due tasks, calls connectors, survives restarts.
   const engine = new Engine(deps);
@@ -35,10 +33,8 @@ export async function startServer(deps: Deps): Promise<RunningServer> {
     url,
     close: async () => {
       await engine.stop();
-      await new Promise<void>((resolve) => {
-        clearInterval(heads);
-        server.close(() => resolve());
-      });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await heads.stop();
     },
   };
 }

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database, { type SqliteConnection } from '../sql/sqlite-binding.js';
+import Database, { type SqliteConnection, type SqliteStatement } from '../sql/sqlite-binding.js';
 import { DEMO_SEED, EPOCH_END, demoCustomer, isoAt, mix, rng, type DemoCustomer } from './people.js';
 
 export const DEMO_SILOS = ['shop', 'loyalty', 'crm', 'newsletter', 'analytics'] as const;
@@ -149,8 +149,8 @@ const INDEXES: Record<DemoSilo, string> = {
  * roughly triples the throughput of row-by-row inserts.
  */
 class Inserter {
-  private readonly many: Database.Statement;
-  private readonly one: Database.Statement;
+  private readonly many: SqliteStatement;
+  private readonly one: SqliteStatement;
   /** Reused between batches: better-sqlite3 copies the values while binding. */
   private readonly buf: unknown[];
   private n = 0;

@@ -3,7 +3,7 @@
  * parameterized queries, identifier quoting, live column lists, transactions that honour an
  * AbortSignal, and driver errors mapped to ConnectorError (retryable or not).
  */
-import Database, { type SqliteConnection } from './sqlite-binding.js';
+import Database, { type SqliteConnection, type SqliteStatement } from './sqlite-binding.js';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { ConnectorError } from '../types.js';
@@ -140,7 +140,7 @@ export function createDriver(cfg: ParsedSqlConfig): Driver {
 class SqliteDriver implements Driver {
   readonly dialect = 'sqlite' as const;
   private db: SqliteConnection | null = null;
-  private readonly stmts = new Map<string, Database.Statement>();
+  private readonly stmts = new Map<string, SqliteStatement>();
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -169,7 +169,7 @@ class SqliteDriver implements Driver {
     }
   }
 
-  private stmt(sql: string): Database.Statement {
+  private stmt(sql: string): SqliteStatement {
     let s = this.stmts.get(sql);
     if (!s) {
       if (this.stmts.size > 500) this.stmts.clear();

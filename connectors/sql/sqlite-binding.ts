@@ -16,3 +16,6 @@ export default Database;
 
 /** An open SQLite connection. */
 export type SqliteConnection = BetterSqlite3.Database;
+
+/** A statement prepared on such a connection. */
+export type SqliteStatement = BetterSqlite3.Statement;

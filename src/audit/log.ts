@@ -180,10 +180,19 @@ export class AuditLog {
   }
 
   /**
-   * Runs a pure tree computation over stored nodes in two passes: first to learn which nodes it
-   * reads (their coordinates do not depend on the hashes), then with them all fetched at once.
+   * Runs a pure tree computation over stored nodes: straight on the store's immediate reader
+   * when it has one, else in two passes — first to learn which nodes it reads (their coordinates
+   * do not depend on the hashes), then with them all fetched at once (one round trip).
    */
   private async withNodes<T>(compute: (read: NodeReader) => T): Promise<T> {
+    const immediate = this.db.audit.immediateReader();
+    if (immediate) {
+      return compute((level, idx) => {
+        const hash = immediate(level, idx);
+        if (!hash) throw new AppError('AUDIT_NODE_MISSING', `audit tree node ${level}/${idx} is missing`);
+        return new Uint8Array(hash);
+      });
+    }
     const need: { level: number; idx: number }[] = [];
     compute((level, idx) => {
       need.push({ level, idx });

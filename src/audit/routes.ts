@@ -71,9 +71,9 @@ export const auditRoutes = createRouter()
         ...errorResponses(400, 401, 403),
       },
     }),
-    (c) => {
+    async (c) => {
       const { from, limit } = c.req.valid('query');
-      const rows = c.get('deps').audit.entries(from, limit);
+      const rows = await c.get('deps').audit.entries(from, limit);
       return c.json(rows.map((r) => ({ index: r.index, entry: r.entry, leafHash: toHex(r.leafHash) })), 200);
     },
   )
@@ -91,9 +91,9 @@ export const auditRoutes = createRouter()
         ...errorResponses(400, 401, 403),
       },
     }),
-    (c) => {
+    async (c) => {
       const { index, size } = c.req.valid('query');
-      const proof = c.get('deps').audit.inclusionProof(index, size);
+      const proof = await c.get('deps').audit.inclusionProof(index, size);
       return c.json({ index, size, proof: proof.map(toHex) }, 200);
     },
   )
@@ -111,9 +111,9 @@ export const auditRoutes = createRouter()
         ...errorResponses(400, 401, 403),
       },
     }),
-    (c) => {
+    async (c) => {
       const { from, to } = c.req.valid('query');
-      const proof = c.get('deps').audit.consistencyProof(from, to);
+      const proof = await c.get('deps').audit.consistencyProof(from, to);
       return c.json({ from, to, proof: proof.map(toHex) }, 200);
     },
   );

@@ -3,14 +3,22 @@
  * (the server's ticker) and on demand; `current` never hands out one more than a second behind
  * the log.
  *
+ * One signer at a time: whatever instance (or CLI command) signs holds the `audit-signer` lease
+ * (src/db/stores/leases.ts), renewed at every tick. Another instance that needs a head waits for
+ * the holder's next one instead of signing itself; when the holder stops, it gives the lease up,
+ * and when it dies, the lease runs out and the next one to ask takes it. Heads are thus stamped by
+ * one clock at a time, in size order.
+ *
  * Invariant: a head is signed only over a log that extends the newest head already signed —
  * checked with a consistency proof against that head's signed root, and against this data dir's
  * latest checkpoint file. Someone who edits the database (rewrites old entries and their nodes,
  * or deletes the last entries with their heads) thus cannot get the server to sign the result:
  * signing fails loudly instead.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../db/database.js';
 import type { TreeHeadRow } from '../db/schema/audit.js';
 import { AppError } from '../errors.js';
@@ -25,18 +33,31 @@ export interface SignedTreeHead extends TreeHead {
 
 export const MAX_HEAD_LAG_MS = 1000;
 
+/** The lease whose holder signs tree heads. */
+export const SIGNER_LEASE = 'audit-signer';
+/** How long a holder keeps the lease without renewing it (the ticker renews it every second). */
+export const SIGNER_LEASE_MS = 5000;
+
 export interface TreeHeadsOptions {
   /**
    * A file (outside the database) that keeps the newest checkpoint this data dir signed;
    * `oubli audit verify` checks the log still extends it.
    */
   checkpointFile?: string;
+  /** Who this process is when it holds the signer lease (unique per process; random by default). */
+  signer?: string;
+  /** SIGNER_LEASE_MS unless a test says otherwise. */
+  leaseMs?: number;
 }
 
 export class TreeHeads {
   private signing: Promise<SignedTreeHead> | null = null;
   /** The last checkpoint served: the public route re-signs only when the head or key changed. */
   private served?: { jws: string; kid: string; note: string };
+  private readonly signer: string;
+  /** The last head `follow` saved. */
+  private followed?: string;
+  private readonly leaseMs: number;
 
   constructor(
     private readonly db: Database,
@@ -45,17 +66,49 @@ export class TreeHeads {
     readonly logId: string,
     private readonly now: () => number,
     private readonly opts: TreeHeadsOptions = {},
-  ) {}
+  ) {
+    this.signer = opts.signer ?? `signer_${randomBytes(8).toString('hex')}`;
+    this.leaseMs = opts.leaseMs ?? SIGNER_LEASE_MS;
+  }
 
   async latest(): Promise<SignedTreeHead | undefined> {
     return this.toHead(await this.db.audit.latestHead());
   }
 
-  /** Signs a head over the log as it is now (or returns the stored one for that size). */
+  /**
+   * A head over the log as it is now: signed here when this process holds (or can take) the
+   * signer lease, else the one the holder signs next (it signs every second while the log grows).
+   */
   async sign(): Promise<SignedTreeHead> {
-    // Concurrent callers share one signature instead of racing to insert the same size.
+    const wanted = await this.log.size();
+    // Real time, not `now`: the wait is for another process, whatever clock this one is given.
+    const deadline = Date.now() + 2 * this.leaseMs;
+    for (;;) {
+      if (await this.holdLease()) return this.signOnce();
+      const latest = await this.latest();
+      if (latest && latest.size >= wanted) return latest;
+      if (Date.now() > deadline) {
+        throw new AppError('AUDIT_SIGNER_UNAVAILABLE', `another instance holds the ${SIGNER_LEASE} lease but signed no tree head of size ${wanted}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  /** Concurrent callers share one signature instead of racing to insert the same size. */
+  private signOnce(): Promise<SignedTreeHead> {
     this.signing ??= this.signNow().finally(() => (this.signing = null));
     return this.signing;
+  }
+
+  /** Takes or renews the signer lease; true while this process holds it. */
+  private holdLease(): Promise<boolean> {
+    const now = this.now();
+    return this.db.tx((t) => t.leases.acquire(SIGNER_LEASE, this.signer, now, now + this.leaseMs));
+  }
+
+  /** Gives the signer lease up (at shutdown), so another instance signs at once. */
+  async releaseLease(): Promise<void> {
+    await this.db.tx((t) => t.leases.release(SIGNER_LEASE, this.signer));
   }
 
   private async signNow(): Promise<SignedTreeHead> {
@@ -129,7 +182,8 @@ export class TreeHeads {
     const saved = this.savedCheckpoint();
     if (saved && !('error' in saved) && saved.size >= c.size) return;
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
+    // Unique per process and host: the data dir may be on storage shared by several instances.
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     writeFileSync(tmp, this.keys.signNote(formatCheckpoint(c), this.logId), { mode: 0o600 });
     renameSync(tmp, file);
   }
@@ -163,10 +217,41 @@ export class TreeHeads {
     return this.keys.verifierKey(this.logId);
   }
 
-  /** Called every second by the server: sign only when the log grew. */
-  async tick(): Promise<void> {
+  /**
+   * Called every second by the server. The lease holder signs when the log grew (and answers the
+   * head); the others keep their data dir's checkpoint file up with the holder's heads.
+   */
+  async tick(): Promise<SignedTreeHead | undefined> {
+    if (!(await this.holdLease())) {
+      await this.follow();
+      return undefined;
+    }
     const latest = await this.latest();
-    if (!latest || latest.size !== (await this.log.size())) await this.sign();
+    if (!latest || latest.size !== (await this.log.size())) return this.signOnce();
+    return undefined;
+  }
+
+  /** Who this process is as a signer (the lease's owner). */
+  get signerId(): string {
+    return this.signer;
+  }
+
+  /**
+   * Saves the newest head signed elsewhere into this data dir's checkpoint file, once it is
+   * checked: its signature, and that it extends the head before it and the file.
+   */
+  private async follow(): Promise<void> {
+    if (!this.opts.checkpointFile) return;
+    const latest = await this.latest();
+    if (!latest || this.followed === latest.jws) return;
+    const saved = this.savedCheckpoint();
+    if (saved && !('error' in saved) && saved.size >= latest.size) return;
+    const checked = await checkTreeHead(latest.jws, this.keys.jwks(), this.logId);
+    if (!checked.ok) throw new AppError('AUDIT_LOG_TAMPERED', `the latest stored tree head ${checked.reason}; run \`oubli audit verify\``);
+    const root = fromHex(checked.value.root)!;
+    await this.checkExtends(checked.value.size, root);
+    this.saveCheckpoint({ origin: this.logId, size: checked.value.size, root });
+    this.followed = latest.jws;
   }
 
   private toHead(r: TreeHeadRow | undefined): SignedTreeHead | undefined {

@@ -4,10 +4,12 @@
  * (signature, typ, log id, key not retired, root, sizes and timestamps increasing, consistency
  * with the previous head) — and against anchors kept outside the database (saved checkpoints,
  * heads, receipts), which catch what the database alone cannot: the last entries deleted with
- * their heads, or everything rewritten. Reports the first bad entry by index.
+ * their heads, or everything rewritten. Reports the first bad entry by index. Reads everything
+ * through the audit store (streams in index order), so it runs the same on either store.
  */
 import type { JSONWebKeySet } from 'jose';
-import type { Sqlite } from '../db/client.js';
+import type { Database } from '../db/database.js';
+import type { NodeReader } from './merkle.js';
 import { consistencyPath } from './merkle.js';
 import { checkTreeHead, fromHex, nodeHash, toHex, verifyConsistency, type TreeHead } from './verify.js';
 import { fastLeafHash, fastNodeHash } from './hash.js';
@@ -23,13 +25,6 @@ export interface VerifyReport {
   newestHead: number;
   /** Entries after the newest signed head: not yet covered by any signature. */
   unsignedTail: number;
-}
-
-interface HeadRow {
-  size: number;
-  root: string;
-  timestamp: number;
-  jws: string;
 }
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
@@ -68,62 +63,63 @@ function diagnose(idx: number, text: string): string {
 const CHUNK = 8192;
 
 /**
- * Streams the stored nodes for comparison with the nodes the rebuild makes, in the order the log
- * made them: rowid order, a plain table scan in chunks (reading them by their (level, idx) key
- * costs an index lookup per node, a third of the run time on a million entries). A node found
- * out of that order (re-inserted, say) is read by its key instead; the stream skips it later.
+ * The stored subtree nodes, for comparison with the nodes the rebuild makes: one stream per
+ * level, each read in index order in chunks through the store (a point read per node costs a
+ * third of the run time on a million entries). The rebuild asks for each level's nodes in
+ * increasing index order, so each stream only moves forward; a stored node the rebuild never
+ * asks for (a stray) changes no root and is skipped. `get` answers at once while the level's
+ * chunk lasts, and a promise when it must read the next one.
  */
-function storedNodes(sqlite: Sqlite) {
-  const scan = sqlite.prepare('select rowid, level, idx, hash from audit_nodes where rowid > ? order by rowid limit ?').raw();
-  const point = sqlite.prepare('select hash from audit_nodes where level = ? and idx = ?').pluck();
-  // Position in creation order: the leaf that completed the node, then its level.
-  const key = (level: number, idx: number) => ((idx + 1) * 2 ** level - 1) * 64 + level;
-  let rows: [number, number, number, Buffer][] = [];
-  let pos = 0;
-  let lastRowid = 0;
-  let done = false;
-  const peek = (): [number, number, number, Buffer] | undefined => {
-    if (pos >= rows.length) {
-      if (done) return undefined;
-      rows = scan.all(lastRowid, CHUNK) as [number, number, number, Buffer][];
-      pos = 0;
-      done = rows.length < CHUNK;
-      if (rows.length === 0) return undefined;
-      lastRowid = rows[rows.length - 1]![0];
-    }
-    return rows[pos];
-  };
-  return (level: number, idx: number): Buffer | undefined => {
-    const want = key(level, idx);
-    for (;;) {
-      const row = peek();
-      if (!row) return point.get(level, idx) as Buffer | undefined;
-      const [, l, i, hash] = row;
-      if (l === level && i === idx) {
-        pos++;
-        return hash;
-      }
-      const got = key(l, i);
-      if (got < want) {
-        pos++; // made out of order (or a stray): already read by key, or changes no root
-        continue;
-      }
-      return point.get(level, idx) as Buffer | undefined; // not here in order: read it by key
-    }
-  };
-}
+class StoredNodes {
+  private readonly levels = new Map<number, { rows: { idx: number; hash: Buffer }[]; pos: number; done: boolean }>();
 
-/** Entries in index order, read in chunks. */
-function* storedEntries(sqlite: Sqlite): Generator<[number, string, Buffer]> {
-  const stmt = sqlite.prepare('select idx, entry, leaf_hash from audit_entries where idx >= ? order by idx limit ?').raw();
-  let from = 0;
-  for (;;) {
-    const rows = stmt.all(from, CHUNK) as [number, string, Buffer][];
-    yield* rows;
-    if (rows.length < CHUNK) return;
-    from = rows[rows.length - 1]![0] + 1;
+  constructor(private readonly db: Database) {}
+
+  get(level: number, idx: number): Buffer | undefined | Promise<Buffer | undefined> {
+    let s = this.levels.get(level);
+    if (!s) this.levels.set(level, (s = { rows: [], pos: 0, done: false }));
+    while (s.pos < s.rows.length && s.rows[s.pos]!.idx < idx) s.pos++;
+    if (s.pos < s.rows.length || s.done) return this.take(s, idx);
+    return this.db.audit.nodesOfLevel(level, idx, CHUNK).then((rows) => {
+      s.rows = rows;
+      s.pos = 0;
+      s.done = rows.length < CHUNK;
+      return this.take(s, idx);
+    });
+  }
+
+  private take(s: { rows: { idx: number; hash: Buffer }[]; pos: number }, idx: number): Buffer | undefined {
+    const row = s.rows[s.pos];
+    if (row?.idx !== idx) return undefined;
+    s.pos++;
+    return row.hash;
   }
 }
+
+/**
+ * Runs pure tree computations over stored nodes in two passes: first to learn which nodes they
+ * read (coordinates do not depend on hashes), then with all of them fetched in a few queries. A
+ * node that is not stored reads as zeros: the proof built from it fails.
+ */
+async function withStoredNodes<T>(db: Database, computations: ((read: NodeReader) => T)[]): Promise<T[]> {
+  const ZERO = new Uint8Array(32);
+  const need: { level: number; idx: number }[] = [];
+  for (const compute of computations) {
+    compute((level, idx) => {
+      need.push({ level, idx });
+      return ZERO;
+    });
+  }
+  const got = await db.audit.nodes(need);
+  const read: NodeReader = (level, idx) => {
+    const hash = got.get(`${level}:${idx}`);
+    return hash ? new Uint8Array(hash) : ZERO;
+  };
+  return computations.map((compute) => compute(read));
+}
+
+/** Proof checks run in groups, so a log with very many heads never fetches all their nodes at once. */
+const PROOF_GROUP = 512;
 
 /**
  * A tree state known from outside the database — a saved checkpoint, a tree head or a receipt's
@@ -151,13 +147,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export const CLOCK_STEP_MS = 60_000;
 
-export async function verifyAuditLog(sqlite: Sqlite, jwks: JSONWebKeySet, opts: VerifyOptions): Promise<VerifyReport> {
-  const heads = sqlite.prepare('select size, root, timestamp, jws from audit_tree_heads order by size').all() as HeadRow[];
+export async function verifyAuditLog(db: Database, jwks: JSONWebKeySet, opts: VerifyOptions): Promise<VerifyReport> {
+  const heads = await db.audit.heads();
   const anchors = [...(opts.anchors ?? [])].sort((a, b) => a.size - b.size);
-  const nodeStmt = sqlite.prepare('select hash from audit_nodes where level = ? and idx = ?').pluck();
-  const leafStmt = sqlite.prepare('select leaf_hash from audit_entries where idx = ?').pluck();
-  const nextStored = storedNodes(sqlite);
-  const rows = storedEntries(sqlite);
+  const stored = new StoredNodes(db);
 
   // Compact range of the rebuilt tree: perfect subtrees, left to right, strictly decreasing levels.
   const stack: { level: number; hash: Uint8Array }[] = [];
@@ -224,35 +217,45 @@ export async function verifyAuditLog(sqlite: Sqlite, jwks: JSONWebKeySet, opts: 
 
   let problem = await checkAt(0);
   if (problem) return report(0, problem);
-  for (const [idx, text, storedLeaf] of rows) {
-    if (idx !== expected) {
-      return report(expected, `entry ${expected}: missing (the next stored entry is ${idx})`);
-    }
-    // Fast path: the index the entry claims (its last `,"index":` — only string-valued keys sort
-    // after it) and its leaf hash. Entries are only parsed when something is off, to say what.
-    const leaf = fastLeafHash(text);
-    const at = text.lastIndexOf(',"index":');
-    if ((at < 0 ? NaN : parseInt(text.slice(at + 9, at + 25), 10)) !== idx || !same(leaf, storedLeaf)) {
-      return report(idx, `entry ${idx}: ${diagnose(idx, text)}`);
-    }
-
-    stack.push({ level: 0, hash: leaf });
-    while (stack.length >= 2 && stack[stack.length - 1]!.level === stack[stack.length - 2]!.level) {
-      const right = stack.pop()!;
-      const left = stack.pop()!;
-      const level = left.level + 1;
-      const hash = fastNodeHash(left.hash, right.hash);
-      const stored = nextStored(level, Math.floor(idx / 2 ** level));
-      if (!stored || !same(stored, hash)) {
-        return report(idx, `entry ${idx}: stored tree node ${level}/${Math.floor(idx / 2 ** level)} is missing or wrong`);
+  // The next chunk of entries is requested before the current one is checked: on PostgreSQL the
+  // read overlaps the hashing.
+  let pending = db.audit.entryTexts(0, CHUNK);
+  for (;;) {
+    const rows = await pending;
+    if (rows.length === CHUNK) pending = db.audit.entryTexts(rows[rows.length - 1]!.idx + 1, CHUNK);
+    for (const { idx, entry: text, leafHash: storedLeaf } of rows) {
+      if (idx !== expected) {
+        return report(expected, `entry ${expected}: missing (the next stored entry is ${idx})`);
       }
-      stack.push({ level, hash });
+      // Fast path: the index the entry claims (its last `,"index":` — only string-valued keys sort
+      // after it) and its leaf hash. Entries are only parsed when something is off, to say what.
+      const leaf = fastLeafHash(text);
+      const at = text.lastIndexOf(',"index":');
+      if ((at < 0 ? NaN : parseInt(text.slice(at + 9, at + 25), 10)) !== idx || !same(leaf, storedLeaf)) {
+        return report(idx, `entry ${idx}: ${diagnose(idx, text)}`);
+      }
+
+      stack.push({ level: 0, hash: leaf });
+      while (stack.length >= 2 && stack[stack.length - 1]!.level === stack[stack.length - 2]!.level) {
+        const right = stack.pop()!;
+        const left = stack.pop()!;
+        const level = left.level + 1;
+        const hash = fastNodeHash(left.hash, right.hash);
+        const nodeIdx = Math.floor(idx / 2 ** level);
+        let node = stored.get(level, nodeIdx);
+        if (node instanceof Promise) node = await node;
+        if (!node || !same(node, hash)) {
+          return report(idx, `entry ${idx}: stored tree node ${level}/${nodeIdx} is missing or wrong`);
+        }
+        stack.push({ level, hash });
+      }
+      expected = idx + 1;
+      if (boundaryAt(expected)) {
+        problem = await checkAt(expected);
+        if (problem) return report(expected, problem);
+      }
     }
-    expected = idx + 1;
-    if (boundaryAt(expected)) {
-      problem = await checkAt(expected);
-      if (problem) return report(expected, problem);
-    }
+    if (rows.length < CHUNK) break;
   }
   if (headPos < heads.length) {
     return report(expected, `entry ${expected}: missing (a signed tree head covers ${heads[headPos]!.size} entries)`);
@@ -267,23 +270,24 @@ export async function verifyAuditLog(sqlite: Sqlite, jwks: JSONWebKeySet, opts: 
 
   // Successive heads must be consistent (each log state extends the previous one), and the log
   // as it is now must extend every anchor: RFC 9162 consistency proofs from the stored nodes.
-  const read = (level: number, idx: number): Uint8Array => {
-    if (level === 0) {
-      return new Uint8Array(leafStmt.get(idx) as Buffer);
-    }
-    return new Uint8Array(nodeStmt.get(level, idx) as Buffer);
-  };
+  const now = rootOfStack();
+  const checks: { from: number; to: number; fromRoot: Uint8Array; toRoot: Uint8Array; problem: string }[] = [];
+  const signedRoots = new Map(heads.map((h) => [h.size, h.root]));
   const sizes = [...rootsAtHeads.keys()].filter((s) => s > 0);
   for (let i = 1; i < sizes.length; i++) {
     const [a, b] = [sizes[i - 1]!, sizes[i]!];
-    const ok = verifyConsistency(a, b, fromHex(heads.find((h) => h.size === a)!.root)!, rootsAtHeads.get(b)!, consistencyPath(read, a, b));
-    if (!ok) return report(expected, `entry ${a}: tree heads of sizes ${a} and ${b} are not consistent`);
+    checks.push({ from: a, to: b, fromRoot: fromHex(signedRoots.get(a)!)!, toRoot: rootsAtHeads.get(b)!, problem: `entry ${a}: tree heads of sizes ${a} and ${b} are not consistent` });
   }
-  const now = rootOfStack();
   for (const a of anchors) {
     if (a.size === 0) continue;
-    if (!verifyConsistency(a.size, expected, a.root, now, consistencyPath(read, a.size, expected))) {
-      return report(expected, `entry ${a.size}: the log of ${expected} entries is not consistent with ${a.label}`);
+    checks.push({ from: a.size, to: expected, fromRoot: a.root, toRoot: now, problem: `entry ${a.size}: the log of ${expected} entries is not consistent with ${a.label}` });
+  }
+  for (let g = 0; g < checks.length; g += PROOF_GROUP) {
+    const group = checks.slice(g, g + PROOF_GROUP);
+    const proofs = await withStoredNodes(db, group.map((c) => (read: NodeReader) => consistencyPath(read, c.from, c.to)));
+    for (let i = 0; i < group.length; i++) {
+      const c = group[i]!;
+      if (!verifyConsistency(c.from, c.to, c.fromRoot, c.toRoot, proofs[i]!)) return report(expected, c.problem);
     }
   }
   return report(expected);

@@ -44,8 +44,8 @@ export const apiKeyRoutes = createRouter()
         ...errorResponses(400, 401, 403),
       },
     }),
-    (c) => {
-      const created = createApiKey({ ...c.get('deps'), actor: actorOf(c) }, c.req.valid('json'));
+    async (c) => {
+      const created = await createApiKey({ ...c.get('deps'), actor: actorOf(c) }, c.req.valid('json'));
       return c.json(created, 201);
     },
   )
@@ -62,7 +62,7 @@ export const apiKeyRoutes = createRouter()
         ...errorResponses(401, 403),
       },
     }),
-    (c) => c.json({ keys: listApiKeys(c.get('deps')) }, 200),
+    async (c) => c.json({ keys: await listApiKeys(c.get('deps')) }, 200),
   )
   .openapi(
     createRoute({
@@ -75,8 +75,8 @@ export const apiKeyRoutes = createRouter()
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: { 204: { description: 'Revoked' }, ...errorResponses(401, 403, 404) },
     }),
-    (c) => {
-      revokeApiKey({ ...c.get('deps'), actor: actorOf(c) }, c.req.valid('param').id);
+    async (c) => {
+      await revokeApiKey({ ...c.get('deps'), actor: actorOf(c) }, c.req.valid('param').id);
       return c.body(null, 204);
     },
   );

@@ -7,15 +7,14 @@
  * only, never the email or a password). A session opened with the old password, or stolen, does
  * not outlive the change.
  */
-import { and, eq, isNotNull, isNull } from 'drizzle-orm';
-import { writeTx } from '../db/client.js';
-import { users, type Role } from '../db/schema/users.js';
+import type { Role } from '../db/schema/users.js';
 import { ConflictError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
 import type { Ctx } from '../deps.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
 import { pseudonym } from './pseudonym.js';
 import { endUserSessions, openSession } from './sessions.js';
-import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt } from './throttle.js';
+import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt, throttleLocks } from './throttle.js';
+import { userLock } from './users.js';
 
 function assertPasswordStrength(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) {
@@ -34,69 +33,79 @@ export async function changeOwnPassword(
 ): Promise<{ token: string; expiresAt: number; role: Role }> {
   assertPasswordStrength(input.newPassword);
   if (input.newPassword === input.currentPassword) throw new ValidationError('PASSWORD_UNCHANGED', 'the new password is the current one');
-  const user = ctx.db.select().from(users).where(eq(users.id, input.userId)).get();
+  const user = await ctx.db.auth.user(input.userId);
   if (!user || user.disabledAt !== null) throw new UnauthenticatedError('UNAUTHENTICATED', 'no staff session');
   const accountRef = pseudonym(ctx.secrets.pseudonymKey, 'acct', user.email);
   const clientRef = pseudonym(ctx.secrets.pseudonymKey, 'client', input.client);
-  const attempt = reserveLoginAttempt(ctx, accountRef, clientRef);
+  const attempt = await reserveLoginAttempt(ctx, accountRef, clientRef);
   if (!(await verifyPassword(user.passwordHash, input.currentPassword))) {
-    writeTx(ctx.db, (tx) => {
-      confirmFailedAttempt(tx, attempt);
-      ctx.audit.append({ type: 'user.password_change_failed', actor: ctx.actor, data: { userId: user.id, client: clientRef } });
-    });
+    await ctx.db.tx(
+      async (t) => {
+        await confirmFailedAttempt(t, attempt);
+        await ctx.audit.append(t, { type: 'user.password_change_failed', actor: ctx.actor, data: { userId: user.id, client: clientRef } });
+      },
+      { locks: throttleLocks(accountRef) },
+    );
     throw new UnauthenticatedError('INVALID_CREDENTIALS', 'the current password is wrong');
   }
   const passwordHash = await hashPassword(input.newPassword);
-  return writeTx(ctx.db, (tx) => {
-    // Guarded on the hash just verified: a concurrent change or disable wins, this one fails.
-    const changed = tx
-      .update(users)
-      .set({ passwordHash })
-      .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash), isNull(users.disabledAt)))
-      .returning({ id: users.id })
-      .get();
-    if (!changed) throw new ConflictError('PASSWORD_CHANGED_MEANWHILE', 'the account changed meanwhile; log in again');
-    clearAccountFailures(tx, accountRef);
-    const sessionsEnded = endUserSessions(tx, user.id);
-    const session = openSession(ctx, tx, user.id);
-    ctx.audit.append({ type: 'user.password_changed', actor: ctx.actor, data: { userId: user.id, sessionsEnded } });
-    return { ...session, role: user.role };
-  });
+  return ctx.db.tx(
+    async (t) => {
+      // Guarded on the hash just verified: a concurrent change or disable wins, this one fails.
+      if (!(await t.auth.replacePasswordHash(user.id, user.passwordHash, passwordHash))) {
+        throw new ConflictError('PASSWORD_CHANGED_MEANWHILE', 'the account changed meanwhile; log in again');
+      }
+      await clearAccountFailures(t, accountRef);
+      const sessionsEnded = await endUserSessions(t, user.id);
+      const session = await openSession(ctx, t, user.id);
+      await ctx.audit.append(t, { type: 'user.password_changed', actor: ctx.actor, data: { userId: user.id, sessionsEnded } });
+      return { ...session, role: user.role };
+    },
+    { locks: [...throttleLocks(accountRef), userLock(user.id)] },
+  );
 }
 
 /** An operator sets a user's password (CLI, the demo's fresh credentials); the user's sessions end. */
 export async function setUserPassword(ctx: Ctx, userId: string, password: string): Promise<{ sessionsEnded: number }> {
   assertPasswordStrength(password);
   const passwordHash = await hashPassword(password);
-  return writeTx(ctx.db, (tx) => {
-    const found = tx.update(users).set({ passwordHash }).where(eq(users.id, userId)).returning({ id: users.id }).get();
-    if (!found) throw new NotFoundError('USER_NOT_FOUND', 'no such user');
-    const sessionsEnded = endUserSessions(tx, userId);
-    ctx.audit.append({ type: 'user.password_set', actor: ctx.actor, data: { userId, sessionsEnded } });
-    return { sessionsEnded };
-  });
+  return ctx.db.tx(
+    async (t) => {
+      if (!(await t.auth.setPasswordHash(userId, passwordHash))) throw new NotFoundError('USER_NOT_FOUND', 'no such user');
+      const sessionsEnded = await endUserSessions(t, userId);
+      await ctx.audit.append(t, { type: 'user.password_set', actor: ctx.actor, data: { userId, sessionsEnded } });
+      return { sessionsEnded };
+    },
+    { locks: [userLock(userId)] },
+  );
 }
 
 /**
  * Disables the account: no login, and its sessions are deleted now (not merely refused).
  * Idempotent: disabling a disabled user changes and audits nothing.
  */
-export function disableUser(ctx: Ctx, userId: string): { changed: boolean; sessionsEnded: number } {
-  return writeTx(ctx.db, (tx) => {
-    if (!tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) throw new NotFoundError('USER_NOT_FOUND', 'no such user');
-    const changed = tx.update(users).set({ disabledAt: ctx.now() }).where(and(eq(users.id, userId), isNull(users.disabledAt))).run().changes === 1;
-    const sessionsEnded = endUserSessions(tx, userId);
-    if (changed) ctx.audit.append({ type: 'user.disabled', actor: ctx.actor, data: { userId, sessionsEnded } });
-    return { changed, sessionsEnded };
-  });
+export async function disableUser(ctx: Ctx, userId: string): Promise<{ changed: boolean; sessionsEnded: number }> {
+  return ctx.db.tx(
+    async (t) => {
+      if (!(await t.auth.user(userId))) throw new NotFoundError('USER_NOT_FOUND', 'no such user');
+      const changed = await t.auth.disableUser(userId, ctx.now());
+      const sessionsEnded = await endUserSessions(t, userId);
+      if (changed) await ctx.audit.append(t, { type: 'user.disabled', actor: ctx.actor, data: { userId, sessionsEnded } });
+      return { changed, sessionsEnded };
+    },
+    { locks: [userLock(userId)] },
+  );
 }
 
 /** Lets a disabled user log in again (with their existing password). Idempotent. */
-export function enableUser(ctx: Ctx, userId: string): { changed: boolean } {
-  return writeTx(ctx.db, (tx) => {
-    if (!tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) throw new NotFoundError('USER_NOT_FOUND', 'no such user');
-    const changed = tx.update(users).set({ disabledAt: null }).where(and(eq(users.id, userId), isNotNull(users.disabledAt))).run().changes === 1;
-    if (changed) ctx.audit.append({ type: 'user.enabled', actor: ctx.actor, data: { userId } });
-    return { changed };
-  });
+export async function enableUser(ctx: Ctx, userId: string): Promise<{ changed: boolean }> {
+  return ctx.db.tx(
+    async (t) => {
+      if (!(await t.auth.user(userId))) throw new NotFoundError('USER_NOT_FOUND', 'no such user');
+      const changed = await t.auth.enableUser(userId);
+      if (changed) await ctx.audit.append(t, { type: 'user.enabled', actor: ctx.actor, data: { userId } });
+      return { changed };
+    },
+    { locks: [userLock(userId)] },
+  );
 }

@@ -53,10 +53,10 @@ export const authRoutes = createRouter()
       security: [{ cookieAuth: [] }],
       responses: { 204: { description: 'Logged out' }, ...errorResponses(401) },
     }),
-    (c) => {
+    async (c) => {
       const p = c.get('principal');
       if (!p || p.kind !== 'user') throw new UnauthenticatedError('UNAUTHENTICATED', 'no staff session');
-      logout({ ...c.get('deps'), actor: actorOf(c) }, p.sessionId);
+      await logout({ ...c.get('deps'), actor: actorOf(c) }, p.sessionId);
       deleteCookie(c, SESSION_COOKIE, { path: '/' });
       return c.body(null, 204);
     },

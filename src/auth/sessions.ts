@@ -1,15 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
-import { writeTx, type Db } from '../db/client.js';
-import { sessions } from '../db/schema/sessions.js';
-import { users, type Role } from '../db/schema/users.js';
+import type { Role } from '../db/schema/users.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Ctx } from '../deps.js';
 import type { Database } from '../db/database.js';
+import type { Stores } from '../db/handle.js';
 import { verifyPassword } from './passwords.js';
 import { pseudonym } from './pseudonym.js';
-import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt } from './throttle.js';
-import { normalizeStaffEmail } from './users.js';
+import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt, throttleLocks } from './throttle.js';
+import { normalizeStaffEmail, userLock } from './users.js';
 
 export { LOGIN_WINDOW_MS, MAX_ADDRESS_FAILURES, MAX_LOGIN_FAILURES } from './throttle.js';
 export const SESSION_COOKIE = 'oubli_session';
@@ -38,55 +36,62 @@ export async function login(ctx: Ctx, input: LoginInput): Promise<{ token: strin
   }
   const accountRef = pseudonym(ctx.secrets.pseudonymKey, 'acct', email);
   const clientRef = pseudonym(ctx.secrets.pseudonymKey, 'client', input.client);
-  const attempt = reserveLoginAttempt(ctx, accountRef, clientRef);
+  const attempt = await reserveLoginAttempt(ctx, accountRef, clientRef);
 
-  const user = ctx.db.select().from(users).where(eq(users.email, email)).get();
+  const user = await ctx.db.auth.userByEmail(email);
   const ok = await verifyPassword(user?.passwordHash, input.password);
 
   if (!ok || !user || user.disabledAt !== null) {
-    writeTx(ctx.db, (tx) => {
-      confirmFailedAttempt(tx, attempt);
-      ctx.audit.append({
-        type: 'auth.login_failed',
-        actor: { type: 'user', id: user?.id ?? accountRef },
-        data: { reason: user ? 'bad_password' : 'unknown_account', client: clientRef },
-      });
-    });
+    await ctx.db.tx(
+      async (t) => {
+        await confirmFailedAttempt(t, attempt);
+        await ctx.audit.append(t, {
+          type: 'auth.login_failed',
+          actor: { type: 'user', id: user?.id ?? accountRef },
+          data: { reason: user ? 'bad_password' : 'unknown_account', client: clientRef },
+        });
+      },
+      { locks: throttleLocks(accountRef) },
+    );
     throw new UnauthenticatedError('INVALID_CREDENTIALS', 'email or password is wrong');
   }
 
-  return writeTx(ctx.db, (tx) => {
-    clearAccountFailures(tx, accountRef);
-    // Re-read inside the transaction: a disable or password change that committed during the
-    // verification must not be followed by a session it would have ended.
-    const current = tx.select({ passwordHash: users.passwordHash, disabledAt: users.disabledAt }).from(users).where(eq(users.id, user.id)).get();
-    if (!current || current.disabledAt !== null || current.passwordHash !== user.passwordHash) {
-      throw new UnauthenticatedError('INVALID_CREDENTIALS', 'email or password is wrong');
-    }
-    const session = openSession(ctx, tx, user.id);
-    ctx.audit.append({ type: 'auth.login_succeeded', actor: { type: 'user', id: user.id }, data: { client: clientRef } });
-    return { ...session, userId: user.id, role: user.role };
-  });
+  return ctx.db.tx(
+    async (t) => {
+      await clearAccountFailures(t, accountRef);
+      // Re-read inside the transaction: a disable or password change that committed during the
+      // verification must not be followed by a session it would have ended.
+      const current = await t.auth.user(user.id);
+      if (!current || current.disabledAt !== null || current.passwordHash !== user.passwordHash) {
+        throw new UnauthenticatedError('INVALID_CREDENTIALS', 'email or password is wrong');
+      }
+      const session = await openSession(ctx, t, user.id);
+      await ctx.audit.append(t, { type: 'auth.login_succeeded', actor: { type: 'user', id: user.id }, data: { client: clientRef } });
+      return { ...session, userId: user.id, role: user.role };
+    },
+    // The user's row is locked too: a concurrent password change or disable commits before or
+    // after this transaction, never between its re-read and its session.
+    { locks: [...throttleLocks(accountRef), userLock(user.id)] },
+  );
 }
 
 /** Writes a new session for the user (inside the caller's transaction); returns its token. */
-export function openSession(ctx: Ctx, tx: Db, userId: string): { token: string; expiresAt: number } {
+export async function openSession(ctx: Ctx, t: Stores, userId: string): Promise<{ token: string; expiresAt: number }> {
   const token = randomBytes(32).toString('base64url');
   const now = ctx.now();
   const expiresAt = now + ctx.config.sessionHours * 3600_000;
-  tx.insert(sessions).values({ id: hashToken(token), userId, createdAt: now, expiresAt }).run();
+  await t.auth.insertSession({ id: hashToken(token), userId, createdAt: now, expiresAt });
   return { token, expiresAt };
 }
 
 /** Deletes every session of the user (inside the caller's transaction); returns how many ended. */
-export function endUserSessions(tx: Db, userId: string): number {
-  return tx.delete(sessions).where(eq(sessions.userId, userId)).run().changes;
+export function endUserSessions(t: Stores, userId: string): Promise<number> {
+  return t.auth.deleteUserSessions(userId);
 }
 
-export function logout(ctx: Ctx, sessionId: string): void {
-  writeTx(ctx.db, (tx) => {
-    const gone = tx.delete(sessions).where(eq(sessions.id, sessionId)).returning({ id: sessions.id }).get();
-    if (gone) ctx.audit.append({ type: 'auth.logout', actor: ctx.actor, data: {} });
+export async function logout(ctx: Ctx, sessionId: string): Promise<void> {
+  await ctx.db.tx(async (t) => {
+    if (await t.auth.deleteSession(sessionId)) await ctx.audit.append(t, { type: 'auth.logout', actor: ctx.actor, data: {} });
   });
 }
 

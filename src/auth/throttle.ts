@@ -7,16 +7,16 @@
  *   counts, before any password is verified: a burst of concurrent guesses cannot all pass the
  *   check while the first argon2 verifications are still running, so at most
  *   MAX_LOGIN_FAILURES passwords are ever verified per account and MAX_ADDRESS_FAILURES per
- *   address within LOGIN_WINDOW_MS;
+ *   address within LOGIN_WINDOW_MS — across every instance on the database: the check and the
+ *   reservation hold the account's and the address's locks (throttleLocks);
  * - a reservation left behind by a crash counts as a failure (fail closed);
  * - an account adds at most MAX_LOGIN_FAILURES to its address's count (it is blocked after
  *   that), so one account's failures — a mistyped password, or a guesser at one account — never
  *   lock out the other staff who come through the same address (a reverse proxy whose
  *   X-Forwarded-For is not trusted makes everyone one address).
  */
-import { and, eq, gt, lte, or } from 'drizzle-orm';
-import { writeTx, type Db } from '../db/client.js';
-import { loginFailures } from '../db/schema/login-failures.js';
+import type { Stores } from '../db/handle.js';
+import type { LoginFailure } from '../db/stores/limits.js';
 import { TooManyRequestsError } from '../errors.js';
 import type { Ctx } from '../deps.js';
 
@@ -26,33 +26,36 @@ export const MAX_LOGIN_FAILURES = 5;
 /** Failed logins from one client address, whatever the accounts, before its logins are refused. */
 export const MAX_ADDRESS_FAILURES = 20;
 
-export interface LoginAttempt {
-  id: number;
-  accountRef: string;
-  clientRef: string;
-  at: number;
+export type LoginAttempt = LoginFailure;
+
+/**
+ * The locks that serialise the check-and-reserve of one account and one address across every
+ * instance on the database (SQLite: implied by its single writer). Also taken by whatever
+ * forgets or writes back the account's failures, so a success never interleaves with a check.
+ */
+export function throttleLocks(accountRef: string, clientRef?: string): string[] {
+  return clientRef === undefined ? [`login-account:${accountRef}`] : [`login-account:${accountRef}`, `login-client:${clientRef}`];
 }
 
 /**
- * Checks both counters and reserves the attempt (one BEGIN IMMEDIATE transaction), or throws
- * TOO_MANY_ATTEMPTS with the seconds until enough failures have left the window.
+ * Checks both counters and reserves the attempt (one transaction holding the account's and the
+ * address's locks), or throws TOO_MANY_ATTEMPTS with the seconds until enough failures have
+ * left the window.
  */
-export function reserveLoginAttempt(ctx: Ctx, accountRef: string, clientRef: string): LoginAttempt {
+export async function reserveLoginAttempt(ctx: Ctx, accountRef: string, clientRef: string): Promise<LoginAttempt> {
   const now = ctx.now();
-  return writeTx(ctx.db, (tx) => {
-    // A failure counts for LOGIN_WINDOW_MS: at exactly `at + window` (what Retry-After promised) it is gone.
-    tx.delete(loginFailures).where(lte(loginFailures.at, now - LOGIN_WINDOW_MS)).run();
-    const recent = tx
-      .select({ accountRef: loginFailures.accountRef, clientRef: loginFailures.clientRef, at: loginFailures.at })
-      .from(loginFailures)
-      .where(and(gt(loginFailures.at, now - LOGIN_WINDOW_MS), or(eq(loginFailures.accountRef, accountRef), eq(loginFailures.clientRef, clientRef))))
-      .orderBy(loginFailures.at)
-      .all();
-    assertUnderLimit(recent.filter((f) => f.accountRef === accountRef), MAX_LOGIN_FAILURES, now);
-    assertUnderLimit(recent.filter((f) => f.clientRef === clientRef), MAX_ADDRESS_FAILURES, now);
-    const { id } = tx.insert(loginFailures).values({ accountRef, clientRef, at: now }).returning({ id: loginFailures.id }).get();
-    return { id, accountRef, clientRef, at: now };
-  });
+  return ctx.db.tx(
+    async (t) => {
+      // A failure counts for LOGIN_WINDOW_MS: at exactly `at + window` (what Retry-After promised) it is gone.
+      await t.limits.pruneLoginFailures(now - LOGIN_WINDOW_MS);
+      const recent = await t.limits.recentLoginFailures(accountRef, clientRef, now - LOGIN_WINDOW_MS);
+      assertUnderLimit(recent.filter((f) => f.accountRef === accountRef), MAX_LOGIN_FAILURES, now);
+      assertUnderLimit(recent.filter((f) => f.clientRef === clientRef), MAX_ADDRESS_FAILURES, now);
+      const id = await t.limits.insertLoginFailure({ accountRef, clientRef, at: now });
+      return { id, accountRef, clientRef, at: now };
+    },
+    { locks: throttleLocks(accountRef, clientRef) },
+  );
 }
 
 function assertUnderLimit(failures: { at: number }[], limit: number, now: number): void {
@@ -64,15 +67,15 @@ function assertUnderLimit(failures: { at: number }[], limit: number, now: number
 }
 
 /**
- * Keeps a reserved attempt as a failure (inside the caller's transaction). A concurrent success
- * on the same account may have cleared it meanwhile: it is written back, so a wrong password
- * always counts.
+ * Keeps a reserved attempt as a failure (inside the caller's transaction, which holds
+ * throttleLocks(accountRef)). A concurrent success on the same account may have cleared it
+ * meanwhile: it is written back, so a wrong password always counts.
  */
-export function confirmFailedAttempt(tx: Db, attempt: LoginAttempt): void {
-  tx.insert(loginFailures).values(attempt).onConflictDoNothing().run();
+export async function confirmFailedAttempt(t: Stores, attempt: LoginAttempt): Promise<void> {
+  await t.limits.restoreLoginFailure(attempt);
 }
 
 /** After a success: the account's failures (its own reservation included) are forgotten. */
-export function clearAccountFailures(tx: Db, accountRef: string): void {
-  tx.delete(loginFailures).where(eq(loginFailures.accountRef, accountRef)).run();
+export async function clearAccountFailures(t: Stores, accountRef: string): Promise<void> {
+  await t.limits.clearAccountFailures(accountRef);
 }

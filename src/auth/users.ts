@@ -1,12 +1,17 @@
-import { eq } from 'drizzle-orm';
-import { writeTx } from '../db/client.js';
-import { users, type Role, type User } from '../db/schema/users.js';
+import { z } from 'zod';
+import type { Role, User } from '../db/schema/users.js';
 import { ConflictError, ValidationError } from '../errors.js';
 import type { Ctx } from '../deps.js';
 import { hashPassword, MIN_PASSWORD_LENGTH } from './passwords.js';
-import { z } from 'zod';
 
 const Email = z.string().trim().toLowerCase().pipe(z.email());
+
+/**
+ * The lock on a user's credentials, held by every transaction that changes them or opens a
+ * session: on PostgreSQL a login checking the password hash and a change ending the sessions
+ * never interleave (SQLite: implied by its single writer).
+ */
+export const userLock = (userId: string) => `user:${userId}`;
 
 export function normalizeStaffEmail(raw: string): string {
   const parsed = Email.safeParse(raw);
@@ -21,20 +26,15 @@ export async function createUser(ctx: Ctx, input: { email: string; role: Role; p
     throw new ValidationError('PASSWORD_TOO_SHORT', `password must have at least ${MIN_PASSWORD_LENGTH} characters`);
   }
   const passwordHash = await hashPassword(input.password);
-  return writeTx(ctx.db, (tx) => {
-    if (tx.select({ id: users.id }).from(users).where(eq(users.email, email)).get()) {
-      throw new ConflictError('USER_EXISTS', 'a user with this email exists');
-    }
-    const user = tx
-      .insert(users)
-      .values({ id: ctx.ids('usr'), email, passwordHash, role: input.role, createdAt: ctx.now() })
-      .returning()
-      .get();
-    ctx.audit.append({ type: 'user.created', actor: ctx.actor, data: { userId: user.id, role: user.role } });
+  return ctx.db.tx(async (t) => {
+    // The unique email decides between two instances creating the same user at once.
+    const user = await t.auth.insertUser({ id: ctx.ids('usr'), email, passwordHash, role: input.role, createdAt: ctx.now() });
+    if (!user) throw new ConflictError('USER_EXISTS', 'a user with this email exists');
+    await ctx.audit.append(t, { type: 'user.created', actor: ctx.actor, data: { userId: user.id, role: user.role } });
     return user;
   });
 }
 
-export function findUserByEmail(ctx: Pick<Ctx, 'db'>, email: string): User | undefined {
-  return ctx.db.select().from(users).where(eq(users.email, email)).get();
+export function findUserByEmail(ctx: Pick<Ctx, 'db'>, email: string): Promise<User | undefined> {
+  return ctx.db.auth.userByEmail(email);
 }

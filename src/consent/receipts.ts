@@ -10,16 +10,16 @@
 import type { Ctx } from '../deps.js';
 import { NotFoundError } from '../errors.js';
 import { subjectRefOf } from '../subjects/service.js';
-import { getConsentEvent } from './ledger.js';
+import { getConsentEvent } from './history.js';
 import { getPurposeVersion, requirePurpose } from './purposes.js';
 
 export const RECEIPT_TYP = 'kantara-cr+jwt';
 
 export async function getConsentReceipt(ctx: Ctx, eventId: string): Promise<{ jws: string; payload: Record<string, unknown> }> {
-  const event = getConsentEvent(ctx.db, eventId);
+  const event = await getConsentEvent(ctx, eventId);
   if (!event) throw new NotFoundError('CONSENT_EVENT_NOT_FOUND', 'no such consent event');
-  const purpose = requirePurpose(ctx.db, event.purpose).view;
-  const version = getPurposeVersion(ctx.db, event.purpose, event.purposeVersion);
+  const purpose = (await requirePurpose(ctx, event.purpose)).view;
+  const version = await getPurposeVersion(ctx, event.purpose, event.purposeVersion);
   const base = ctx.config.publicUrl?.replace(/\/$/, '');
   const payload = {
     version: 'KI-CR-v1.1.0',
@@ -28,7 +28,7 @@ export async function getConsentReceipt(ctx: Ctx, eventId: string): Promise<{ jw
     collectionMethod: event.method ?? event.source.channel,
     consentReceiptID: event.id,
     language: 'fr',
-    piiPrincipalId: subjectRefOf(ctx, event.subjectId),
+    piiPrincipalId: await subjectRefOf(ctx, ctx.db, event.subjectId),
     piiControllers: [{ piiController: base ?? 'oubli', ...(base ? { url: base } : {}) }],
     policyUrl: `${base ?? ''}/v1/purposes/${encodeURIComponent(purpose.id)}`,
     services: [

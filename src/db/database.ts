@@ -66,9 +66,10 @@ export interface Database extends Stores {
    * Takes, inside the transaction `t`, the lock `name` (as `TxOptions.locks`, when what must be
    * serialised is only known mid-transaction: the person a consent names, say). Two
    * transactions taking two such locks in opposite orders deadlock; PostgreSQL detects it and
-   * `tx` re-runs the loser.
+   * `tx` re-runs the loser. Several names (the people of a consent batch) are taken in one
+   * round trip, in sorted order, so that two such calls never deadlock each other.
    */
-  lock(t: Handle, name: string): Promise<void>;
+  lock(t: Handle, name: string | readonly string[]): Promise<void>;
   /** Runs `fn` in a savepoint of the transaction `t`: its failure undoes only its own changes. */
   savepoint<T>(t: Handle, fn: () => Promise<T>): Promise<T>;
   /** A statement for a hot path; `name` is unique per statement (it names it on PostgreSQL). */

@@ -19,6 +19,8 @@ export interface GroupCommitOptions<I, R> {
   /** Writes `items` in the transaction `t`, answering one result per item, in order. */
   run: (t: Stores, items: I[]) => Promise<R[]>;
   fatal?: (err: unknown) => boolean;
+  /** Names to lock for a group (`TxOptions.locks`), taken before `run`, in sorted order. */
+  locks?: (items: I[]) => string[];
 }
 
 interface Waiting<I, R> {
@@ -56,9 +58,10 @@ export class GroupCommit<I, R> {
 
   private async commit(group: Waiting<I, R>[]): Promise<void> {
     const items = group.map((w) => w.item);
+    const tx = { locks: this.opts.locks?.(items) };
     let results: ({ ok: true; v: R } | { ok: false; e: unknown })[];
     try {
-      const out = await this.db.tx((t) => this.opts.run(t, items));
+      const out = await this.db.tx((t) => this.opts.run(t, items), tx);
       results = out.map((v) => ({ ok: true as const, v }));
     } catch (err) {
       if (this.opts.fatal?.(err)) {
@@ -77,7 +80,7 @@ export class GroupCommit<I, R> {
             }
           }
           return one;
-        });
+        }, tx);
       } catch (e) {
         for (const w of group) w.reject(e);
         return;

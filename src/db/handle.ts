@@ -6,8 +6,15 @@
 import type { Database, Handle, Q } from './database.js';
 import { AuthStore } from './stores/auth.js';
 import { AuditStore } from './stores/audit.js';
+import { ConsentStore } from './stores/consents.js';
 import { LeaseStore } from './stores/leases.js';
+import { LimitStore } from './stores/limits.js';
+import { RequestStore } from './stores/requests.js';
+import { OutboxStore } from './stores/outbox.js';
+import { PurposeStore } from './stores/purposes.js';
 import { SubjectStore } from './stores/subjects.js';
+import { SystemStore } from './stores/system.js';
+import { TaskStore } from './stores/tasks.js';
 
 export abstract class Stores implements Handle {
   abstract readonly db: Database;
@@ -15,8 +22,15 @@ export abstract class Stores implements Handle {
   abstract readonly inTx: boolean;
   #auth?: AuthStore;
   #audit?: AuditStore;
+  #consents?: ConsentStore;
   #leases?: LeaseStore;
+  #limits?: LimitStore;
+  #outbox?: OutboxStore;
+  #purposes?: PurposeStore;
   #subjects?: SubjectStore;
+  #requests?: RequestStore;
+  #tasks?: TaskStore;
+  #system?: SystemStore;
 
   get auth(): AuthStore {
     return (this.#auth ??= new AuthStore(this));
@@ -24,10 +38,31 @@ export abstract class Stores implements Handle {
   get audit(): AuditStore {
     return (this.#audit ??= new AuditStore(this));
   }
+  get consents(): ConsentStore {
+    return (this.#consents ??= new ConsentStore(this));
+  }
   get leases(): LeaseStore {
     return (this.#leases ??= new LeaseStore(this));
   }
+  get limits(): LimitStore {
+    return (this.#limits ??= new LimitStore(this));
+  }
+  get outbox(): OutboxStore {
+    return (this.#outbox ??= new OutboxStore(this));
+  }
+  get purposes(): PurposeStore {
+    return (this.#purposes ??= new PurposeStore(this));
+  }
   get subjects(): SubjectStore {
     return (this.#subjects ??= new SubjectStore(this));
+  }
+  get requests(): RequestStore {
+    return (this.#requests ??= new RequestStore(this));
+  }
+  get tasks(): TaskStore {
+    return (this.#tasks ??= new TaskStore(this));
+  }
+  get system(): SystemStore {
+    return (this.#system ??= new SystemStore(this));
   }
 }

@@ -116,7 +116,8 @@ export class PostgresDatabase extends Stores implements Database {
       let broken = false;
       try {
         await client.query('BEGIN');
-        for (const name of locks) await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
+        // All in one round trip; unnest() yields the names in (sorted) order, each locked in turn.
+        if (locks.length) await client.query('select pg_advisory_xact_lock(hashtextextended(n, 0)) from unnest($1::text[]) as n', [locks]);
         const out = await fn(new PgHandle(this, this.bound(client).q, client));
         await client.query('COMMIT');
         return out;
@@ -135,10 +136,17 @@ export class PostgresDatabase extends Stores implements Database {
     }
   }
 
-  async lock(t: Handle, name: string): Promise<void> {
+  async lock(t: Handle, name: string | readonly string[]): Promise<void> {
     const client = (t as PgHandle).client;
     if (!client) throw new Error('lock() needs a transaction');
-    await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
+    if (typeof name === 'string') {
+      await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
+      return;
+    }
+    const names = [...new Set(name)].sort();
+    if (names.length === 0) return;
+    // unnest() yields the array in order and each row's lock is taken as it is produced.
+    await client.query('select pg_advisory_xact_lock(hashtextextended(n, 0)) from unnest($1::text[]) as n', [names]);
   }
 
   async savepoint<T>(t: Handle, fn: () => Promise<T>): Promise<T> {

@@ -106,7 +106,7 @@ export class SqliteDatabase extends Stores implements Db {
   }
 
   /** The writer already runs one transaction at a time, in every process. */
-  async lock(t: Handle, _name: string): Promise<void> {
+  async lock(t: Handle, _name: string | readonly string[]): Promise<void> {
     if (!t.inTx) throw new Error('lock() needs a transaction');
   }
 

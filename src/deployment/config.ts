@@ -20,7 +20,7 @@ import { tsImport } from 'tsx/esm/api';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Connector } from '../../connectors/types.js';
 import { declaredConnector, isDeclaredConnector, type DeclaredConnectorConfig } from '../../connectors/declared.js';
-import { DEFAULT_UNIQUE_TYPES } from '../engine/review.js';
+import { DEFAULT_UNIQUE_TYPES } from '../requests/review.js';
 
 export const REQUEST_TYPES = ['access', 'portability', 'erasure'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];

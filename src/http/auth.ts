@@ -14,12 +14,13 @@ import type { Actor } from '../audit/log.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv, Principal } from './env.js';
 import { clientAddressOf, fromTrustedProxy } from './client-address.js';
+import { takeApiRequest } from './rate-limit.js';
 
 /** Resolves the caller, if any, into `c.var.principal`; never rejects by itself. */
 export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
   // Behind a TLS proxy the request URL is the internal http:// one: browsers send the public origin.
   const publicOrigin = deps.config.publicUrl ? new URL(deps.config.publicUrl).origin : undefined;
-  const limiter = deps.config.apiRateLimit > 0 ? new FixedWindowLimiter(deps.config.apiRateLimit, 60_000, deps.now) : null;
+  const limited = deps.config.apiRateLimit > 0;
   return async (c, next) => {
     let principal: Principal | null = null;
     const header = c.req.header('authorization');
@@ -28,8 +29,9 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
       const key = match ? await findApiKey(deps.db, match[1]!) : undefined;
       // A presented but bad key is an error even where the route would allow a session.
       if (!key) throw new UnauthenticatedError('INVALID_API_KEY', 'the API key is missing, malformed, unknown or revoked');
-      if (limiter && !limiter.take(key.id)) {
-        throw new TooManyRequestsError('RATE_LIMITED', 'API rate limit reached for this key', limiter.retryAfter(key.id));
+      if (limited) {
+        const retryAfter = await takeApiRequest(deps, key.id);
+        if (retryAfter !== undefined) throw new TooManyRequestsError('RATE_LIMITED', 'API rate limit reached for this key', retryAfter);
       }
       principal = { kind: 'api_key', id: key.id, scopes: key.scopes };
     } else {
@@ -96,26 +98,4 @@ export function isHttps(c: Context<AppEnv>): boolean {
   if (config.publicUrl?.startsWith('https:')) return true;
   if (c.req.header('x-forwarded-proto') === 'https' && fromTrustedProxy(config.trustProxy, socketAddress(c))) return true;
   return new URL(c.req.url).protocol === 'https:';
-}
-
-class FixedWindowLimiter {
-  private windows = new Map<string, { start: number; count: number }>();
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-    private readonly now: () => number,
-  ) {}
-  take(key: string): boolean {
-    const t = this.now();
-    let w = this.windows.get(key);
-    if (!w || t - w.start >= this.windowMs) {
-      w = { start: t, count: 0 };
-      this.windows.set(key, w);
-    }
-    return ++w.count <= this.limit;
-  }
-  retryAfter(key: string): number {
-    const w = this.windows.get(key);
-    return w ? Math.max(1, Math.ceil((w.start + this.windowMs - this.now()) / 1000)) : 1;
-  }
 }

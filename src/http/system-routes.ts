@@ -1,7 +1,6 @@
 /** Public, unauthenticated routes: health, readiness, public keys, API description. */
 import { createRoute } from '@hono/zod-openapi';
 import { createRouter, z } from './openapi.js';
-import { migrationsApplied } from '../db/client.js';
 import { probeJson } from './basics.js';
 
 const Status = z.object({ status: z.string(), checks: z.record(z.string(), z.boolean()).optional() });
@@ -28,15 +27,15 @@ export const systemRoutes = createRouter()
         503: { description: 'Not ready', content: { 'application/json': { schema: Status } } },
       },
     }),
-    (c) => {
+    async (c) => {
       const deps = c.get('deps');
       let database = false;
       let migrations = false;
       try {
-        database = deps.db.$client.prepare('select 1').pluck().get() === 1;
-        migrations = migrationsApplied(deps.db.$client);
+        database = await deps.db.system.ping();
+        migrations = await deps.db.system.migrationsApplied();
       } catch {
-        database = false;
+        // unreachable, closed, or no migrations journal at all: not ready
       }
       const startup = deps.startup.ready;
       const ok = database && migrations && startup;

@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import yazl from 'yazl';
 import type { Deps } from '../deps.js';
 import type { DsrRequest } from '../db/schema/requests.js';
-import { latestDone } from '../engine/plan.js';
-import { exportsDir, readSpool, spoolFile, type SpoolLine } from '../engine/spool.js';
-import type { TaskRow } from '../engine/store.js';
+import type { Task } from '../db/schema/tasks.js';
+import { latestDone } from './plan.js';
+import { exportName, exportsDir, readSpool, spoolFile, storedExportPath, type SpoolLine } from './spool.js';
 
 /** A write stream that hashes what it writes and respects backpressure. */
 class HashedFile {
@@ -98,13 +98,12 @@ function safeName(s: string): string {
 }
 
 export interface BuiltExport {
+  /** As stored in the request (relative to the data dir: see spool.ts). */
   path: string;
+  /** Where it is on this instance. */
+  file: string;
   files: Record<string, string>;
   bytes: number;
-}
-
-export function exportPath(dataDir: string, requestId: string): string {
-  return join(exportsDir(dataDir), `${requestId}.zip`);
 }
 
 /**
@@ -112,14 +111,18 @@ export function exportPath(dataDir: string, requestId: string): string {
  * A record whose connector did not say (no `o`) is kept only when every identity its call
  * searched by is still held.
  */
-function recordFilter(task: TaskRow, included: ReadonlySet<number>, portableOnly: boolean): (line: SpoolLine) => boolean {
+function recordFilter(task: Task, included: ReadonlySet<number>, portableOnly: boolean): (line: SpoolLine) => boolean {
   const searched = task.result?.searched;
   const callHeld = !searched || searched.every((id) => included.has(id));
   return (line) => (!portableOnly || line.p) && (line.o ? line.o.some((id) => included.has(id)) : callHeld);
 }
 
-/** `included`: ids of the request's identities held for the person (see src/engine/review.ts). */
-export async function buildExport(deps: Deps, req: DsrRequest, tasks: TaskRow[], included: ReadonlySet<number>): Promise<BuiltExport> {
+/**
+ * `included`: ids of the request's identities held for the person (see ./review.ts). Each build
+ * writes its own file (a name of its own): two instances building the same export after a lost
+ * lease never write over each other, and the loser deletes its own.
+ */
+export async function buildExport(deps: Deps, req: DsrRequest, tasks: readonly Task[], included: ReadonlySet<number>): Promise<BuiltExport> {
   const portableOnly = req.type === 'portability';
   const t = TEXT[req.locale] ?? TEXT.en;
   const sources = [...latestDone(tasks, 'access').values()]
@@ -216,8 +219,9 @@ export async function buildExport(deps: Deps, req: DsrRequest, tasks: TaskRow[],
     const jws = await deps.keys.sign(files, 'oubli-manifest+jws');
     const manifest = JSON.stringify({ files, jws }, null, 2);
 
-    const target = exportPath(deps.config.dataDir, req.id);
-    const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+    const name = exportName(req.id, randomBytes(4).toString('hex'));
+    const target = join(exportsDir(deps.config.dataDir), name);
+    const tmp = `${join(exportsDir(deps.config.dataDir), req.id)}.zip.${randomBytes(4).toString('hex')}.tmp`;
     const zip = new yazl.ZipFile();
     for (const name of Object.keys(files)) zip.addFile(join(work, name), name);
     zip.addBuffer(Buffer.from(manifest), 'manifest.json');
@@ -230,7 +234,7 @@ export async function buildExport(deps: Deps, req: DsrRequest, tasks: TaskRow[],
       zip.outputStream.pipe(out);
     });
     await rename(tmp, target);
-    return { path: target, files, bytes: (await stat(target)).size };
+    return { path: storedExportPath(name), file: target, files, bytes: (await stat(target)).size };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

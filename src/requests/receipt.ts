@@ -8,8 +8,7 @@ import type { Ctx } from '../deps.js';
 import type { DsrRequest } from '../db/schema/requests.js';
 import { toHex } from '../audit/verify.js';
 import { ConflictError } from '../errors.js';
-import { outcomeCounts } from '../engine/plan.js';
-import { tasksOf } from '../engine/store.js';
+import { outcomeCounts } from './plan.js';
 
 const FINISHED = ['completed', 'failed', 'denied', 'cancelled', 'expired'];
 
@@ -17,7 +16,7 @@ export async function requestReceipt(ctx: Ctx, req: DsrRequest): Promise<{ jws: 
   if (!FINISHED.includes(req.status)) {
     throw new ConflictError('REQUEST_NOT_FINISHED', `a receipt is issued once the request is finished (it is ${req.status})`, { status: req.status });
   }
-  const indices = ctx.db.$client.prepare('select idx from audit_entries where request_id = ? order by idx').pluck().all(req.id) as number[];
+  const indices = await ctx.db.audit.indicesOfRequest(req.id);
   // A head that covers every entry of the request (sign one if the latest is older).
   let head = await ctx.treeHeads.current();
   if (indices.length && head.size <= indices.at(-1)!) head = await ctx.treeHeads.sign();
@@ -33,13 +32,15 @@ export async function requestReceipt(ctx: Ctx, req: DsrRequest): Promise<{ jws: 
       dueAt: new Date(req.dueAt).toISOString(),
       completedAt: req.completedAt ? new Date(req.completedAt).toISOString() : null,
     },
-    outcome: outcomeCounts(tasksOf(ctx.db, req.id)),
+    outcome: outcomeCounts(await ctx.db.tasks.ofRequest(req.id)),
     verification: req.verification,
-    entries: indices.map((index) => ({
-      index,
-      leafHash: toHex(ctx.audit.leafHashAt(index)),
-      proof: ctx.audit.inclusionProof(index, head.size).map(toHex),
-    })),
+    entries: await Promise.all(
+      indices.map(async (index) => ({
+        index,
+        leafHash: toHex(await ctx.audit.leafHashAt(index)),
+        proof: (await ctx.audit.inclusionProof(index, head.size)).map(toHex),
+      })),
+    ),
     treeHead: { log: head.log, size: head.size, root: head.root, timestamp: head.timestamp, jws: head.jws },
   };
   return { jws: await ctx.keys.sign(payload, 'oubli-receipt+jws') };

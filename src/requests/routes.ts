@@ -2,8 +2,6 @@
  * /v1/requests — data-subject requests (access, portability, erasure). Routes parse input, call
  * one verb from ./service.ts and shape the response.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createRoute } from '@hono/zod-openapi';
 import { AUTHED, createRouter, errorResponses, jsonBody, jsonResponse, queryInt, z } from '../http/openapi.js';
@@ -13,25 +11,14 @@ import type { AppEnv } from '../http/env.js';
 import type { Ctx } from '../deps.js';
 import { CHANNELS, REQUEST_STATUSES, REQUEST_TYPES } from '../db/schema/requests.js';
 import { IDENTITY_STATES } from '../db/schema/request-identities.js';
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
-import {
-  approveRequest,
-  cancelRequest,
-  denyRequest,
-  extendRequest,
-  listRequests,
-  normalizeIdentities,
-  openRequest,
-  requestView,
-  requireRequest,
-  retryRequest,
-  verifyRequest,
-} from './service.js';
+import { ForbiddenError } from '../errors.js';
+import { approveRequest, cancelRequest, denyRequest, extendRequest, normalizeIdentities, openRequest, requireRequest, retryRequest, verifyRequest } from './service.js';
+import { listRequests, requestView } from './views.js';
 import { requestReceipt } from './receipt.js';
 import { decideIdentity } from './decisions.js';
+import { downloadExport } from './downloads.js';
 import { DENIAL_REASONS } from './duties.js';
-import { previewErasure } from '../engine/preview.js';
-import { auditRequest } from '../engine/plan.js';
+import { previewErasure } from './preview.js';
 
 const ctxOf = (c: Context<AppEnv>): Ctx => ({ ...c.get('deps'), actor: actorOf(c) });
 
@@ -218,12 +205,12 @@ export const requestRoutes = createRouter()
       request: { body: jsonBody(CreateBody) },
       responses: { 201: jsonResponse(Created, 'Request opened'), ...errorResponses(400, 401, 403, 413, 415) },
     }),
-    (c) => {
+    async (c) => {
       const body = c.req.valid('json');
       if (body.verified && !c.get('principal')!.scopes.includes('requests:verify')) {
         throw new ForbiddenError('INSUFFICIENT_SCOPE', 'opening a request as verified needs the requests:verify scope');
       }
-      const { request, notSearchable } = openRequest(ctxOf(c), body);
+      const { request, notSearchable } = await openRequest(ctxOf(c), body);
       return c.json(
         { id: request.id, status: request.status, receivedAt: new Date(request.receivedAt).toISOString(), dueAt: new Date(request.dueAt).toISOString(), notSearchable },
         201,
@@ -279,9 +266,9 @@ export const requestRoutes = createRouter()
       },
       responses: { 200: jsonResponse(z.object({ items: z.array(Summary), nextCursor: z.string().nullable() }), 'A page of requests'), ...errorResponses(400, 401, 403) },
     }),
-    (c) => {
+    async (c) => {
       const q = c.req.valid('query');
-      const page = listRequests(ctxOf(c), {
+      const page = await listRequests(ctxOf(c), {
         status: q.status,
         type: q.type,
         overdue: q.overdue === undefined ? undefined : q.overdue === 'true',
@@ -302,18 +289,18 @@ export const requestRoutes = createRouter()
       request: { params: IdParam },
       responses: { 200: jsonResponse(View, 'The request'), ...errorResponses(400, 401, 403, 404) },
     }),
-    (c) => {
+    async (c) => {
       const ctx = ctxOf(c);
-      return c.json(requestView(ctx, requireRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+      return c.json((await requestView(ctx, await requireRequest(ctx, c.req.valid('param').id))) as z.infer<typeof View>, 200);
     },
   )
-  .openapi(action('/{id}/verify', 'Mark the person’s identity as checked (pending_verification → running or awaiting_approval)', verify), (c) => {
+  .openapi(action('/{id}/verify', 'Mark the person’s identity as checked (pending_verification → running or awaiting_approval)', verify), async (c) => {
     const ctx = ctxOf(c);
-    return c.json(requestView(ctx, verifyRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+    return c.json((await requestView(ctx, await verifyRequest(ctx, c.req.valid('param').id))) as z.infer<typeof View>, 200);
   })
-  .openapi(action('/{id}/approve', 'DPO approval (awaiting_approval → running)', approve), (c) => {
+  .openapi(action('/{id}/approve', 'DPO approval (awaiting_approval → running)', approve), async (c) => {
     const ctx = ctxOf(c);
-    return c.json(requestView(ctx, approveRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+    return c.json((await requestView(ctx, await approveRequest(ctx, c.req.valid('param').id))) as z.infer<typeof View>, 200);
   })
   .openapi(
     actionWithBody(
@@ -322,10 +309,10 @@ export const requestRoutes = createRouter()
       z.object({ reasonCode: z.enum(DENIAL_REASONS), reason: Reason }).strict(),
       approve,
     ),
-    (c) => {
+    async (c) => {
       const ctx = ctxOf(c);
       const { reasonCode, reason } = c.req.valid('json');
-      return c.json(requestView(ctx, denyRequest(ctx, c.req.valid('param').id, reasonCode, reason)) as z.infer<typeof View>, 200);
+      return c.json((await requestView(ctx, await denyRequest(ctx, c.req.valid('param').id, reasonCode, reason))) as z.infer<typeof View>, 200);
     },
   )
   .openapi(
@@ -335,29 +322,29 @@ export const requestRoutes = createRouter()
       z.object({ months: z.union([z.literal(1), z.literal(2)]), reason: Reason }).strict(),
       approve,
     ),
-    (c) => {
+    async (c) => {
       const ctx = ctxOf(c);
       const { months, reason } = c.req.valid('json');
-      return c.json(requestView(ctx, extendRequest(ctx, c.req.valid('param').id, months, reason)) as z.infer<typeof View>, 200);
+      return c.json((await requestView(ctx, await extendRequest(ctx, c.req.valid('param').id, months, reason))) as z.infer<typeof View>, 200);
     },
   )
-  .openapi(action('/{id}/cancel', 'Cancel an open request'), (c) => {
+  .openapi(action('/{id}/cancel', 'Cancel an open request'), async (c) => {
     const ctx = ctxOf(c);
-    return c.json(requestView(ctx, cancelRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+    return c.json((await requestView(ctx, await cancelRequest(ctx, c.req.valid('param').id))) as z.infer<typeof View>, 200);
   })
-  .openapi(action('/{id}/retry', 'Re-run only the failed tasks (needs_attention → running)'), (c) => {
+  .openapi(action('/{id}/retry', 'Re-run only the failed tasks (needs_attention → running)'), async (c) => {
     const ctx = ctxOf(c);
-    return c.json(requestView(ctx, retryRequest(ctx, c.req.valid('param').id)) as z.infer<typeof View>, 200);
+    return c.json((await requestView(ctx, await retryRequest(ctx, c.req.valid('param').id))) as z.infer<typeof View>, 200);
   })
-  .openapi(decisionRoute('include'), (c) => {
+  .openapi(decisionRoute('include'), async (c) => {
     const ctx = ctxOf(c);
     const { id, identityId } = c.req.valid('param');
-    return c.json(requestView(ctx, decideIdentity(ctx, id, Number(identityId), 'include', c.req.valid('json').reason)) as z.infer<typeof View>, 200);
+    return c.json((await requestView(ctx, await decideIdentity(ctx, id, Number(identityId), 'include', c.req.valid('json').reason))) as z.infer<typeof View>, 200);
   })
-  .openapi(decisionRoute('exclude'), (c) => {
+  .openapi(decisionRoute('exclude'), async (c) => {
     const ctx = ctxOf(c);
     const { id, identityId } = c.req.valid('param');
-    return c.json(requestView(ctx, decideIdentity(ctx, id, Number(identityId), 'exclude', c.req.valid('json').reason)) as z.infer<typeof View>, 200);
+    return c.json((await requestView(ctx, await decideIdentity(ctx, id, Number(identityId), 'exclude', c.req.valid('json').reason))) as z.infer<typeof View>, 200);
   })
   .openapi(
     createRoute({
@@ -372,7 +359,7 @@ export const requestRoutes = createRouter()
     }),
     async (c) => {
       const ctx = ctxOf(c);
-      return c.json(await requestReceipt(ctx, requireRequest(ctx, c.req.valid('param').id)), 200);
+      return c.json(await requestReceipt(ctx, await requireRequest(ctx, c.req.valid('param').id)), 200);
     },
   )
   .openapi(
@@ -392,25 +379,14 @@ export const requestRoutes = createRouter()
       },
     }),
     async (c) => {
-      const ctx = ctxOf(c);
-      const req = requireRequest(ctx, c.req.valid('param').id);
-      if (req.type === 'erasure') throw new ConflictError('NO_EXPORT_FOR_ERASURE', 'an erasure request has no export');
-      if (req.status !== 'completed') throw new ConflictError('EXPORT_NOT_READY', `the export is ready once the request is completed (it is ${req.status})`, { status: req.status });
-      if (!req.exportPath) throw new NotFoundError('EXPORT_EXPIRED', 'the export was deleted after its retention period');
-      let size: number;
-      try {
-        size = (await stat(req.exportPath)).size;
-      } catch {
-        throw new NotFoundError('EXPORT_EXPIRED', 'the export was deleted after its retention period');
-      }
-      auditRequest(ctx, req, 'request.export_downloaded', { bytes: size });
-      const stream = Readable.toWeb(createReadStream(req.exportPath)) as unknown as ReadableStream;
+      const file = await downloadExport(ctxOf(c), c.req.valid('param').id);
+      const stream = Readable.toWeb(file.stream) as unknown as ReadableStream;
       return new Response(stream, {
         status: 200,
         headers: {
           'content-type': 'application/zip',
-          'content-length': String(size),
-          'content-disposition': `attachment; filename="oubli-${req.id}.zip"`,
+          'content-length': String(file.size),
+          'content-disposition': `attachment; filename="${file.filename}"`,
           'cache-control': 'no-store',
         },
       });

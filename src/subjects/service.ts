@@ -9,6 +9,16 @@
  *   new consent for the same email starts a new person and nothing of the old one comes back;
  * - audit entries name people by `subjectRef` only, an HMAC under the person's own key, which
  *   erasure destroys; that key is stored sealed under the master key (src/subjects/key-seal.ts).
+ *
+ * Several instances on one PostgreSQL database: what SQLite's single writer gave for free is
+ * kept by locks taken inside the transaction (no-ops on SQLite), always in this order —
+ * identities (`identity:<type>:<value>`: whoever looks a holder up to create one), then people
+ * (`subject:<id>`: whoever writes a person's identifiers, consents or states, or forgets them),
+ * then the audit log's sequencer (any append). So two instances meeting a new person make one
+ * subject, and nothing is written for a person after another instance forgot them (it would
+ * outlive the erasure). A verb that writes a person's rows therefore locks them before its first
+ * audit append; out of order it is still correct, PostgreSQL breaking the deadlock by re-running
+ * one transaction.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Stores } from '../db/handle.js';
@@ -54,26 +64,90 @@ export async function createSubject(ctx: Ctx, t: Stores, identity: Identity): Pr
   return { subjectId, subjectRef: subjectRefFromKey(key) };
 }
 
+const identityLock = (identity: Identity) => `identity:${identity.type}:${identity.value}`;
+const subjectLock = (subjectId: string) => `subject:${subjectId}`;
+
+/** Serialises, across instances, whoever looks up and then creates the holders of these identities. */
+export function lockIdentity(ctx: Pick<Ctx, 'db'>, t: Stores, identity: Identity | Identity[]): Promise<void> {
+  return ctx.db.lock(t, Array.isArray(identity) ? identity.map(identityLock) : identityLock(identity));
+}
+
 /**
- * Existing subject for the identity, or a new `sub_…` holding just it. Two instances meeting a
- * new person at once make one subject: the identity is locked before it is looked up.
+ * Serialises, across instances, whoever writes these people's rows or forgets them, until the
+ * transaction ends (see the header: after the identity locks, before the first audit append).
+ */
+export function lockSubjects(ctx: Pick<Ctx, 'db'>, t: Stores, subjectIds: string[]): Promise<void> {
+  return ctx.db.lock(t, subjectIds.map(subjectLock));
+}
+
+/**
+ * Existing subject for the identity, or a new `sub_…` holding just it, locked for the rest of
+ * the transaction `t`. Two instances meeting a new person at once make one subject: the identity
+ * is locked before it is looked up. A holder forgotten by a transaction that committed while
+ * this one waited for its lock is gone with its identifiers: a new person is made.
  */
 export async function ensureSubject(ctx: Ctx, t: Stores, identity: Identity): Promise<string> {
   await lockIdentity(ctx, t, identity);
-  return (await findSubjectIdByIdentity(t, identity)) ?? (await createSubject(ctx, t, identity)).subjectId;
+  const found = await findSubjectIdByIdentity(t, identity);
+  if (found !== undefined) {
+    await lockSubjects(ctx, t, [found]);
+    if ((await findSubjectIdByIdentity(t, identity)) === found) return found;
+  }
+  return (await createSubject(ctx, t, identity)).subjectId;
 }
 
-/** Serialises, across instances, whoever looks up and then creates the holder of `identity`. */
-export function lockIdentity(ctx: Pick<Ctx, 'db'>, t: Stores, identity: Identity): Promise<void> {
-  return ctx.db.lock(t, `identity:${identity.type}:${identity.value}`);
+/** The people of many consent events, resolved together (see resolveSubjects). */
+export interface ResolvedSubjects {
+  /** Holder of each identity asked, keyed `type:value`. */
+  byIdentity: Map<string, string>;
+  /** subjectRef of every live person among them (those asked by id included). */
+  refs: Map<string, string>;
+}
+
+/** The key resolveSubjects answers an identity under. */
+export const identityKey = (identity: Identity) => `${identity.type}:${identity.value}`;
+
+/**
+ * The people of many events at once (a consent group or batch), in the transaction `t`: each
+ * identity's holder — created, in the order given, when there is none or it was forgotten while
+ * this transaction waited — and each subject id asked, with the subjectRef of every live one.
+ * All are locked for the rest of the transaction, identities then people, each set in one call
+ * (one round trip on PostgreSQL). A subject id asked that is not live has no entry in `refs`.
+ */
+export async function resolveSubjects(ctx: Ctx, t: Stores, identities: Identity[], subjectIds: string[]): Promise<ResolvedSubjects> {
+  await lockIdentity(ctx, t, identities);
+  const byIdentity = await t.subjects.idsByIdentities(identities);
+  const known = [...new Set([...byIdentity.values(), ...subjectIds])];
+  await lockSubjects(ctx, t, known);
+  const sealed = await t.subjects.sealedKeys(known);
+  const refs = new Map<string, string>();
+  for (const [id, key] of sealed) refs.set(id, subjectRefFromKey(openSubjectKey(ctx.secrets.masterKey, id, key)));
+  const created = [];
+  const now = ctx.now();
+  for (const identity of identities) {
+    const k = identityKey(identity);
+    const holder = byIdentity.get(k);
+    // A forgotten holder has no key any more, and no identifier: the identity is free again.
+    if (holder !== undefined && refs.has(holder)) continue;
+    const id = ctx.ids('sub');
+    const key = randomBytes(32);
+    created.push({ id, createdAt: now, sealedKey: sealSubjectKey(ctx.secrets.masterKey, id, key), identity });
+    byIdentity.set(k, id);
+    refs.set(id, subjectRefFromKey(key));
+  }
+  await t.subjects.insertMany(created);
+  return { byIdentity, refs };
 }
 
 /**
- * Links another identifier to a live subject. Idempotent when it already belongs to that
- * subject; 409 IDENTIFIER_CONFLICT when it belongs to someone else. True when a link was added.
+ * Links another identifier to a live subject, in the transaction `t`. Idempotent when it already
+ * belongs to that subject; 409 IDENTIFIER_CONFLICT when it belongs to someone else; 404
+ * SUBJECT_NOT_FOUND when the subject is forgotten. True when a link was added.
  */
 export async function linkIdentifier(ctx: Ctx, t: Stores, subjectId: string, identity: Identity): Promise<boolean> {
   await lockIdentity(ctx, t, identity);
+  await lockSubjects(ctx, t, [subjectId]);
+  await requireLiveSubject(t, subjectId);
   const owner = await findSubjectIdByIdentity(t, identity);
   if (owner === subjectId) return false;
   if (owner !== undefined) throw new ConflictError('IDENTIFIER_CONFLICT', `this ${identity.type} already belongs to another subject`);
@@ -82,14 +156,17 @@ export async function linkIdentifier(ctx: Ctx, t: Stores, subjectId: string, ide
 }
 
 /**
- * Links another identifier to the person holding `subjectId` (POST /v1/subjects/{id}/identifiers),
- * in one transaction with its audit entry — which names the identifier's TYPE only, never its
- * value. Answers whether a link was added, and nothing else about the person: a caller that may
- * write consents may not thereby read the person's other identifiers.
+ * Links another identifier to the person holding `holder` (POST /v1/subjects/{identifier}/
+ * identifiers), in one transaction with its audit entry — which names the identifier's TYPE
+ * only, never its value. Answers whether a link was added, and nothing else about the person: a
+ * caller that may write consents may not thereby read the person's other identifiers. 404
+ * SUBJECT_NOT_FOUND when nobody holds `holder`.
  */
-export function linkSubjectIdentifier(ctx: Ctx, subjectId: string, identity: Identity): Promise<{ subjectId: string; linked: boolean }> {
+export function linkSubjectIdentifier(ctx: Ctx, holder: Identity, identity: Identity): Promise<{ subjectId: string; linked: boolean }> {
   return ctx.db.tx(async (t) => {
-    await requireLiveSubject(t, subjectId);
+    await lockIdentity(ctx, t, [holder, identity]);
+    const subjectId = await findSubjectIdByIdentity(t, holder);
+    if (subjectId === undefined) throw new NotFoundError('SUBJECT_NOT_FOUND', 'nobody holds this identifier');
     const linked = await linkIdentifier(ctx, t, subjectId, identity);
     if (linked) {
       await ctx.audit.append(t, {
@@ -154,9 +231,12 @@ export async function prepareSubjectKeys(ctx: KeyCtx & Pick<Deps, 'db'>): Promis
  * entries stop pointing at anyone), marks the subject erased, appends audit 'subject.forgotten'
  * (subjectRef only). Idempotent: an unknown or already erased subject is left alone. The caller
  * checkpoints the database after its transaction commits (`db.checkpoint()`), so that the
- * deleted rows and key do not linger in the write-ahead log.
+ * deleted rows and key do not linger in the write-ahead log. Locks the person first (see the
+ * header): a consent another instance is writing for them commits before, and is erased too, or
+ * waits, and then finds them gone.
  */
 export async function forgetSubject(ctx: Ctx, t: Stores, subjectId: string): Promise<void> {
+  await lockSubjects(ctx, t, [subjectId]);
   const key = await readSubjectKey(ctx, t, subjectId);
   const row = await getSubject(t, subjectId);
   if (!row || (row.erasedAt !== null && !key)) return;

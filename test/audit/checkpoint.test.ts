@@ -10,19 +10,21 @@ import { createTestApp, createTestDeps, systemCtx } from '../helpers/deps.js';
 import { bearer, call } from '../helpers/http.js';
 import { openNote, parseCheckpoint, parseVerifierKey, verifyCheckpoint } from '../../src/audit/note.js';
 import { checkReceipt, checkTreeHead, verifyReceipt, verifyTreeHead } from '../../src/audit/verify.js';
-import { newLogId, openLogId } from '../../src/audit/log-id.js';
+import { newLogId } from '../../src/audit/log-id.js';
+import { AuditLog } from '../../src/audit/log.js';
+import { adminOf } from '../helpers/admin-sql.js';
 import { SigningKeys } from '../../src/audit/keys.js';
 import { requestReceipt } from '../../src/requests/receipt.js';
 import type { DsrRequest } from '../../src/db/schema/requests.js';
 import type { TestDeps } from '../helpers/deps.js';
 
 const actor = { type: 'system' as const, id: 't' };
-const append = (deps: TestDeps, n: number) => deps.audit.appendMany(Array.from({ length: n }, (_, i) => ({ type: 'test.event', actor, data: { i } })));
+const append = (deps: TestDeps, n: number) => deps.audit.appendMany(deps.db, Array.from({ length: n }, (_, i) => ({ type: 'test.event', actor, data: { i } })));
 
 describe('GET /v1/audit/checkpoint and /.well-known/oubli-audit-key', () => {
   it('are public; the checkpoint is the latest head as a signed note that verifies with the published key', async () => {
-    const { app, deps } = createTestApp({ env: { OUBLI_PUBLIC_URL: 'https://dsr.example.com/privacy' } });
-    append(deps, 9);
+    const { app, deps } = await createTestApp({ env: { OUBLI_PUBLIC_URL: 'https://dsr.example.com/privacy' } });
+    await append(deps, 9);
     const res = await call(app, 'GET', '/v1/audit/checkpoint');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
@@ -33,33 +35,34 @@ describe('GET /v1/audit/checkpoint and /.well-known/oubli-audit-key', () => {
     const opened = openNote(res.text, [verifier]);
     expect('error' in opened).toBe(false);
     const c = parseCheckpoint((opened as { text: string }).text)!;
-    expect(c).toEqual({ origin: 'oubli.dsr.example.com/audit', size: 9, root: deps.audit.root(9) });
-    expect(res.text).toBe(`oubli.dsr.example.com/audit\n9\n${Buffer.from(deps.audit.root(9)).toString('base64')}\n\n— oubli.dsr.example.com/audit ${res.text.split(' ').at(-1)}`);
+    expect(c).toEqual({ origin: 'oubli.dsr.example.com/audit', size: 9, root: await deps.audit.root(9) });
+    expect(res.text).toBe(`oubli.dsr.example.com/audit\n9\n${Buffer.from(await deps.audit.root(9)).toString('base64')}\n\n— oubli.dsr.example.com/audit ${res.text.split(' ').at(-1)}`);
     // the same head, signed as JWS, names the same log
-    const head = (await call(app, 'GET', '/v1/audit/tree-head', { headers: { authorization: bearer(deps, ['audit:read']).authorization } })).json;
+    const head = (await call(app, 'GET', '/v1/audit/tree-head', { headers: { authorization: (await bearer(deps, ['audit:read'])).authorization } })).json;
     expect(head.size).toBeGreaterThanOrEqual(9);
     expect(await verifyTreeHead(head.jws, deps.keys.jwks(), 'oubli.dsr.example.com/audit')).toMatchObject({ log: 'oubli.dsr.example.com/audit' });
     // the key verifies every checkpoint until a rotation; after one, the new key is served
     deps.keys.rotate();
     deps.clock.advance(2000);
-    append(deps, 1);
+    await append(deps, 1);
     const after = await call(app, 'GET', '/v1/audit/checkpoint');
     const newKey = (await call(app, 'GET', '/.well-known/oubli-audit-key')).text;
     expect(newKey).not.toBe(key.text);
-    expect(verifyCheckpoint(after.text, [parseVerifierKey(newKey)!], 'oubli.dsr.example.com/audit')).toMatchObject({ origin: 'oubli.dsr.example.com/audit', size: deps.audit.size() });
+    expect(verifyCheckpoint(after.text, [parseVerifierKey(newKey)!], 'oubli.dsr.example.com/audit')).toMatchObject({ origin: 'oubli.dsr.example.com/audit', size: await deps.audit.size() });
     expect(openNote(after.text, [verifier])).toEqual({ error: 'note has no verifiable signatures' });
   });
 
   it('a stored head row whose root was edited cannot make oubli sign a checkpoint of it', async () => {
-    const { app, deps } = createTestApp();
-    append(deps, 3);
+    const { app, deps } = await createTestApp();
+    await append(deps, 3);
     await deps.treeHeads.sign();
-    deps.db.$client.prepare('update audit_tree_heads set root = ?').run('00'.repeat(32));
+    const sql = adminOf(deps.db);
+    await sql.run('update audit_tree_heads set root = ?', '00'.repeat(32));
     const good = await call(app, 'GET', '/v1/audit/checkpoint');
     expect(good.status).toBe(200); // size and root come from the signed JWS, not the row
-    expect(parseCheckpoint(good.text.split('\n\n')[0]! + '\n')!.root).toEqual(deps.audit.root(3));
-    const jws = deps.db.$client.prepare('select jws from audit_tree_heads').pluck().get() as string;
-    deps.db.$client.prepare('update audit_tree_heads set jws = ?').run(jws.slice(0, -4) + 'AAAA');
+    expect(parseCheckpoint(good.text.split('\n\n')[0]! + '\n')!.root).toEqual(await deps.audit.root(3));
+    const jws = await sql.value<string>('select jws from audit_tree_heads');
+    await sql.run('update audit_tree_heads set jws = ?', jws.slice(0, -4) + 'AAAA');
     const bad = await call(app, 'GET', '/v1/audit/checkpoint');
     expect(bad.status).toBe(500);
     expect(bad.json.error.code).toBe('AUDIT_LOG_TAMPERED');
@@ -67,55 +70,63 @@ describe('GET /v1/audit/checkpoint and /.well-known/oubli-audit-key', () => {
 });
 
 describe('the log id', () => {
-  it('is oubli.<host>/audit with a public URL, random otherwise, stored once in the database', () => {
+  it('is oubli.<host>/audit with a public URL, random otherwise, stored once in the database', async () => {
     expect(newLogId('https://DSR.Example.com:8443/x')).toBe('oubli.dsr.example.com/audit');
     const a = newLogId(undefined);
     expect(a).toMatch(/^oubli\.[0-9a-f]{16}\/audit$/);
     expect(newLogId(undefined)).not.toBe(a);
-    const deps = createTestDeps();
+    const deps = await createTestDeps();
     const id = deps.treeHeads.logId;
-    expect(deps.db.$client.prepare('select log_id from audit_logs').pluck().all()).toEqual([id]);
+    expect(await adminOf(deps.db).column('select log_id from audit_logs')).toEqual([id]);
     // a later start (another instance, another public URL) keeps the stored id
-    expect(openLogId(deps.db.$client, 'oubli.elsewhere.example/audit', deps.now())).toBe(id);
+    expect(await new AuditLog(deps.db, deps.now).open('oubli.elsewhere.example/audit')).toBe(id);
   });
 
   it('a log made before ids were stored keeps the id its heads carry', async () => {
-    const deps = createTestDeps();
-    append(deps, 2);
-    const jws = await deps.keys.sign({ log: 'oubli', size: 2, root: Buffer.from(deps.audit.root(2)).toString('hex'), timestamp: deps.now() }, 'oubli-sth+jws');
-    deps.db.$client.prepare('insert into audit_tree_heads (size, root, timestamp, kid, jws) values (2, ?, ?, ?, ?)').run(Buffer.from(deps.audit.root(2)).toString('hex'), deps.now(), deps.keys.activeKid(), jws);
-    deps.db.$client.exec('delete from audit_logs');
-    expect(openLogId(deps.db.$client, 'oubli.new.example/audit', deps.now())).toBe('oubli');
+    const deps = await createTestDeps();
+    await append(deps, 2);
+    const root = Buffer.from(await deps.audit.root(2)).toString('hex');
+    const jws = await deps.keys.sign({ log: 'oubli', size: 2, root, timestamp: deps.now() }, 'oubli-sth+jws');
+    const sql = adminOf(deps.db);
+    await sql.run('insert into audit_tree_heads (size, root, timestamp, kid, jws) values (2, ?, ?, ?, ?)', root, deps.now(), deps.keys.activeKid(), jws);
+    await sql.exec('delete from audit_logs');
+    expect(await new AuditLog(deps.db, deps.now).open('oubli.new.example/audit')).toBe('oubli');
+    // the sequencer was rebuilt from the stored nodes: the log goes on from size 2
+    expect(await new AuditLog(deps.db, deps.now).size()).toBe(2);
   });
 });
 
 describe('the signer refuses a log that does not extend its last head', () => {
   it('old entries rewritten with their nodes, or the last entries deleted with their heads', async () => {
-    const deps = createTestDeps();
-    append(deps, 10);
+    const deps = await createTestDeps();
+    await append(deps, 10);
     await deps.treeHeads.sign();
-    append(deps, 1);
-    const db = deps.db.$client;
+    await append(deps, 1);
+    const db = adminOf(deps.db);
     // rewrite entry 3 and every node above it consistently (as a DB admin with the code would)
-    db.prepare("update audit_entries set leaf_hash = zeroblob(32) where idx = 3").run();
-    db.exec('delete from audit_nodes');
-    const leaves = (db.prepare('select leaf_hash from audit_entries order by idx').pluck().all() as Buffer[]).map((b) => new Uint8Array(b));
+    await db.run('update audit_entries set leaf_hash = ? where idx = 3', Buffer.alloc(32));
+    await db.exec('delete from audit_nodes');
+    const leaves = (await db.column<Buffer>('select leaf_hash from audit_entries order by idx')).map((b) => new Uint8Array(b));
     const { nodeHash } = await import('../../src/audit/verify.js');
     let row: Uint8Array[] = leaves;
     for (let level = 1; row.length > 1; level++) {
       const next: Uint8Array[] = [];
       for (let i = 0; i + 1 < row.length; i += 2) {
         next.push(nodeHash(row[i]!, row[i + 1]!));
-        db.prepare('insert into audit_nodes (level, idx, hash) values (?, ?, ?)').run(level, i / 2, Buffer.from(next.at(-1)!));
+        await db.run('insert into audit_nodes (level, idx, hash) values (?, ?, ?)', level, i / 2, Buffer.from(next.at(-1)!));
       }
       row = next;
     }
     await expect(deps.treeHeads.sign()).rejects.toThrow(/refusing to sign a tree head of size 11: the log does not extend the signed tree head of size 10/);
 
-    const other = createTestDeps();
-    append(other, 10);
+    const other = await createTestDeps();
+    await append(other, 10);
     await other.treeHeads.sign();
-    other.db.$client.exec('delete from audit_entries where idx >= 8; delete from audit_nodes where (idx + 1) * (1 << level) > 8');
+    // …and rewinds the log's sequencer to match (8 leaves: one perfect subtree, node 3/0)
+    await adminOf(other.db).exec(
+      'delete from audit_entries where idx >= 8; delete from audit_nodes where (idx + 1) * (1 << level) > 8; ' +
+        'update audit_logs set size = 8, frontier = (select hash from audit_nodes where level = 3 and idx = 0), root = (select hash from audit_nodes where level = 3 and idx = 0)',
+    );
     // the head row is still there: the log has fewer entries than it covers
     await expect(other.treeHeads.sign()).rejects.toThrow(/the log has 8 entries but the signed tree head of size 10 covers 10/);
   });
@@ -124,15 +135,15 @@ describe('the signer refuses a log that does not extend its last head', () => {
 describe('receipts offline (verify.ts)', () => {
   async function finished(deps: TestDeps) {
     const id = 'req_01testreceipt0000000000000';
-    deps.audit.append({ type: 'request.received', actor, requestId: id });
-    deps.audit.append({ type: 'request.completed', actor, requestId: id });
+    await deps.audit.append(deps.db, { type: 'request.received', actor, requestId: id });
+    await deps.audit.append(deps.db, { type: 'request.completed', actor, requestId: id });
     const req = { id, type: 'erasure', status: 'completed', receivedAt: deps.now(), dueAt: deps.now(), completedAt: deps.now(), verification: null } as unknown as DsrRequest;
     return (await requestReceipt(systemCtx(deps), req)).jws;
   }
 
   it('a good receipt verifies: typ, head, log id, inclusion proofs', async () => {
-    const deps = createTestDeps();
-    append(deps, 5);
+    const deps = await createTestDeps();
+    await append(deps, 5);
     const jws = await finished(deps);
     const r = await checkReceipt(jws, deps.keys.jwks(), deps.treeHeads.logId);
     expect(r).toMatchObject({ ok: true, head: { log: deps.treeHeads.logId, size: 7 } });
@@ -145,8 +156,8 @@ describe('receipts offline (verify.ts)', () => {
   });
 
   it('a receipt or head signed with a leaked key after its retirement is rejected; those signed before still verify', async () => {
-    const deps = createTestDeps();
-    append(deps, 3);
+    const deps = await createTestDeps();
+    await append(deps, 3);
     const before = await finished(deps);
     const headBefore = await deps.treeHeads.current();
     // the attacker kept the private key before the rotation

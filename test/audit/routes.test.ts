@@ -9,37 +9,38 @@ import { authSuite } from '../helpers/auth-suite.js';
 import { fromHex, leafHash, verifyConsistency, verifyInclusion, verifyTreeHead } from '../../src/audit/verify.js';
 import type { App } from '../../src/app.js';
 import type { TestDeps } from '../helpers/deps.js';
+import { adminOf } from '../helpers/admin-sql.js';
 
-function setup(entries = 0) {
-  const { app, deps } = createTestApp();
-  const { authorization } = bearer(deps, ['audit:read']); // itself one entry (api_key.created)
-  append(deps, entries);
+async function setup(entries = 0) {
+  const { app, deps } = await createTestApp();
+  const { authorization } = await bearer(deps, ['audit:read']); // itself one entry (api_key.created)
+  await append(deps, entries);
   return { app, deps, headers: { authorization } };
 }
-function append(deps: TestDeps, n: number) {
-  if (n > 0) deps.audit.appendMany(Array.from({ length: n }, (_, i) => ({ type: 'test.event', actor: { type: 'system' as const, id: 't' }, data: { i } })));
+async function append(deps: TestDeps, n: number) {
+  if (n > 0) await deps.audit.appendMany(deps.db, Array.from({ length: n }, (_, i) => ({ type: 'test.event', actor: { type: 'system' as const, id: 't' }, data: { i } })));
 }
 const get = (app: App, path: string, headers: Record<string, string>) => call(app, 'GET', path, { headers });
 const jwksOf = async (app: App) => (await call(app, 'GET', '/.well-known/jwks.json')).json;
 
 describe('GET /v1/audit/tree-head', () => {
   it('returns a head whose JWS verifies with the published JWKS and matches the log', async () => {
-    const { app, deps, headers } = setup(9);
+    const { app, deps, headers } = await setup(9);
     const res = await get(app, '/v1/audit/tree-head', headers);
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ size: 10, root: expect.stringMatching(/^[0-9a-f]{64}$/), timestamp: deps.now(), jws: expect.any(String) });
     const head = await verifyTreeHead(res.json.jws, await jwksOf(app), deps.treeHeads.logId);
     expect(head).toEqual({ log: deps.treeHeads.logId, size: 10, root: res.json.root, timestamp: res.json.timestamp });
-    expect(Buffer.from(deps.audit.root(10)).toString('hex')).toBe(res.json.root);
+    expect(Buffer.from(await deps.audit.root(10)).toString('hex')).toBe(res.json.root);
     const [protectedHeader] = res.json.jws.split('.');
     expect(JSON.parse(Buffer.from(protectedHeader, 'base64url').toString())).toMatchObject({ alg: 'EdDSA', kid: deps.keys.activeKid() });
   });
 
   it('is never more than 1 s behind the log', async () => {
-    const { app, deps, headers } = setup(0);
+    const { app, deps, headers } = await setup(0);
     const first = (await get(app, '/v1/audit/tree-head', headers)).json;
     expect(first.size).toBe(1);
-    append(deps, 5);
+    await append(deps, 5);
     // within the second: the same head may be served
     deps.clock.advance(500);
     const soon = (await get(app, '/v1/audit/tree-head', headers)).json;
@@ -54,17 +55,17 @@ describe('GET /v1/audit/tree-head', () => {
     const proof = (await get(app, `/v1/audit/proofs/consistency?from=${first.size}&to=${later.size}`, headers)).json.proof;
     expect(verifyConsistency(first.size, later.size, fromHex(first.root)!, fromHex(later.root)!, proof.map(fromHex))).toBe(true);
     // heads are stored
-    expect(deps.db.$client.prepare('select count(*) from audit_tree_heads').pluck().get()).toBe(2);
+    expect((await adminOf(deps.db).value('select count(*) from audit_tree_heads'))).toBe(2);
     // unchanged log: same head, no new signature
     deps.clock.advance(5000);
     expect((await get(app, '/v1/audit/tree-head', headers)).json).toEqual(later);
   });
 
   it('after a key rotation, new heads are signed by the new key and old heads still verify', async () => {
-    const { app, deps, headers } = setup(2);
+    const { app, deps, headers } = await setup(2);
     const before = (await get(app, '/v1/audit/tree-head', headers)).json;
     const newKid = deps.keys.rotate();
-    append(deps, 1);
+    await append(deps, 1);
     deps.clock.advance(1000);
     const after = (await get(app, '/v1/audit/tree-head', headers)).json;
     const jwks = await jwksOf(app);
@@ -76,7 +77,7 @@ describe('GET /v1/audit/tree-head', () => {
 
 describe('GET /v1/audit/entries', () => {
   it('pages through the exact hashed entries', async () => {
-    const { app, headers } = setup(30);
+    const { app, headers } = await setup(30);
     const all: { index: number; entry: string; leafHash: string }[] = [];
     for (let from = 0; ; ) {
       const res = await get(app, `/v1/audit/entries?from=${from}&limit=7`, headers);
@@ -95,7 +96,7 @@ describe('GET /v1/audit/entries', () => {
   });
 
   it('accepts limit 1000 and rejects 1001, 0, negatives, non-integers and unknown params', async () => {
-    const { app, deps, headers } = setup(1100);
+    const { app, deps, headers } = await setup(1100);
     const max = await get(app, '/v1/audit/entries?limit=1000', headers);
     expect(max.status).toBe(200);
     expect(max.json).toHaveLength(1000);
@@ -105,13 +106,13 @@ describe('GET /v1/audit/entries', () => {
       expect(res.json.error.code, q).toBe('VALIDATION_FAILED');
       expect(res.json.error.requestId).toBeTruthy();
     }
-    expect(deps.audit.size()).toBe(1101);
+    expect(await deps.audit.size()).toBe(1101);
   });
 });
 
 describe('GET /v1/audit/proofs/*', () => {
   it('inclusion proofs for many (index, size) verify against the signed root', async () => {
-    const { app, deps, headers } = setup(40);
+    const { app, deps, headers } = await setup(40);
     const entries = (await get(app, '/v1/audit/entries?limit=1000', headers)).json as { entry: string }[];
     const head = (await get(app, '/v1/audit/tree-head', headers)).json;
     expect(head.size).toBe(41);
@@ -126,23 +127,23 @@ describe('GET /v1/audit/proofs/*', () => {
     for (let size = 1; size <= 41; size += 5) {
       for (let index = 0; index < size; index += 3) {
         const proof = (await get(app, `/v1/audit/proofs/inclusion?index=${index}&size=${size}`, headers)).json.proof.map(fromHex);
-        expect(verifyInclusion(leafHash(entries[index]!.entry), index, size, proof, deps.audit.root(size))).toBe(true);
+        expect(verifyInclusion(leafHash(entries[index]!.entry), index, size, proof, await deps.audit.root(size))).toBe(true);
       }
     }
   });
 
   it('consistency proofs verify between many sizes', async () => {
-    const { app, deps, headers } = setup(40);
+    const { app, deps, headers } = await setup(40);
     for (const [m, n] of [[1, 41], [7, 8], [8, 41], [16, 32], [17, 40], [41, 41], [3, 5]] as const) {
       const res = await get(app, `/v1/audit/proofs/consistency?from=${m}&to=${n}`, headers);
       expect(res.status).toBe(200);
       expect(res.json).toMatchObject({ from: m, to: n });
-      expect(verifyConsistency(m, n, deps.audit.root(m), deps.audit.root(n), res.json.proof.map(fromHex))).toBe(true);
+      expect(verifyConsistency(m, n, await deps.audit.root(m), await deps.audit.root(n), res.json.proof.map(fromHex))).toBe(true);
     }
   });
 
   it('bad numbers → 400 with machine-readable codes', async () => {
-    const { app, headers } = setup(9); // size 10
+    const { app, headers } = await setup(9); // size 10
     const cases: [string, string][] = [
       ['/v1/audit/proofs/inclusion?index=10&size=10', 'INDEX_OUT_OF_RANGE'],
       ['/v1/audit/proofs/inclusion?index=3&size=3', 'INDEX_OUT_OF_RANGE'],
@@ -178,7 +179,7 @@ authSuite('audit routes', () => createTestApp(), [
 
 describe('audit routes with a staff session', () => {
   it('a viewer session may read the audit log', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const { createUser } = await import('../../src/auth/users.js');
     const { systemCtx } = await import('../helpers/deps.js');
     await createUser(systemCtx(deps), { email: 'viewer@example.com', role: 'viewer', password: 'correct horse battery' });

@@ -9,18 +9,19 @@ import { bearer, call } from '../helpers/http.js';
 import { authSuite } from '../helpers/auth-suite.js';
 import { SCOPES } from '../../src/db/schema/api-keys.js';
 import { auditTexts } from './helpers.js';
+import { adminOf } from '../helpers/admin-sql.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-function setup() {
-  const { app, deps } = createTestApp();
-  const admin = bearer(deps, ['admin'], 'bootstrap');
+async function setup() {
+  const { app, deps } = await createTestApp();
+  const admin = await bearer(deps, ['admin'], 'bootstrap');
   return { app, deps, headers: { authorization: admin.authorization }, adminKeyId: admin.keyId };
 }
 
 describe('POST /v1/api-keys', () => {
   it('201 with the key shown once: prefixed, ≥ 32 random bytes, stored only as SHA-256', async () => {
-    const { app, deps, headers } = setup();
+    const { app, deps, headers } = await setup();
     const res = await call(app, 'POST', '/v1/api-keys', { headers, body: { name: 'crm sync', scopes: ['consents:read', 'consents:write', 'consents:read'] } });
     expect(res.status).toBe(201);
     expect(res.json).toEqual({
@@ -33,14 +34,14 @@ describe('POST /v1/api-keys', () => {
       key: expect.stringMatching(/^oubli_sk_[A-Za-z0-9_-]{43}$/),
     });
     expect(Buffer.from(res.json.key.slice(9), 'base64url').length).toBeGreaterThanOrEqual(32);
-    const row = deps.db.$client.prepare('select * from api_keys where id = ?').get(res.json.id) as Record<string, unknown>;
+    const row = (await adminOf(deps.db).all('select * from api_keys where id = ?', res.json.id))[0] as Record<string, unknown>;
     expect(row.hash).toBe(sha256(res.json.key));
     expect(JSON.stringify(row)).not.toContain(res.json.key);
     expect(JSON.stringify(row)).not.toContain(res.json.key.slice(15));
     // the audit entry names the key by id, never its secret
-    const entry = JSON.parse(auditTexts(deps).at(-1)!);
+    const entry = JSON.parse((await auditTexts(deps)).at(-1)!);
     expect(entry).toMatchObject({ type: 'api_key.created', actor: { type: 'api_key' }, data: { keyId: res.json.id, scopes: ['consents:read', 'consents:write'] } });
-    expect(auditTexts(deps).join()).not.toContain(res.json.key.slice(15));
+    expect((await auditTexts(deps)).join()).not.toContain(res.json.key.slice(15));
     // it works right away, within its scopes only
     const key = { authorization: `Bearer ${res.json.key}` };
     expect((await call(app, 'GET', '/v1/audit/tree-head', { headers: key })).status).toBe(403);
@@ -49,17 +50,17 @@ describe('POST /v1/api-keys', () => {
   });
 
   it('two keys never collide', async () => {
-    const { app, headers } = setup();
+    const { app, headers } = await setup();
     const keys = new Set<string>();
     for (let i = 0; i < 20; i++) keys.add((await call(app, 'POST', '/v1/api-keys', { headers, body: { name: `k${i}`, scopes: ['audit:read'] } })).json.key);
     expect(keys.size).toBe(20);
   });
 
   it('bad bodies → 400 and nothing written', async () => {
-    const { app, deps, headers } = setup();
-    const size = deps.audit.size();
-    const count = () => deps.db.$client.prepare('select count(*) from api_keys').pluck().get();
-    const before = count();
+    const { app, deps, headers } = await setup();
+    const size = await deps.audit.size();
+    const count = () => adminOf(deps.db).value('select count(*) from api_keys');
+    const before = await count();
     for (const body of [
       { name: 'x', scopes: [] },
       { name: '', scopes: ['admin'] },
@@ -79,14 +80,14 @@ describe('POST /v1/api-keys', () => {
       expect(res.json.error.details.fields.length).toBeGreaterThan(0);
     }
     expect((await call(app, 'POST', '/v1/api-keys', { headers, raw: '{"name":' })).json.error.code).toBe('INVALID_JSON');
-    expect(deps.audit.size()).toBe(size);
-    expect(count()).toBe(before);
+    expect(await deps.audit.size()).toBe(size);
+    expect(await count()).toBe(before);
   });
 });
 
 describe('GET /v1/api-keys', () => {
   it('lists keys, newest first, never with the key or its hash', async () => {
-    const { app, deps, headers } = setup();
+    const { app, deps, headers } = await setup();
     deps.clock.advance(1000); // ids made within one ms are not ordered
     const a = (await call(app, 'POST', '/v1/api-keys', { headers, body: { name: 'a', scopes: ['audit:read'] } })).json;
     deps.clock.advance(1000);
@@ -101,7 +102,7 @@ describe('GET /v1/api-keys', () => {
 
 describe('DELETE /v1/api-keys/{id}', () => {
   it('revokes: the key stops working at once, the revocation is audited, a second revoke is 404', async () => {
-    const { app, deps, headers } = setup();
+    const { app, deps, headers } = await setup();
     const k = (await call(app, 'POST', '/v1/api-keys', { headers, body: { name: 'soon gone', scopes: ['audit:read'] } })).json;
     const auth = { authorization: `Bearer ${k.key}` };
     expect((await call(app, 'GET', '/v1/audit/entries', { headers: auth })).status).toBe(200);
@@ -111,20 +112,20 @@ describe('DELETE /v1/api-keys/{id}', () => {
     const after = await call(app, 'GET', '/v1/audit/entries', { headers: auth });
     expect(after.status).toBe(401);
     expect(after.json.error.code).toBe('INVALID_API_KEY');
-    const entry = JSON.parse(auditTexts(deps).at(-1)!);
+    const entry = JSON.parse((await auditTexts(deps)).at(-1)!);
     expect(entry).toMatchObject({ type: 'api_key.revoked', data: { keyId: k.id } });
     const listed = (await call(app, 'GET', '/v1/api-keys', { headers })).json.keys.find((x: { id: string }) => x.id === k.id);
     expect(listed.revokedAt).toBe(new Date(deps.now()).toISOString());
-    const size = deps.audit.size();
+    const size = await deps.audit.size();
     const again = await call(app, 'DELETE', `/v1/api-keys/${k.id}`, { headers });
     expect(again.status).toBe(404);
     expect(again.json.error.code).toBe('API_KEY_NOT_FOUND');
     expect((await call(app, 'DELETE', '/v1/api-keys/key_does_not_exist', { headers })).status).toBe(404);
-    expect(deps.audit.size()).toBe(size);
+    expect(await deps.audit.size()).toBe(size);
   });
 
   it('an admin key can revoke itself, and is refused on its next call', async () => {
-    const { app, headers, adminKeyId } = setup();
+    const { app, headers, adminKeyId } = await setup();
     expect((await call(app, 'DELETE', `/v1/api-keys/${adminKeyId}`, { headers })).status).toBe(204);
     expect((await call(app, 'GET', '/v1/api-keys', { headers })).status).toBe(401);
   });
@@ -132,7 +133,7 @@ describe('DELETE /v1/api-keys/{id}', () => {
 
 describe('Authorization header handling', () => {
   it('malformed bearer headers → 401 INVALID_API_KEY (never a session fallback)', async () => {
-    const { app } = setup();
+    const { app } = await setup();
     for (const authorization of ['Bearer', 'Basic abc', 'Bearer a b', 'bearer nope', `Bearer oubli_sk_${'a'.repeat(200)}`, 'Bearer ']) {
       const res = await call(app, 'GET', '/v1/api-keys', { headers: { authorization } });
       expect(res.status, authorization).toBe(401);

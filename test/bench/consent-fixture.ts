@@ -13,7 +13,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import canonicalize from 'canonicalize';
 import pino from 'pino';
-import { migrateDatabase, openDatabase, type Db } from '../../src/db/client.js';
+import Sqlite, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
+import type { Database } from '../../src/db/database.js';
+import { SqliteDatabase } from '../../src/db/sqlite.js';
+import { PostgresDatabase } from '../../src/db/postgres.js';
+import { PG_MIGRATIONS, SQLITE_MIGRATIONS } from '../../src/db/open.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { leafHash, verifyInclusion } from '../../src/audit/verify.js';
 import { fastLeafHash, fastNodeHash } from '../../src/audit/hash.js';
@@ -21,9 +25,11 @@ import { SigningKeys } from '../../src/audit/keys.js';
 import { TreeHeads } from '../../src/audit/tree-heads.js';
 import { loadConfig } from '../../src/config.js';
 import { createIdGenerator, encodeTime } from '../../src/ids.js';
-import { newLogId, openLogId } from '../../src/audit/log-id.js';
+import { newLogId } from '../../src/audit/log-id.js';
 import type { Ctx } from '../../src/deps.js';
 import { createPurpose } from '../../src/consent/purposes.js';
+import { PurposeCatalog } from '../../src/consent/catalog.js';
+import { ConsentWriter } from '../../src/consent/record.js';
 import { subjectRefFromKey } from '../../src/subjects/service.js';
 import { sealSubjectKey } from '../../src/subjects/key-seal.js';
 import { HealthChecks } from '../../src/deployment/health.js';
@@ -34,10 +40,22 @@ export const emailOf = (i: number) => `person${i}@bench.example`;
 /** Fixed, so the fixture and the bench server (another process) open the same sealed keys. */
 const BENCH_MASTER_KEY = createHash('sha256').update('oubli bench master key').digest();
 
-export function benchCtx(db: Db): Ctx {
+/** The bench's store: a SQLite file path, or a postgres:// URL. */
+export async function openBenchDatabase(target: string): Promise<Database> {
+  if (target.startsWith('postgres')) {
+    return PostgresDatabase.open({ url: target, migrationsFolder: PG_MIGRATIONS, poolSize: Number(process.env.BENCH_POOL ?? 10), applicationName: 'oubli-bench' });
+  }
+  return SqliteDatabase.open(target, { migrationsFolder: SQLITE_MIGRATIONS });
+}
+
+/** The service's dependencies over `db`, as src/runtime.ts builds them (ephemeral signing key). */
+export async function benchCtx(db: Database): Promise<Ctx> {
   const now = Date.now;
-  const audit = new AuditLog(db.$client, now);
+  const audit = new AuditLog(db, now);
   const keys = SigningKeys.ephemeral(now);
+  const logId = await audit.open(newLogId(undefined));
+  const purposes = new PurposeCatalog(db);
+  await purposes.start();
   return {
     config: loadConfig({ OUBLI_DATA_DIR: '/tmp/oubli-bench-unused' }),
     db,
@@ -46,15 +64,33 @@ export function benchCtx(db: Db): Ctx {
     logger: pino({ level: 'silent' }),
     audit,
     keys,
-    treeHeads: new TreeHeads(db.$client, audit, keys, openLogId(db.$client, newLogId(undefined), now()), now),
+    treeHeads: new TreeHeads(db, audit, keys, logId, now),
     secrets: { pseudonymKey: randomBytes(32), masterKey: BENCH_MASTER_KEY },
     connectors: [],
     requireApproval: [],
     health: new HealthChecks(now),
     uniqueIdentityTypes: ['email', 'customer_id', 'loyalty_card'],
+    purposes,
+    consentWrites: new ConsentWriter(db),
     startup: { ready: true },
     actor: { type: 'system', id: 'bench' },
   };
+}
+
+/** Creates the bench's five purposes. */
+export async function createBenchPurposes(ctx: Ctx): Promise<void> {
+  const texts = (id: string) => ({ fr: `Texte de la finalité ${id}.`, en: `Text of purpose ${id}.` });
+  for (const id of BENCH_PURPOSES) {
+    await createPurpose(ctx, {
+      id,
+      title: { fr: id, en: id },
+      text: texts(id),
+      legalBasis: 'dpv:Consent',
+      channels: ['email', 'web'],
+      validityDays: id === 'analytics' ? 395 : null,
+      gpcApplies: id === 'targeted-ads' || id === 'partner-offers',
+    });
+  }
 }
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
@@ -83,7 +119,7 @@ function fastIds(start: number) {
  * per-call cost of better-sqlite3 is paid once per ROWS rows instead of once per row. The
  * parameter array is allocated once and reused (no garbage per row).
  */
-function inserter(sqlite: Db['$client'], head: string, cols: number, rows = 128) {
+function inserter(sqlite: SqliteConnection, head: string, cols: number, rows = 128) {
   const one = `(${Array.from({ length: cols }, () => '?').join(', ')})`;
   const full = sqlite.prepare(`${head} values ${Array.from({ length: rows }, () => one).join(', ')}`);
   const single = sqlite.prepare(`${head} values ${one}`);
@@ -121,12 +157,16 @@ export interface LoadResult {
 }
 
 /** Creates (replacing) the fixture at `path`. */
-export function loadFixture(path: string, people: number, log: (s: string) => void = () => {}): LoadResult {
+export async function loadFixture(path: string, people: number, log: (s: string) => void = () => {}): Promise<LoadResult> {
   for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) rmSync(f);
   const t0 = performance.now();
-  const db = openDatabase(path);
-  migrateDatabase(db);
-  const sqlite = db.$client;
+  {
+    // Schema, audit log and catalogue through oubli itself.
+    const db = SqliteDatabase.open(path, { migrationsFolder: SQLITE_MIGRATIONS });
+    await createBenchPurposes(await benchCtx(db));
+    await db.close();
+  }
+  const sqlite = new Sqlite(path);
   // Bulk-load settings (this connection only, except journal_mode which the next open resets
   // to WAL): no rollback journal, no fsync, a big page cache.
   sqlite.pragma('journal_mode = DELETE');
@@ -136,19 +176,6 @@ export function loadFixture(path: string, people: number, log: (s: string) => vo
   // The generated rows are consistent by construction (a person's row before its key and
   // identifier): no foreign-key probe per inserted row.
   sqlite.pragma('foreign_keys = OFF');
-  const ctx = benchCtx(db);
-  const texts = (id: string) => ({ fr: `Texte de la finalité ${id}.`, en: `Text of purpose ${id}.` });
-  for (const id of BENCH_PURPOSES) {
-    createPurpose(ctx, {
-      id,
-      title: { fr: id, en: id },
-      text: texts(id),
-      legalBasis: 'dpv:Consent',
-      channels: ['email', 'web'],
-      validityDays: id === 'analytics' ? 395 : null,
-      gpcApplies: id === 'targeted-ads' || id === 'partner-offers',
-    });
-  }
 
   // Indexes whose keys arrive in random order are built once at the end (a sort) instead of
   // row by row; they are recreated from their own stored definitions, so the schema is unchanged.
@@ -179,7 +206,7 @@ export function loadFixture(path: string, people: number, log: (s: string) => vo
     node: inserter(sqlite, 'insert into audit_nodes (level, idx, hash)', 3),
   };
   // Merkle frontier: left[l] = hash of the complete left node at level l awaiting its sibling.
-  let index = ctx.audit.size();
+  let index = sqlite.prepare('select count(*) from audit_entries').pluck().get() as number;
   const left: Uint8Array[] = [];
   {
     let level = 0;
@@ -187,7 +214,9 @@ export function loadFixture(path: string, people: number, log: (s: string) => vo
       const k = Math.floor(index / 2 ** level);
       if (k % 2 === 1) {
         left[level] = Buffer.from(
-          level === 0 ? ctx.audit.leafHashAt(k - 1) : (sqlite.prepare('select hash from audit_nodes where level = ? and idx = ?').pluck().get(level, k - 1) as Buffer),
+          level === 0
+            ? (sqlite.prepare('select leaf_hash from audit_entries where idx = ?').pluck().get(k - 1) as Buffer)
+            : (sqlite.prepare('select hash from audit_nodes where level = ? and idx = ?').pluck().get(level, k - 1) as Buffer),
         );
       }
       level++;
@@ -262,20 +291,24 @@ export function loadFixture(path: string, people: number, log: (s: string) => vo
   log(`  deferred indexes: ${((performance.now() - ti) / 1000).toFixed(1)} s`);
   sqlite.pragma('foreign_keys = ON');
   log(`  indexes built (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  sqlite.close();
   const ms = performance.now() - t0;
-  // Spot-check the bulk-written log: random entries hash to their stored leaf and are proven
-  // included in the root of the whole tree (RFC 9162 verifier of src/audit/verify.ts).
-  const size = ctx.audit.size();
-  const root = ctx.audit.root(size);
+  // Opening the log brings its sequencer (size, right frontier, root) up to the bulk-written
+  // entries, from the stored nodes. Then random entries are spot-checked: they hash to their
+  // stored leaf and are proven included in the root of the whole tree (src/audit/verify.ts).
+  const db = SqliteDatabase.open(path, { migrationsFolder: SQLITE_MIGRATIONS });
+  const ctx = await benchCtx(db);
+  const size = await ctx.audit.size();
+  const root = await ctx.audit.root(size);
   for (let k = 0; k < 200; k++) {
     const i = Math.floor(Math.random() * size);
-    const [e] = ctx.audit.entries(i, 1);
+    const [e] = await ctx.audit.entries(i, 1);
     const leaf = leafHash(e!.entry);
-    if (Buffer.compare(Buffer.from(leaf), Buffer.from(e!.leafHash)) !== 0 || !verifyInclusion(leaf, i, size, ctx.audit.inclusionProof(i, size), root)) {
+    if (Buffer.compare(Buffer.from(leaf), Buffer.from(e!.leafHash)) !== 0 || !verifyInclusion(leaf, i, size, await ctx.audit.inclusionProof(i, size), root)) {
       throw new Error(`bulk-loaded audit entry ${i} does not verify`);
     }
   }
   log(`  audit log spot-checked: 200 random entries verify against the root of ${size.toLocaleString('en')}`);
-  sqlite.close();
+  await db.close();
   return { people, events, auditEntries: events, ms };
 }

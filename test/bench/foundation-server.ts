@@ -19,7 +19,7 @@ if (kind === 'bare') {
   bare.get('/healthz', (c) => c.json({ status: 'ok' }));
   fetchFn = bare.fetch;
 } else {
-  const deps = buildDeps(loadConfig({ OUBLI_DATA_DIR: mkdtempSync(join(tmpdir(), 'oubli-bench-srv-')), OUBLI_LOG_LEVEL: 'silent' }));
+  const deps = await buildDeps(loadConfig({ OUBLI_DATA_DIR: mkdtempSync(join(tmpdir(), 'oubli-bench-srv-')), OUBLI_LOG_LEVEL: 'silent' }));
   fetchFn = createApp(deps).fetch;
 }
 const server = await listen(fetchFn);

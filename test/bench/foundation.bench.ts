@@ -5,6 +5,10 @@
  *  - `oubli audit verify` on 1M entries         (the real CLI, spawned on the data dir)
  *  - GET /healthz throughput                    vs a bare Hono hello-world (autocannon, 50 conns)
  *  - cold start of `oubli serve` to /readyz 200 (fresh and existing data dir)
+ *  - PostgreSQL (issue 8): audit append in batches, one process and three at once, vs raw
+ *    batched inserts of the same rows; `oubli audit verify` on that log. Skipped when no server
+ *    answers at OUBLI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+ * Compare with an older commit in the same run: `npx tsx test/bench/compare.ts foundation`.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,7 +20,9 @@ import { loadConfig } from '../../src/config.js';
 import { buildDeps } from '../../src/runtime.js';
 import { fork } from 'node:child_process';
 import type { AuditInput } from '../../src/audit/log.js';
+import type { SqliteDatabase } from '../../src/db/sqlite.js';
 import { load, median, percentile, report } from './util.js';
+import { benchAppendInputs, postgresAppend } from './foundation-pg.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/oubli.js');
@@ -31,26 +37,19 @@ const temp = (label: string) => {
 const fmt = (n: number, unit = '') => `${Math.round(n).toLocaleString('en-US')}${unit}`;
 const ms = (n: number) => `${n.toFixed(3)} ms`;
 
-function inputs(start: number, n: number): AuditInput[] {
-  return Array.from({ length: n }, (_, i) => ({
-    type: 'consent.recorded',
-    actor: { type: 'api_key' as const, id: 'key_01j9z3x8k2m4n6p8r0s2t4v6w8' },
-    subjectRef: `sref_${(start + i).toString(36).padStart(22, '0')}`,
-    requestId: (start + i) % 4 === 0 ? `req_01j9z3x8k2m4n6p8r0s2t4${(start + i) % 1000}` : undefined,
-    data: { purpose: 'newsletter', granted: (start + i) % 2 === 0, channel: 'web', textVersion: 3 },
-  }));
-}
+const inputs: (start: number, n: number) => AuditInput[] = benchAppendInputs;
 
 function env(dataDir: string, extra: Record<string, string> = {}) {
-  const e: NodeJS.ProcessEnv = { ...process.env, OUBLI_DATA_DIR: dataDir, OUBLI_LOG_LEVEL: 'silent', ...extra };
+  const e: NodeJS.ProcessEnv = { ...process.env, OUBLI_DATA_DIR: dataDir, OUBLI_LOG_LEVEL: 'silent' };
   delete e.OUBLI_CONFIG;
-  return e;
+  delete e.OUBLI_DATABASE_URL; // the SQLite figures are the embedded store's
+  return { ...e, ...extra };
 }
 
-function run(args: string[], dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+function run(args: string[], dataDir: string, extra: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const t0 = performance.now();
   return new Promise((res) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: env(dataDir), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: env(dataDir, extra), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -135,47 +134,47 @@ async function main() {
   raw.close();
 
   const dataDir = temp('log');
-  const deps = buildDeps(loadConfig({ OUBLI_DATA_DIR: dataDir, OUBLI_LOG_LEVEL: 'silent' }));
+  const deps = await buildDeps(loadConfig({ OUBLI_DATA_DIR: dataDir, OUBLI_LOG_LEVEL: 'silent' }));
   t = performance.now();
-  for (let b = 0; b < N_APPEND; b += BATCH) deps.audit.appendMany(sample.slice(b, b + BATCH));
+  for (let b = 0; b < N_APPEND; b += BATCH) await deps.audit.appendMany(deps.db, sample.slice(b, b + BATCH));
   const appendRate = N_APPEND / ((performance.now() - t) / 1000);
 
   // ---------------------------------------------------------------- 2. a 1M-entry log
   t = performance.now();
   await deps.treeHeads.sign();
   for (let b = N_APPEND; b < TOTAL; b += 10_000) {
-    for (let c = b; c < b + 10_000 && c < TOTAL; c += BATCH) deps.audit.appendMany(inputs(c, Math.min(BATCH, TOTAL - c)));
+    for (let c = b; c < b + 10_000 && c < TOTAL; c += BATCH) await deps.audit.appendMany(deps.db, inputs(c, Math.min(BATCH, TOTAL - c)));
     if ((b + 10_000) % 100_000 === 0) await deps.treeHeads.sign();
   }
   await deps.treeHeads.sign();
   const buildS = (performance.now() - t) / 1000;
-  const size = deps.audit.size();
+  const size = await deps.audit.size();
 
   const rand = (n: number) => Math.floor(Math.random() * n);
-  for (let i = 0; i < 200; i++) deps.audit.inclusionProof(rand(size), size); // warm-up
+  for (let i = 0; i < 200; i++) await deps.audit.inclusionProof(rand(size), size); // warm-up
   const inc: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const idx = rand(size);
     const t0 = performance.now();
-    deps.audit.inclusionProof(idx, size);
+    await deps.audit.inclusionProof(idx, size);
     inc.push(performance.now() - t0);
   }
   const con: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const m = 1 + rand(size - 1);
     const t0 = performance.now();
-    deps.audit.consistencyProof(m, size);
+    await deps.audit.consistencyProof(m, size);
     con.push(performance.now() - t0);
   }
   // baseline: one raw point read of a stored node
-  const pt = deps.db.$client.prepare('select hash from audit_nodes where level = ? and idx = ?').pluck();
+  const pt = (deps.db as SqliteDatabase).reader.prepare('select hash from audit_nodes where level = ? and idx = ?').pluck();
   const point: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const t0 = performance.now();
     pt.get(3, rand(size >> 3));
     point.push(performance.now() - t0);
   }
-  deps.db.$client.close();
+  await deps.db.close();
 
   // ---------------------------------------------------------------- 3. oubli audit verify on 1M
   const verify = await run(['audit', 'verify'], dataDir);
@@ -226,6 +225,10 @@ async function main() {
     spawn(process.execPath, ['-e', '0']).on('close', () => res(performance.now() - t0));
   });
 
+  // ---------------------------------------------------------------- 6. PostgreSQL
+  const pgDir = temp('pg');
+  const pg = await postgresAppend({ batch: BATCH, run: (args, extra) => run(args, pgDir, extra) });
+
   report('audit log (append)', [
     { metric: `append, batches of ${BATCH} (${fmt(N_APPEND)} entries)`, value: fmt(appendRate, '/s'), baseline: fmt(rawRate, '/s'), target: '≥ 50,000/s', ok: appendRate >= 50_000 },
     { metric: '  baseline: raw SHA-256 of the same entries', value: fmt(shaRate, '/s'), target: '—', ok: true },
@@ -263,6 +266,8 @@ async function main() {
     { metric: '  all runs (fresh | existing)', value: `${fresh.map((x) => x.toFixed(0)).join('/')} | ${existing.map((x) => x.toFixed(0)).join('/')}`, target: '—', ok: true },
     { metric: '  baseline: bare `node -e 0`', value: `${bareNode.toFixed(0)} ms`, target: '—', ok: true },
   ]);
+  if (pg) report(pg.title, pg.rows);
+  else console.log('\nPostgreSQL: no server at OUBLI_BENCH_DATABASE_URL — skipped');
 }
 
 try {

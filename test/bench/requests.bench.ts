@@ -63,10 +63,10 @@ function unionMs(from: number, to: number): number {
   return total;
 }
 
-function freshDeps(dataDir: string, connectors: Connector[]): { deps: Deps; auth: Record<string, string>; app: ReturnType<typeof createApp> } {
-  const deps = buildDeps(loadConfig({ OUBLI_DATA_DIR: dataDir, OUBLI_LOG_LEVEL: 'silent' }), { logger: pino({ level: 'silent' }) });
+async function freshDeps(dataDir: string, connectors: Connector[]): Promise<{ deps: Deps; auth: Record<string, string>; app: ReturnType<typeof createApp> }> {
+  const deps = await buildDeps(loadConfig({ OUBLI_DATA_DIR: dataDir, OUBLI_LOG_LEVEL: 'silent' }), { logger: pino({ level: 'silent' }) });
   deps.connectors = connectors;
-  const key = createApiKey({ ...deps, actor: { type: 'cli', id: 'bench' } }, { name: 'bench', scopes: ['requests:read', 'requests:write', 'requests:verify'] });
+  const key = await createApiKey({ ...deps, actor: { type: 'cli', id: 'bench' } }, { name: 'bench', scopes: ['requests:read', 'requests:write', 'requests:verify'] });
   return { deps, auth: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' }, app: createApp(deps) };
 }
 
@@ -124,7 +124,7 @@ for (const c of silos) await c.init?.();
       },
     };
   });
-  const { deps, auth, app } = freshDeps(join(run, 'many'), many);
+  const { deps, auth, app } = await freshDeps(join(run, 'many'), many);
   const engine = new Engine(deps);
   let peakRss = 0;
   gc();
@@ -140,24 +140,25 @@ for (const c of silos) await c.init?.();
   const tErasure = performance.now();
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  const st = deps.db.$client.prepare('select status from requests where id = ?').pluck();
-  const nTasks = deps.db.$client.prepare('select count(*) from tasks where request_id = ?').pluck();
+  const st = async (id: string) => (await deps.db.requests.get(id))?.status;
+  const nTasks = async (id: string) => (await deps.db.tasks.ofRequest(id)).filter((t) => t.phase !== 'finalize').length;
+  const [accessStatus, erasureStatus, accessTasks, erasureTasks] = [await st(access), await st(erasure), await nTasks(access), await nTasks(erasure)];
   const growth = (peakRss - rss0) / 1048576;
   gc();
   const retained = (process.memoryUsage().heapUsed - heap0) / 1048576;
   report('4. one request with 1,000 connector tasks (1,000 synthetic connectors)', [
-    { metric: `access: ${nTasks.get(access)} tasks + 1,000-CSV ZIP, ${st.get(access)}`, value: fmt(tAccess - t0), target: 'completes', ok: st.get(access) === 'completed' },
-    { metric: `erasure: ${nTasks.get(erasure)} tasks (access, erase, verify), ${st.get(erasure)}`, value: fmt(tErasure - tAccess), target: 'completes', ok: st.get(erasure) === 'completed' },
+    { metric: `access: ${accessTasks} tasks + 1,000-CSV ZIP, ${accessStatus}`, value: fmt(tAccess - t0), target: 'completes', ok: accessStatus === 'completed' },
+    { metric: `erasure: ${erasureTasks} tasks (access, erase, verify), ${erasureStatus}`, value: fmt(tErasure - tAccess), target: 'completes', ok: erasureStatus === 'completed' },
     { metric: 'peak RSS growth during both', value: `${growth.toFixed(0)} MB`, baseline: `${(rss0 / 1048576).toFixed(0)} MB before`, target: '≤ 150 MB', ok: growth <= 150 },
     { metric: 'heap retained afterwards (after GC)', value: `${retained.toFixed(1)} MB`, baseline: `${(heap0 / 1048576).toFixed(0)} MB before`, target: '≤ 10 MB', ok: retained <= 10 },
   ]);
-  deps.db.$client.close();
+  await deps.db.close();
 }
 
 // --- 1. one erasure across the 5 demo silos ---------------------------------------------------
 const single = { total: [] as number[], overhead: [] as number[], connectors: [] as number[], direct: [] as number[] };
 {
-  const { deps, auth, app } = freshDeps(join(run, 'one'), silos.map(timed));
+  const { deps, auth, app } = await freshDeps(join(run, 'one'), silos.map(timed));
   const engine = new Engine(deps);
   for (let i = 0; i < 25; i++) {
     const p = demoCustomer(1 + ((i * 3989) % CUSTOMERS));
@@ -166,7 +167,7 @@ const single = { total: [] as number[], overhead: [] as number[], connectors: []
     const id = await submit(app, auth, { type: 'erasure', identities: [{ type: 'email', value: p.email }], verified: true });
     await engine.runUntilIdle();
     const t1 = performance.now();
-    const status = deps.db.$client.prepare('select status from requests where id = ?').pluck().get(id);
+    const status = (await deps.db.requests.get(id))?.status;
     if (status !== 'completed') throw new Error(`erasure ended ${status}`);
     if (i < 5) continue; // warm-up
     single.total.push(t1 - t0);
@@ -190,7 +191,7 @@ const single = { total: [] as number[], overhead: [] as number[], connectors: []
     await Promise.all(silos.map((c) => c.access(who, ctx)));
     single.direct.push(performance.now() - t0);
   }
-  deps.db.$client.close();
+  await deps.db.close();
 }
 report('1. one verified erasure across the 5 demo silos (100,000 customers), submit → completed, 20 runs', [
   { metric: 'submit → completed, median', value: fmt(median(single.total)), baseline: `${fmt(median(single.direct))} by hand`, target: '≤ 1000 ms', ok: median(single.total) <= 1000 },
@@ -201,7 +202,7 @@ report('1. one verified erasure across the 5 demo silos (100,000 customers), sub
 
 // --- 2. 1,000 erasure requests at once -----------------------------------------------------------
 {
-  const { deps, auth, app } = freshDeps(join(run, 'thousand'), silos.map(timed));
+  const { deps, auth, app } = await freshDeps(join(run, 'thousand'), silos.map(timed));
   const engine = new Engine(deps, { pollMs: 50 });
   engine.start();
   intervals = [];
@@ -211,14 +212,14 @@ report('1. one verified erasure across the 5 demo silos (100,000 customers), sub
     Array.from({ length: 1000 }, (_, i) => submit(app, auth, { type: 'erasure', identities: [{ type: 'email', value: demoCustomer(2 + i * 97).email }], verified: true })),
   );
   const tSubmitted = performance.now();
-  const count = deps.db.$client.prepare("select count(*) from requests where status in ('completed', 'needs_attention', 'failed')").pluck();
-  while ((count.get() as number) < ids.length) await new Promise((r) => setTimeout(r, 20));
+  while ((await deps.db.requests.countByStatus(['completed', 'needs_attention', 'failed'])) < ids.length) await new Promise((r) => setTimeout(r, 20));
   const t1 = performance.now();
   const cpu = process.cpuUsage(cpu0);
   const cpuS = (cpu.user + cpu.system) / 1e6;
   await engine.stop();
-  const bad = deps.db.$client.prepare("select count(*) from requests where status != 'completed'").pluck().get() as number;
-  const tasks = deps.db.$client.prepare('select count(*) from tasks').pluck().get() as number;
+  const bad = ids.length - (await deps.db.requests.countByStatus(['completed']));
+  let tasks = 0;
+  for (const id of ids) tasks += (await deps.db.tasks.ofRequest(id)).length;
   const rps = ids.length / ((t1 - t0) / 1000);
   const inside = unionMs(t0, t1);
   report(`2. 1,000 erasure requests submitted at once (${tasks} tasks), background worker`, [
@@ -228,7 +229,7 @@ report('1. one verified erasure across the 5 demo silos (100,000 customers), sub
     { metric: 'time to accept the 1,000 submissions', value: fmt(tSubmitted - t0), target: '—', ok: true },
     { metric: 'wall time with a connector call running', value: fmt(inside), baseline: fmt(t1 - t0), target: '—', ok: true },
   ]);
-  deps.db.$client.close();
+  await deps.db.close();
 }
 
 // --- 3. access export of 100,000 records in a spawned service: peak RSS -------------------------

@@ -1,19 +1,19 @@
 /**
  * Tamper-evidence against a database administrator, through the real CLI (`node bin/oubli.js`):
- * the SQLite file is edited directly, as someone with access to the database but not to the
- * signing keys would. Each attack below passed `oubli audit verify` before checkpoints, key
+ * the store (the SQLite file, or the data dir's PostgreSQL database) is edited directly, as
+ * someone with access to the database but not to the signing keys would. Each attack below passed `oubli audit verify` before checkpoints, key
  * retirement, typ and log-id checks existed.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
 import { CompactSign, importJWK, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { nodeHash } from '../../src/audit/verify.js';
 import { openNote, parseCheckpoint, parseVerifierKey } from '../../src/audit/note.js';
 import { requestReceipt } from '../../src/requests/receipt.js';
 import type { DsrRequest } from '../../src/db/schema/requests.js';
-import { oubli, serve, tempDir } from './helpers.js';
+import { adminOfDir, oubli, serve, tempDir } from './helpers.js';
+import type { AdminSql } from '../helpers/admin-sql.js';
 import { checkpointFile, goodLog, inProcess, rebuildNodes, rewrite, tampered, withoutCheckpointFile } from './tamper.js';
 
 const T = 120_000;
@@ -27,16 +27,16 @@ function expectFailure(res: { code: number | null; stdout: string; stderr: strin
 }
 
 /** Deletes entries from `size` on, with their subtree nodes and the heads that covered them. */
-function truncate(db: SqliteConnection, size: number) {
-  db.prepare('delete from audit_entries where idx >= ?').run(size);
-  db.prepare('delete from audit_nodes where (idx + 1) * (1 << level) > ?').run(size);
-  db.prepare('delete from audit_tree_heads where size > ?').run(size);
+async function truncate(db: AdminSql, size: number) {
+  await db.run('delete from audit_entries where idx >= ?', size);
+  await db.run('delete from audit_nodes where (idx + 1) * (1 << level) > ?', size);
+  await db.run('delete from audit_tree_heads where size > ?', size);
 }
 
 /** Rewrites entries [from, to) consistently: texts, leaf hashes and every node. */
-function rewriteRange(db: SqliteConnection, from: number, to: number) {
-  for (let i = from; i < to; i++) rewrite(db, i, (e) => (e.data.note = 'forged'), true);
-  rebuildNodes(db);
+async function rewriteRange(db: AdminSql, from: number, to: number) {
+  for (let i = from; i < to; i++) await rewrite(db, i, (e) => (e.data.note = 'forged'), true);
+  await rebuildNodes(db);
 }
 
 const payloadOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString()) as { log: string; size: number; root: string; timestamp: number };
@@ -53,7 +53,7 @@ async function saveCheckpoint(dir: string): Promise<string> {
 describe('audit verify: the attacks of the security review', () => {
   it('the last entries deleted together with their tree heads: caught by the data dir checkpoint and by a saved one', { timeout: T }, async () => {
     const good = await goodLog();
-    const dir = tampered(good, (db) => truncate(db, 30));
+    const dir = await tampered(good, (db) => truncate(db, 30));
     expectFailure(await verify(dir), /entry 30: missing — the log was truncated to 30 entries, but this data dir's latest checkpoint \(audit\/latest-checkpoint\) covers 40/);
     const saved = await saveCheckpoint(good);
     // The database alone cannot tell a truncation from a shorter log; a checkpoint kept elsewhere can.
@@ -64,24 +64,24 @@ describe('audit verify: the attacks of the security review', () => {
 
   it('every entry rewritten and every head deleted: no signed head covers the entries', { timeout: T }, async () => {
     const good = await goodLog();
-    const edit = (db: SqliteConnection) => {
-      rewriteRange(db, 0, 40);
-      db.exec('delete from audit_tree_heads');
+    const edit = async (db: AdminSql) => {
+      await rewriteRange(db, 0, 40);
+      await db.exec('delete from audit_tree_heads');
     };
-    expectFailure(await verify(tampered(good, edit)), /entry 0: the log was rewritten — its first 40 entries do not match this data dir's latest checkpoint/);
-    const dbOnly = withoutCheckpointFile(tampered(good, edit));
+    expectFailure(await verify(await tampered(good, edit)), /entry 0: the log was rewritten — its first 40 entries do not match this data dir's latest checkpoint/);
+    const dbOnly = withoutCheckpointFile(await tampered(good, edit));
     expectFailure(await verify(dbOnly), /entry 0: entries 0–39 are covered by no signed tree head/);
   });
 
   it('a suffix after a kept head rewritten, later heads deleted: an unsigned tail, fatal with --strict or a checkpoint', { timeout: T }, async () => {
     const good = await goodLog();
-    const edit = (db: SqliteConnection) => {
-      rewriteRange(db, 20, 40);
-      db.exec('delete from audit_tree_heads where size > 20');
+    const edit = async (db: AdminSql) => {
+      await rewriteRange(db, 20, 40);
+      await db.exec('delete from audit_tree_heads where size > 20');
     };
-    expectFailure(await verify(tampered(good, edit)), /entry 20: the log was rewritten — its first 40 entries do not match this data dir's latest checkpoint/);
+    expectFailure(await verify(await tampered(good, edit)), /entry 20: the log was rewritten — its first 40 entries do not match this data dir's latest checkpoint/);
     const saved = await saveCheckpoint(good);
-    const dir = withoutCheckpointFile(tampered(good, edit));
+    const dir = withoutCheckpointFile(await tampered(good, edit));
     const lenient = await verify(dir);
     expect(lenient.code).toBe(0);
     expect(lenient.stderr).toMatch(/warning: entries 20–39 come after the newest signed tree head \(size 20\): no signature covers them yet/);
@@ -100,24 +100,22 @@ describe('audit verify: the attacks of the security review', () => {
     expect(ok.code, ok.stderr).toBe(0); // 4 heads by the old key, 1 by the new one
     expect(ok.stdout).toMatch(/^audit log ok: 41 entries, 5 signed tree heads/);
 
-    const db = new Database(join(good, 'oubli.db'), { readonly: true });
-    const last = payloadOf(db.prepare('select jws from audit_tree_heads where size = 41').pluck().get() as string);
-    db.close();
+    const db = await adminOfDir(good, { readonly: true });
+    const last = payloadOf(await db.value<string>('select jws from audit_tree_heads where size = 41'));
+    await db.close();
     const key = await importJWK(leaked, 'EdDSA');
     /** Rewrites the last entry and signs a head over it with the leaked key, dated `timestamp`. */
     const forged = async (timestamp: number) => {
-      const dir = tampered(good, (db) => {
-        rewriteRange(db, 40, 41);
-        db.exec('delete from audit_tree_heads where size = 41');
+      const dir = await tampered(good, async (db) => {
+        await rewriteRange(db, 40, 41);
+        await db.exec('delete from audit_tree_heads where size = 41');
+        const root = await rootOf(db, 41);
+        const payload = { log: last.log, size: 41, root, timestamp };
+        const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+          .setProtectedHeader({ alg: 'EdDSA', kid: leaked.kid!, typ: 'oubli-sth+jws' })
+          .sign(key);
+        await db.run('insert into audit_tree_heads (size, root, timestamp, kid, jws) values (?, ?, ?, ?, ?)', 41, root, timestamp, leaked.kid!, jws);
       });
-      const db = new Database(join(dir, 'oubli.db'));
-      const root = rootOf(db, 41);
-      const payload = { log: last.log, size: 41, root, timestamp };
-      const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-        .setProtectedHeader({ alg: 'EdDSA', kid: leaked.kid!, typ: 'oubli-sth+jws' })
-        .sign(key);
-      db.prepare('insert into audit_tree_heads (size, root, timestamp, kid, jws) values (?, ?, ?, ?, ?)').run(41, root, timestamp, leaked.kid, jws);
-      db.close();
       return withoutCheckpointFile(dir);
     };
     // Only the key check stands between these forgeries and a pass: the checkpoint file is gone.
@@ -130,30 +128,29 @@ describe('audit verify: the attacks of the security review', () => {
     const retired = JSON.parse(readFileSync(join(good, 'keys', keyFile!), 'utf8')) as { notAfter: number; jwk: JWK };
     expect(retired.jwk.d).toBeUndefined();
     expect(retired.notAfter).toBeLessThanOrEqual(rotatedAt);
-    const { app, close } = inProcess(good);
+    const { app, close } = await inProcess(good);
     const jwks = (await (await app.request('/.well-known/jwks.json')).json()) as { keys: { kid: string; notAfter?: number }[] };
-    close();
+    await close();
     expect(jwks.keys.find((k) => k.kid === leaked.kid)).toMatchObject({ notAfter: retired.notAfter });
     expect(jwks.keys.filter((k) => k.notAfter === undefined)).toHaveLength(1);
   });
 
   it('a head JWS of another typ, or of another log, signed by the right key, is rejected', { timeout: T }, async () => {
     const good = await goodLog();
-    const { deps, close } = inProcess(good);
-    const db0 = deps.db.$client;
-    const head20 = payloadOf(db0.prepare('select jws from audit_tree_heads where size = 20').pluck().get() as string);
+    const { deps, close } = await inProcess(good);
+    const head20 = payloadOf((await deps.db.audit.headBySize(20))!.jws);
     const asReceipt = await deps.keys.sign(head20, 'oubli-receipt+jws');
     const otherLog = await deps.keys.sign({ ...head20, log: 'oubli.other.example/audit' }, 'oubli-sth+jws');
-    close();
-    const setJws = (jws: string) => (db: SqliteConnection) => db.prepare('update audit_tree_heads set jws = ? where size = 20').run(jws);
-    expectFailure(await verify(tampered(good, setJws(asReceipt))), /entry 19: tree head of size 20 has typ "oubli-receipt\+jws", not oubli-sth\+jws/);
-    expectFailure(await verify(tampered(good, setJws(otherLog))), /entry 19: tree head of size 20 belongs to log "oubli\.other\.example\/audit", not to this log/);
+    await close();
+    const setJws = (jws: string) => (db: AdminSql) => db.run('update audit_tree_heads set jws = ? where size = 20', jws);
+    expectFailure(await verify(await tampered(good, setJws(asReceipt))), /entry 19: tree head of size 20 has typ "oubli-receipt\+jws", not oubli-sth\+jws/);
+    expectFailure(await verify(await tampered(good, setJws(otherLog))), /entry 19: tree head of size 20 belongs to log "oubli\.other\.example\/audit", not to this log/);
   });
 });
 
 /** Root of the first `size` entries from the stored leaf hashes (RFC 9162 MTH). */
-function rootOf(db: SqliteConnection, size: number): string {
-  const leaves = (db.prepare('select leaf_hash from audit_entries where idx < ? order by idx').pluck().all(size) as Buffer[]).map((b) => new Uint8Array(b));
+async function rootOf(db: AdminSql, size: number): Promise<string> {
+  const leaves = (await db.column<Buffer>('select leaf_hash from audit_entries where idx < ? order by idx', size)).map((b) => new Uint8Array(b));
   const mth = (xs: Uint8Array[]): Uint8Array => {
     if (xs.length === 1) return xs[0]!;
     let k = 1;
@@ -167,17 +164,17 @@ describe('audit verify --checkpoint FILE', () => {
   it('accepts a checkpoint note, a tree-head JWS or its JSON, and a request receipt; each catches a later truncation', { timeout: T }, async () => {
     const good = await goodLog();
     const note = await saveCheckpoint(good);
-    const { deps, app, close } = inProcess(good);
+    const { deps, app, close } = await inProcess(good);
     const { createApiKey } = await import('../../src/auth/api-keys.js');
     // a receipt: a finished request's entries, proven against a head (requests/receipt.ts)
     const id = 'req_01testreceipt0000000000000';
-    deps.audit.append({ type: 'request.completed', actor: { type: 'system', id: 'test' }, requestId: id });
+    await deps.audit.append(deps.db, { type: 'request.completed', actor: { type: 'system', id: 'test' }, requestId: id });
     const req = { id, type: 'erasure', status: 'completed', receivedAt: deps.now(), dueAt: deps.now(), completedAt: deps.now(), verification: null } as unknown as DsrRequest;
     const receipt = (await requestReceipt({ ...deps, actor: { type: 'system', id: 'test' } }, req)).jws;
-    const key = createApiKey({ ...deps, actor: { type: 'system', id: 'test' } }, { name: 'auditor', scopes: ['audit:read'] }).key;
+    const key = (await createApiKey({ ...deps, actor: { type: 'system', id: 'test' } }, { name: 'auditor', scopes: ['audit:read'] })).key;
     await deps.treeHeads.sign();
     const headJson = await (await app.request('/v1/audit/tree-head', { headers: { authorization: `Bearer ${key}` } })).text();
-    close();
+    await close();
     const files: Record<string, string> = { note, receipt: join(tempDir('saved'), 'receipt.jws'), headJson: join(tempDir('saved'), 'head.json'), headJws: join(tempDir('saved'), 'head.jws') };
     writeFileSync(files.receipt!, receipt);
     writeFileSync(files.headJson!, headJson);
@@ -187,7 +184,7 @@ describe('audit verify --checkpoint FILE', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^audit log ok: 42 entries, 6 signed tree heads, root [0-9a-f]{64}, consistent with 5 saved checkpoints/);
 
-    const truncated = withoutCheckpointFile(tampered(good, (db) => truncate(db, 35)));
+    const truncated = withoutCheckpointFile(await tampered(good, (db) => truncate(db, 35)));
     for (const [kind, file] of Object.entries(files)) {
       const res = await verify(truncated, '--checkpoint', file);
       expectFailure(res, /the log was truncated to 35 entries, but .* covers (40|41|42)/, kind);
@@ -241,9 +238,9 @@ describe('oubli serve: checkpoints over HTTP', () => {
     const opened = openNote(note, [parseVerifierKey(vkey)!]);
     expect(parseCheckpoint((opened as { text: string }).text)).toMatchObject({ origin: 'oubli.dsr.example.com/audit', size: 1 });
     // the origin is the log id the database keeps, whatever OUBLI_PUBLIC_URL says later
-    const db = new Database(join(dir, 'oubli.db'), { readonly: true });
-    expect(db.prepare('select log_id from audit_logs').pluck().all()).toEqual(['oubli.dsr.example.com/audit']);
-    db.close();
+    const db = await adminOfDir(dir, { readonly: true });
+    expect(await db.column('select log_id from audit_logs')).toEqual(['oubli.dsr.example.com/audit']);
+    await db.close();
     const later = await oubli(['audit', 'checkpoint'], { dataDir: dir, env: { OUBLI_PUBLIC_URL: 'https://moved.example.org' } });
     expect(later.stdout.split('\n')[0]).toBe('oubli.dsr.example.com/audit');
   });

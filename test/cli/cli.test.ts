@@ -5,11 +5,12 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
 import { verify as argonVerify } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
-import { oubli, serve, tempDir } from './helpers.js';
+import { adminOfDir, oubli, serve, tempDir } from './helpers.js';
 import { goodLog, inProcess, rebuildNodes, rewrite, tampered } from './tamper.js';
+import type { AdminSql } from '../helpers/admin-sql.js';
+import { TEST_STORE } from '../helpers/db.js';
 
 const T = 60_000;
 
@@ -19,19 +20,32 @@ describe('oubli migrate / admin / apikey', () => {
     const dir = tempDir();
     const first = await oubli(['migrate'], { dataDir: dir });
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/migrations applied/);
-    const db = new Database(join(dir, 'oubli.db'), { readonly: true });
-    const before = db.prepare('select hash, created_at from __drizzle_migrations order by id').all();
-    const schema = db.prepare("select name, sql from sqlite_master order by name").all();
-    db.close();
+    expect(first.stdout).toMatch(TEST_STORE === 'sqlite' ? /migrations applied to .*oubli\.db/ : /migrations applied to PostgreSQL database oubli_\w+ on 127\.0\.0\.1:5432/);
+    expect(first.stdout).not.toMatch(/postgres:\/\//); // no credentials in what a command prints
+    // What was applied, and the schema it made (the dialect's catalogue)
+    const journal = TEST_STORE === 'sqlite' ? '__drizzle_migrations' : 'drizzle.__drizzle_migrations';
+    const schemaSql =
+      TEST_STORE === 'sqlite'
+        ? 'select name, sql from sqlite_master order by name'
+        : "select table_name, column_name, data_type, is_nullable, column_default from information_schema.columns where table_schema = current_schema() order by table_name, column_name";
+    const read = async (fn: (db: AdminSql) => Promise<unknown>) => {
+      const db = await adminOfDir(dir, { readonly: true });
+      try {
+        return await fn(db);
+      } finally {
+        await db.close();
+      }
+    };
+    const before = await read((db) => db.all(`select hash, created_at from ${journal} order by id`));
+    const schema = await read((db) => db.all(schemaSql));
     const second = await oubli(['migrate'], { dataDir: dir });
     expect(second.code).toBe(0);
-    const db2 = new Database(join(dir, 'oubli.db'), { readonly: true });
-    expect(db2.prepare('select hash, created_at from __drizzle_migrations order by id').all()).toEqual(before);
-    expect(db2.prepare("select name, sql from sqlite_master order by name").all()).toEqual(schema);
-    expect(db2.prepare('select count(*) from audit_entries').pluck().get()).toBe(0);
-    expect(db2.pragma('journal_mode', { simple: true })).toBe('wal');
-    db2.close();
+    await read(async (db) => {
+      expect(await db.all(`select hash, created_at from ${journal} order by id`)).toEqual(before);
+      expect(await db.all(schemaSql)).toEqual(schema);
+      expect(await db.value('select count(*) from audit_entries')).toBe(0);
+      if (db.dialect === 'sqlite') expect(await db.value('pragma journal_mode')).toBe('wal');
+    });
   });
 
   it('admin create: password from stdin, or generated and printed once; bad input fails clearly', { timeout: T }, async () => {
@@ -44,17 +58,17 @@ describe('oubli migrate / admin / apikey', () => {
     expect(generated.code).toBe(0);
     const m = /^password \(shown once\): (\S+)\n$/.exec(generated.stdout);
     expect(m).not.toBeNull();
-    const db = new Database(join(dir, 'oubli.db'), { readonly: true });
-    const rows = db.prepare('select email, role, password_hash from users order by email').all() as { email: string; role: string; password_hash: string }[];
+    const db = await adminOfDir(dir, { readonly: true });
+    const rows = await db.all<{ email: string; role: string; password_hash: string }>('select email, role, password_hash from users order by email');
     expect(rows.map((r) => [r.email, r.role])).toEqual([['boss@example.com', 'admin'], ['dpo@example.com', 'dpo']]);
     expect(await argonVerify(rows[0]!.password_hash, 'a long stdin password')).toBe(true);
     expect(await argonVerify(rows[1]!.password_hash, m![1]!)).toBe(true);
     // the audit holds user.created twice, by id, and a signed head covers them
-    const texts = db.prepare('select entry from audit_entries order by idx').pluck().all() as string[];
+    const texts = await db.column<string>('select entry from audit_entries order by idx');
     expect(texts.map((t) => JSON.parse(t).type)).toEqual(['user.created', 'user.created']);
     expect(texts.join()).not.toMatch(/example\.com/i);
-    expect(db.prepare('select max(size) from audit_tree_heads').pluck().get()).toBe(2);
-    db.close();
+    expect(await db.value('select max(size) from audit_tree_heads')).toBe(2);
+    await db.close();
 
     for (const [args, msg] of [
       [['admin', 'create', '--email', 'x@example.com', '--role', 'root'], /--role must be one of admin, dpo, viewer/],
@@ -76,20 +90,20 @@ describe('oubli migrate / admin / apikey', () => {
     const dir = tempDir();
     expect((await oubli(['admin', 'create', '--email', 'ops@example.com', '--role', 'admin'], { dataDir: dir, input: 'the first long password' })).code).toBe(0);
     const loginWith = async (password: string) => {
-      const { app, close } = inProcess(dir);
+      const { app, close } = await inProcess(dir);
       try {
         const res = await app.request('/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ops@example.com', password }) });
         return { status: res.status, cookie: res.headers.get('set-cookie')?.split(';')[0] };
       } finally {
-        close();
+        await close();
       }
     };
     const works = async (cookie: string) => {
-      const { app, close } = inProcess(dir);
+      const { app, close } = await inProcess(dir);
       try {
         return (await app.request('/v1/audit/tree-head', { headers: { cookie } })).status === 200;
       } finally {
-        close();
+        await close();
       }
     };
     const first = await loginWith('the first long password');
@@ -116,13 +130,13 @@ describe('oubli migrate / admin / apikey', () => {
     const disabled = await oubli(['admin', 'disable', '--email', 'ops@example.com'], { dataDir: dir });
     expect(disabled.code, disabled.stderr).toBe(0);
     expect(disabled.stderr).toMatch(/disabled usr_\S+; 1 session\(s\) ended/);
-    const db = new Database(join(dir, 'oubli.db'), { readonly: true });
-    expect(db.prepare('select count(*) from sessions').pluck().get()).toBe(0);
-    const texts = db.prepare('select entry from audit_entries order by idx').pluck().all() as string[];
+    const db = await adminOfDir(dir, { readonly: true });
+    expect(await db.value('select count(*) from sessions')).toBe(0);
+    const texts = await db.column<string>('select entry from audit_entries order by idx');
     expect(texts.map((t) => JSON.parse(t).type)).toEqual(expect.arrayContaining(['user.password_set', 'user.disabled']));
     expect(texts.join()).not.toMatch(/example\.com|long password/i);
-    expect(db.prepare('select max(size) from audit_tree_heads').pluck().get()).toBe(db.prepare('select count(*) from audit_entries').pluck().get());
-    db.close();
+    expect(await db.value('select max(size) from audit_tree_heads')).toBe(await db.value('select count(*) from audit_entries'));
+    await db.close();
     expect(await works(third.cookie!)).toBe(false);
     expect((await loginWith(m![1]!)).status).toBe(401);
     expect((await oubli(['admin', 'disable', '--email', 'ops@example.com'], { dataDir: dir })).stderr).toMatch(/already disabled/);
@@ -154,7 +168,7 @@ describe('oubli migrate / admin / apikey', () => {
     expect(key).toMatch(/^oubli_sk_[A-Za-z0-9_-]{43}$/);
     expect(res.stdout.endsWith(`${key}\n`)).toBe(true);
     expect(res.stderr).not.toContain(key); // logs and notes go to stderr, without the secret
-    const { app, close } = inProcess(dir);
+    const { app, close } = await inProcess(dir);
     try {
       const head = await app.request('/v1/audit/tree-head', { headers: { authorization: `Bearer ${key}` } });
       expect(head.status).toBe(200);
@@ -162,7 +176,7 @@ describe('oubli migrate / admin / apikey', () => {
       const keys = await app.request('/v1/api-keys', { headers: { authorization: `Bearer ${key}` } });
       expect(keys.status).toBe(200);
     } finally {
-      close();
+      await close();
     }
     for (const args of [
       ['apikey', 'create', '--name', 'x', '--scopes', 'audit:read,root'],
@@ -228,16 +242,16 @@ describe('oubli keys rotate', () => {
     for (const f of after) expect(statSync(join(dir, 'keys', f)).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'keys')).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'secrets', 'pseudonym.key')).mode & 0o777).toBe(0o600);
-    const { app, deps, close } = inProcess(dir);
+    const { app, deps, close } = await inProcess(dir);
     try {
       const jwks = (await (await app.request('/.well-known/jwks.json')).json()) as { keys: { kid: string; alg: string; d?: string }[] };
       expect(jwks.keys.map((k) => k.kid).sort()).toEqual([before[0]!.replace('.json', ''), kid].sort());
       expect(jwks.keys.every((k) => k.alg === 'EdDSA' && k.d === undefined)).toBe(true);
       expect(deps.keys.activeKid()).toBe(kid);
-      const entry = JSON.parse(deps.audit.entries(0, 10).at(-1)!.entry);
+      const entry = JSON.parse((await deps.audit.entries(0, 10)).at(-1)!.entry);
       expect(entry).toMatchObject({ type: 'signing_key.rotated', data: { kid } });
     } finally {
-      close();
+      await close();
     }
     expect((await oubli(['audit', 'verify'], { dataDir: dir })).code).toBe(0);
   });
@@ -250,27 +264,31 @@ describe('oubli audit verify', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^audit log ok: 40 entries, 4 signed tree heads, root [0-9a-f]{64}/);
 
-    const cases: [string, (db: SqliteConnection) => void, RegExp][] = [
+    const cases: [string, (db: AdminSql) => Promise<unknown>, RegExp][] = [
       ['altered entry text', (db) => rewrite(db, 17, (e) => (e.data.note = 'forged'), false), /entry 17: content does not match its stored leaf hash/],
-      ['non-canonical text', (db) => db.prepare('update audit_entries set entry = ? where idx = 17').run(JSON.stringify(JSON.parse(db.prepare('select entry from audit_entries where idx = 17').pluck().get() as string), null, 1)), /entry 17: not in canonical/],
-      ['garbage text', (db) => db.prepare("update audit_entries set entry = '{oops' where idx = 5").run(), /entry 5: not valid JSON/],
-      ['deleted middle row', (db) => db.prepare('delete from audit_entries where idx = 17').run(), /entry 17: missing/],
-      ['deleted last rows', (db) => db.prepare('delete from audit_entries where idx >= 38').run(), /entry 38: missing/],
+      [
+        'non-canonical text',
+        async (db) => db.run('update audit_entries set entry = ? where idx = 17', JSON.stringify(JSON.parse(await db.value<string>('select entry from audit_entries where idx = 17')), null, 1)),
+        /entry 17: not in canonical/,
+      ],
+      ['garbage text', (db) => db.run("update audit_entries set entry = '{oops' where idx = 5"), /entry 5: not valid JSON/],
+      ['deleted middle row', (db) => db.run('delete from audit_entries where idx = 17'), /entry 17: missing/],
+      ['deleted last rows', (db) => db.run('delete from audit_entries where idx >= 38'), /entry 38: missing/],
       [
         'swapped entry texts',
-        (db) => {
-          const [a, b] = [10, 11].map((i) => db.prepare('select entry from audit_entries where idx = ?').pluck().get(i));
-          db.prepare('update audit_entries set entry = ? where idx = 10').run(b);
-          db.prepare('update audit_entries set entry = ? where idx = 11').run(a);
+        async (db) => {
+          const [a, b] = await Promise.all([10, 11].map((i) => db.value<string>('select entry from audit_entries where idx = ?', i)));
+          await db.run('update audit_entries set entry = ? where idx = 10', b!);
+          await db.run('update audit_entries set entry = ? where idx = 11', a!);
         },
         /entry 10: its content says index 11/,
       ],
       [
         'swapped rows (text and leaf hash)',
-        (db) => {
-          const rows = db.prepare('select idx, entry, leaf_hash from audit_entries where idx in (24, 25)').all() as { entry: string; leaf_hash: Buffer }[];
-          db.prepare('update audit_entries set entry = ?, leaf_hash = ? where idx = 24').run(rows[1]!.entry, rows[1]!.leaf_hash);
-          db.prepare('update audit_entries set entry = ?, leaf_hash = ? where idx = 25').run(rows[0]!.entry, rows[0]!.leaf_hash);
+        async (db) => {
+          const rows = await db.all<{ entry: string; leaf_hash: Buffer }>('select idx, entry, leaf_hash from audit_entries where idx in (24, 25) order by idx');
+          await db.run('update audit_entries set entry = ?, leaf_hash = ? where idx = 24', rows[1]!.entry, rows[1]!.leaf_hash);
+          await db.run('update audit_entries set entry = ?, leaf_hash = ? where idx = 25', rows[0]!.entry, rows[0]!.leaf_hash);
         },
         /entry 24: its content says index 25/,
       ],
@@ -281,31 +299,31 @@ describe('oubli audit verify', () => {
       ],
       [
         'entry, leaf hash and every node rewritten consistently (only the signed head knows)',
-        (db) => {
-          rewrite(db, 17, (e) => (e.data.note = 'forged'), true);
-          rebuildNodes(db);
+        async (db) => {
+          await rewrite(db, 17, (e) => (e.data.note = 'forged'), true);
+          await rebuildNodes(db);
         },
         /entry 10: entries 10–19 do not match the signed tree head of size 20/,
       ],
       [
         'stored head root edited',
-        (db) => db.prepare("update audit_tree_heads set root = ? where size = 30").run('0'.repeat(64)),
+        (db) => db.run('update audit_tree_heads set root = ? where size = 30', '0'.repeat(64)),
         /entry 29: stored tree head of size 30 differs from what was signed/,
       ],
       [
         'head signature forged',
-        (db) => {
-          const jws = db.prepare('select jws from audit_tree_heads where size = 20').pluck().get() as string;
+        async (db) => {
+          const jws = await db.value<string>('select jws from audit_tree_heads where size = 20');
           const [h, p, s] = jws.split('.') as [string, string, string];
           const sig = Buffer.from(s, 'base64url');
           sig[0]! ^= 1;
-          db.prepare('update audit_tree_heads set jws = ? where size = 20').run(`${h}.${p}.${sig.toString('base64url')}`);
+          await db.run('update audit_tree_heads set jws = ? where size = 20', `${h}.${p}.${sig.toString('base64url')}`);
         },
         /entry 19: tree head of size 20 has an invalid signature/,
       ],
     ];
     for (const [label, edit, message] of cases) {
-      const dir = tampered(good, edit);
+      const dir = await tampered(good, edit);
       const res = await oubli(['audit', 'verify'], { dataDir: dir });
       expect(res.code, label).toBe(1);
       expect(res.stderr, label).toMatch(/audit log FAILED verification/);
@@ -378,15 +396,15 @@ describe('oubli serve', () => {
     }
     expect(logins).toBe(20);
     expect(failures).toBe(4);
-    const db = new Database(join(dir, 'oubli.db'), { readonly: true });
-    const idx = db.prepare('select idx from audit_entries order by idx').pluck().all() as number[];
+    const db = await adminOfDir(dir, { readonly: true });
+    const idx = await db.column<number>('select idx from audit_entries order by idx');
     expect(idx).toEqual(Array.from({ length: 30 }, (_, i) => i));
-    const types = (db.prepare('select entry from audit_entries order by idx').pluck().all() as string[]).map((t) => JSON.parse(t).type);
+    const types = (await db.column<string>('select entry from audit_entries order by idx')).map((t) => JSON.parse(t).type);
     expect(types.filter((t) => t === 'api_key.created')).toHaveLength(5);
     expect(types.filter((t) => t === 'auth.login_succeeded')).toHaveLength(20);
     expect(types.filter((t) => t === 'auth.login_failed')).toHaveLength(4);
-    expect(db.prepare('select count(*) from audit_tree_heads').pluck().get()).toBeGreaterThanOrEqual(3);
-    db.close();
+    expect(await db.value('select count(*) from audit_tree_heads')).toBeGreaterThanOrEqual(3);
+    await db.close();
     const verified = await oubli(['audit', 'verify'], { dataDir: dir });
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/audit log ok: 30 entries/);

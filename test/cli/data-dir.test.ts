@@ -7,6 +7,10 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { oubli, tempDir } from './helpers.js';
+import { TEST_STORE } from '../helpers/db.js';
+
+/** The database file is in the data dir on SQLite only (PostgreSQL runs keep keys and secrets there). */
+const DB_FILES = TEST_STORE === 'sqlite' ? ['oubli.db'] : [];
 
 const T = 60_000;
 const mode = (p: string) => statSync(p).mode & 0o7777;
@@ -34,7 +38,7 @@ describe('data dir permissions', () => {
     expect(mode(dir)).toBe(0o700);
     expect(res.stderr).toMatch(/data dir was readable by other users: tightened to 0700/);
     const all = modes(dir);
-    for (const f of ['oubli.db', 'keys', 'secrets', 'secrets/pseudonym.key', 'audit', 'audit/latest-checkpoint']) expect(all, f).toHaveProperty([f]);
+    for (const f of [...DB_FILES, 'keys', 'secrets', 'secrets/pseudonym.key', 'audit', 'audit/latest-checkpoint']) expect(all, f).toHaveProperty([f]);
     for (const [p, m] of Object.entries(all)) {
       const isDir = statSync(join(dir, p)).isDirectory();
       expect(m.toString(8), p).toBe(isDir ? '700' : '600');
@@ -45,12 +49,12 @@ describe('data dir permissions', () => {
     const dir = tempDir('perm-old');
     expect((await oubli(['migrate'], { dataDir: dir })).code).toBe(0);
     chmodSync(dir, 0o755);
-    chmodSync(join(dir, 'oubli.db'), 0o644);
+    for (const f of DB_FILES) chmodSync(join(dir, f), 0o644);
     chmodSync(join(dir, 'keys'), 0o755);
     for (const k of readdirSync(join(dir, 'keys'))) chmodSync(join(dir, 'keys', k), 0o644);
     expect((await oubli(['migrate'], { dataDir: dir })).code).toBe(0);
     expect(mode(dir)).toBe(0o700);
-    expect(mode(join(dir, 'oubli.db'))).toBe(0o600);
+    for (const f of DB_FILES) expect(mode(join(dir, f))).toBe(0o600);
     expect(mode(join(dir, 'keys'))).toBe(0o700);
     for (const k of readdirSync(join(dir, 'keys'))) expect(mode(join(dir, 'keys', k))).toBe(0o600);
   });

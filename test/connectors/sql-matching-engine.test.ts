@@ -77,7 +77,7 @@ for (const make of [postgresTarget, sqliteTarget, mysqlTarget]) {
 
     it('erasures by the normalised email and by the international phone leave nothing of either customer', async (c) => {
       if (!t) return c.skip(skip);
-      const h = engineHarness(connectors);
+      const h = await engineHarness(connectors);
       const byEmail = await h.submit('erasure', [{ type: 'email', value: 'zoe.erase@example.com' }]);
       const byPhone = await h.submit('erasure', [{ type: 'phone', value: '+33 6 11 11 00 04' }]);
       await h.engine.runUntilIdle();
@@ -95,7 +95,7 @@ for (const make of [postgresTarget, sqliteTarget, mysqlTarget]) {
     it("the request's tasks say per collection how the person was matched, and 0 records plainly", async (c) => {
       if (!t) return c.skip(skip);
       await t.exec("INSERT INTO customers (id, email, phone, full_name) VALUES (4, '  ANNA.Case@EXAMPLE.com ', NULL, 'Anna Case')");
-      const h = engineHarness(connectors);
+      const h = await engineHarness(connectors);
       const id = await h.submit('access', [{ type: 'email', value: 'anna.case@example.com' }, { type: 'phone', value: '+33699999999' }]);
       await h.engine.runUntilIdle();
       const view = await h.api('GET', `/v1/requests/${id}`);
@@ -140,7 +140,7 @@ for (const make of [postgresTarget, sqliteTarget, mysqlTarget]) {
           return r;
         },
       };
-      const h = engineHarness([leaky]);
+      const h = await engineHarness([leaky]);
       const id = await h.submit('erasure', [{ type: 'email', value: 'late.comer@example.com' }]);
       await h.engine.runUntilIdle();
       const view = await h.api('GET', `/v1/requests/${id}`);

@@ -1,4 +1,9 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { SCOPES } from '../../src/db/schema/api-keys.js';
+import type { Database, Schema } from '../../src/db/database.js';
+import { SqliteDatabase } from '../../src/db/sqlite.js';
+import { PostgresDatabase } from '../../src/db/postgres.js';
 import { createTestApp } from '../helpers/deps.js';
 import { bearer, call } from '../helpers/http.js';
 
@@ -21,8 +26,8 @@ export const ADS = {
 
 /** An app with the two purposes above and an all-scopes key. */
 export async function consentApp(overrides: Parameters<typeof createTestApp>[0] = {}) {
-  const t = createTestApp(overrides);
-  const auth = { authorization: bearer(t.deps, [...SCOPES]).authorization };
+  const t = await createTestApp(overrides);
+  const auth = { authorization: (await bearer(t.deps, [...SCOPES])).authorization };
   for (const p of [NEWSLETTER, ADS]) {
     const r = await call(t.app, 'POST', '/v1/purposes', { body: p, headers: auth });
     if (r.status !== 201) throw new Error(`purpose setup failed: ${r.text}`);
@@ -41,6 +46,33 @@ export const grant = (value: string, purpose = 'newsletter', extra: Record<strin
   ...extra,
 });
 
-export function count(deps: { db: { $client: { prepare(sql: string): { pluck(): { get(...a: unknown[]): unknown } } } } }, sql: string, ...args: unknown[]): number {
-  return deps.db.$client.prepare(sql).pluck().get(...args) as number;
+/** Rows of one table (on either store), those matching `where` when given. */
+export async function count<K extends keyof Schema>(
+  deps: { db: Database },
+  table: K,
+  where?: (t: Schema[K]) => SQL | undefined,
+): Promise<number> {
+  const t = deps.db.tables[table];
+  const q = deps.db.q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(t as SQLiteTable);
+  const [row] = await q.where(where?.(t));
+  return row!.n;
+}
+
+/**
+ * Makes inserts into `table` fail (when `when`, a condition on the new row in SQL, holds), as a
+ * broken trigger or constraint would; answers the undo. Raw SQL on purpose: failure injection.
+ */
+export async function failInserts(db: Database, table: string, when = 'true'): Promise<() => Promise<void>> {
+  const name = `fail_${table}`;
+  if (db instanceof SqliteDatabase) {
+    db.writer.exec(`create trigger ${name} before insert on ${table} when ${when} begin select raise(abort, '${table} down'); end`);
+    return async () => void db.writer.exec(`drop trigger ${name}`);
+  }
+  const pg = db as PostgresDatabase;
+  await pg.pool.query(`create function ${name}() returns trigger language plpgsql as $$ begin raise exception '${table} down'; end $$`);
+  await pg.pool.query(`create trigger ${name} before insert on ${table} for each row when (${when}) execute function ${name}()`);
+  return async () => {
+    await pg.pool.query(`drop trigger ${name} on ${table}`);
+    await pg.pool.query(`drop function ${name}()`);
+  };
 }

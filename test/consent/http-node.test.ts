@@ -1,6 +1,6 @@
 /**
  * The consent write routes over a real @hono/node-server socket: on Node their bodies are read
- * straight from the socket (src/consent/routes.ts bodyText) and capped from Content-Length
+ * straight from the socket (src/consent/socket-body.ts) and capped from Content-Length
  * (src/http/basics.ts), paths app.request() does not take.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,11 +53,11 @@ describe('consent writes over a Node socket', () => {
     expect(status).toBe(201);
     const h = await fetch(`${base}/v1/subjects/email:zoe%40example.com/consents/history`, { headers: t.auth });
     expect(((await h.json()) as { events: { method: string }[] }).events[0]!.method).toBe('é'.repeat(40));
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(3);
+    expect(await count(t.deps, 'consentEvents')).toBe(3);
   });
 
   it('bad bodies get the same answers as elsewhere, and nothing is written', async () => {
-    const before = count(t.deps, 'select count(*) from consent_events');
+    const before = await count(t.deps, 'consentEvents');
     const bad = await post('/v1/consents', '{"subject":');
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe('INVALID_JSON');
@@ -73,7 +73,7 @@ describe('consent writes over a Node socket', () => {
     expect(big.json.error.code).toBe('PAYLOAD_TOO_LARGE');
     const unauth = await post('/v1/consents', JSON.stringify(grant('a@example.com')), { authorization: 'Bearer nope' });
     expect(unauth.status).toBe(401);
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(before);
+    expect(await count(t.deps, 'consentEvents')).toBe(before);
   });
 
   it('a chunked body (no Content-Length) is capped and read the usual way', async () => {

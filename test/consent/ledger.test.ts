@@ -3,10 +3,10 @@ import { compactVerify, createLocalJWKSet } from 'jose';
 import { createTestApp, systemCtx } from '../helpers/deps.js';
 import { authSuite } from '../helpers/auth-suite.js';
 import { bearer, call } from '../helpers/http.js';
-import { writeTx } from '../../src/db/client.js';
+import { countDistinct, eq } from 'drizzle-orm';
 import { forgetSubject, subjectRefOf } from '../../src/subjects/service.js';
-import { MAX_CLOCK_SKEW_MS } from '../../src/consent/ledger.js';
-import { consentApp, count, grant } from './helpers.js';
+import { MAX_CLOCK_SKEW_MS } from '../../src/consent/prepare.js';
+import { consentApp, count, failInserts, grant } from './helpers.js';
 
 const ALICE = 'email:alice%40example.com';
 
@@ -39,15 +39,15 @@ describe('recording and reading consents', () => {
         { purpose: 'targeted-ads', state: 'unknown', since: null, channel: null },
       ],
     });
-    const last = t.deps.audit.entries(t.deps.audit.size() - 1, 1)[0]!.entry;
+    const last = (await t.deps.audit.entries((await t.deps.audit.size()) - 1, 1))[0]!.entry;
     const entry = JSON.parse(last);
     expect(entry).toMatchObject({
       type: 'consent.recorded',
-      subjectRef: subjectRefOf(t.deps, r.json.subjectId),
+      subjectRef: await subjectRefOf(t.deps, t.deps.db, r.json.subjectId),
       data: { purpose: 'newsletter', decision: 'granted', channel: 'web', purposeVersion: 1, gpc: false, event: r.json.id },
     });
     expect(last.toLowerCase()).not.toContain('alice');
-    expect(count(t.deps, 'select count(*) from outbox')).toBe(1);
+    expect(await count(t.deps, 'outbox')).toBe(1);
   });
 
   it('accepts the identifier with a raw colon or %3A, filters by ?purpose=, and answers unknown people with unknown states', async () => {
@@ -101,7 +101,7 @@ describe('recording and reading consents', () => {
     expect(late.json.stateChanged).toBe(false);
     const s = await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`);
     expect(s.json.consents[0]).toMatchObject({ state: 'withdrawn', channel: 'web', since: new Date(now - 60_000).toISOString() });
-    expect(count(t.deps, "select count(*) from outbox where type = 'consent.updated'")).toBe(1);
+    expect(await count(t.deps, 'outbox', (o) => eq(o.type, 'consent.updated'))).toBe(1);
 
     // history: oldest occurredAt first, whatever the recording order
     const h = await t.get(`/v1/subjects/${ALICE}/consents/history`);
@@ -123,8 +123,8 @@ describe('recording and reading consents', () => {
     expect(w2.json.stateChanged).toBe(false);
     const s = await t.get(`/v1/subjects/${ALICE}/consents?purpose=newsletter`);
     expect(s.json.consents[0]).toMatchObject({ state: 'withdrawn', since: w1.json.occurredAt });
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(3);
-    expect(count(t.deps, 'select count(*) from outbox')).toBe(2);
+    expect(await count(t.deps, 'consentEvents')).toBe(3);
+    expect(await count(t.deps, 'outbox')).toBe(2);
   });
 
   it('links another identifier to the same person; a taken one is a 409', async () => {
@@ -213,7 +213,7 @@ describe('linking an identifier discloses nothing', () => {
     for (const body of [{ type: 'phone', value: '06 12 34 56 78' }, { type: 'customer_id', value: 'CUST-4242' }]) {
       expect((await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: t.auth, body })).status).toBe(201);
     }
-    const writer = { authorization: bearer(t.deps, ['consents:write']).authorization };
+    const writer = { authorization: (await bearer(t.deps, ['consents:write'])).authorization };
     // The writer knows one email and wants the phone and customer number behind it.
     const res = await call(t.app, 'POST', `/v1/subjects/${ALICE}/identifiers`, { headers: writer, body: { type: 'loyalty_card', value: 'LC-0001' } });
     expect(res.status).toBe(201);
@@ -224,7 +224,7 @@ describe('linking an identifier discloses nothing', () => {
     // reading them still needs consents:read
     expect((await call(t.app, 'GET', `/v1/subjects/${ALICE}/consents`, { headers: writer })).status).toBe(403);
 
-    const links = t.deps.audit.entries(0, 1000).map((e) => JSON.parse(e.entry)).filter((e) => e.type === 'subject.identifier_linked');
+    const links = (await t.deps.audit.entries(0, 1000)).map((e) => JSON.parse(e.entry)).filter((e) => e.type === 'subject.identifier_linked');
     expect(links.map((e) => e.data)).toEqual([{ identifierType: 'phone' }, { identifierType: 'customer_id' }, { identifierType: 'loyalty_card' }]);
     expect(links.every((e) => /^sref_/.test(e.subjectRef))).toBe(true);
     expect(JSON.stringify(links)).not.toMatch(/33612345678|CUST-4242|alice|LC-0001/);
@@ -234,12 +234,12 @@ describe('linking an identifier discloses nothing', () => {
 describe('bad input', () => {
   it('unknown purpose → 404 PURPOSE_NOT_FOUND, nothing written', async () => {
     const t = await consentApp();
-    const size = t.deps.audit.size();
+    const size = await t.deps.audit.size();
     const r = await t.post(grant('alice@example.com', 'nope'));
     expect(r.status).toBe(404);
     expect(r.json.error.code).toBe('PURPOSE_NOT_FOUND');
-    expect(count(t.deps, 'select count(*) from subjects')).toBe(0);
-    expect(t.deps.audit.size()).toBe(size);
+    expect(await count(t.deps, 'subjects')).toBe(0);
+    expect(await t.deps.audit.size()).toBe(size);
   });
 
   it('malformed identifier (email:not-an-email, unknown type) → 400 INVALID_IDENTITY, in the body and in the path', async () => {
@@ -255,7 +255,7 @@ describe('bad input', () => {
       expect(r.status, p).toBe(400);
       expect(r.json.error.code).toBe('INVALID_IDENTITY');
     }
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(0);
+    expect(await count(t.deps, 'consentEvents')).toBe(0);
   });
 
   it('decision outside the enum → 400 VALIDATION_FAILED naming the field', async () => {
@@ -273,7 +273,7 @@ describe('bad input', () => {
     expect(far.json.error.code).toBe('OCCURRED_AT_IN_FUTURE');
     const near = await t.post(grant('alice@example.com', 'newsletter', { occurredAt: new Date(t.deps.now() + 4 * 60_000).toISOString() }));
     expect(near.status).toBe(201);
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(1);
+    expect(await count(t.deps, 'consentEvents')).toBe(1);
   });
 
   it('a purpose version that does not exist → 404 PURPOSE_VERSION_NOT_FOUND', async () => {
@@ -281,7 +281,7 @@ describe('bad input', () => {
     const r = await t.post(grant('alice@example.com', 'newsletter', { evidence: { purposeVersion: 7 } }));
     expect(r.status).toBe(404);
     expect(r.json.error.code).toBe('PURPOSE_VERSION_NOT_FOUND');
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(0);
+    expect(await count(t.deps, 'consentEvents')).toBe(0);
   });
 
   it('GPC: Sec-GPC: 1 or gpc:true records GPC purposes as refused (method gpc); any other header value is ignored', async () => {
@@ -298,7 +298,7 @@ describe('bad input', () => {
     expect(body.json).toMatchObject({ decision: 'refused', gpcApplied: true });
     const notGpcPurpose = await t.post(grant('carol@example.com', 'newsletter'), { 'sec-gpc': '1' });
     expect(notGpcPurpose.json).toMatchObject({ decision: 'granted', gpcApplied: false });
-    const audit = JSON.parse(t.deps.audit.entries(t.deps.audit.size() - 2, 1)[0]!.entry);
+    const audit = JSON.parse((await t.deps.audit.entries((await t.deps.audit.size()) - 2, 1))[0]!.entry);
     expect(audit.data).toMatchObject({ gpc: true, decision: 'refused' });
   });
 
@@ -306,10 +306,10 @@ describe('bad input', () => {
     const t = await consentApp();
     const first = await t.post(grant('alice@example.com'));
     await t.post(grant('alice@example.com', 'targeted-ads'));
-    const oldRef = subjectRefOf(t.deps, first.json.subjectId);
-    writeTx(t.deps.db, () => forgetSubject(systemCtx(t.deps), first.json.subjectId));
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(0);
-    expect(count(t.deps, 'select count(*) from consent_states')).toBe(0);
+    const oldRef = await subjectRefOf(t.deps, t.deps.db, first.json.subjectId);
+    await t.deps.db.tx((tx) => forgetSubject(systemCtx(t.deps), tx, first.json.subjectId));
+    expect(await count(t.deps, 'consentEvents')).toBe(0);
+    expect(await count(t.deps, 'consentStates')).toBe(0);
     // by id: the erased person is gone
     const byId = await t.post({ ...grant('x'), subject: { id: first.json.subjectId } });
     expect(byId.status).toBe(404);
@@ -323,22 +323,22 @@ describe('bad input', () => {
     expect(h.json.events[0].id).toBe(again.json.id);
     const s = await t.get(`/v1/subjects/${ALICE}/consents`);
     expect(s.json.consents.map((c: { state: string }) => c.state)).toEqual(['refused', 'unknown']);
-    expect(subjectRefOf(t.deps, again.json.subjectId)).not.toBe(oldRef);
+    expect(await subjectRefOf(t.deps, t.deps.db, again.json.subjectId)).not.toBe(oldRef);
   });
 
   it('a failing event leaves neither the event, its state, its audit entry nor its outbox row', async () => {
     const t = await consentApp();
-    t.deps.db.$client.exec("create trigger outbox_fail before insert on outbox begin select raise(abort, 'outbox down'); end");
-    const size = t.deps.audit.size();
+    const undo = await failInserts(t.deps.db, 'outbox');
+    const size = await t.deps.audit.size();
     const r = await t.post(grant('alice@example.com'));
+    await undo();
     expect(r.status).toBe(500);
-    for (const table of ['consent_events', 'consent_states', 'outbox', 'subjects', 'subject_identifiers', 'subject_keys']) {
-      expect(count(t.deps, `select count(*) from ${table}`), table).toBe(0);
+    for (const table of ['consentEvents', 'consentStates', 'outbox', 'subjects', 'subjectIdentifiers', 'subjectKeys'] as const) {
+      expect(await count(t.deps, table), table).toBe(0);
     }
-    expect(t.deps.audit.size()).toBe(size);
-    t.deps.db.$client.exec('drop trigger outbox_fail');
+    expect(await t.deps.audit.size()).toBe(size);
     expect((await t.post(grant('alice@example.com'))).status).toBe(201);
-    expect(count(t.deps, 'select count(*) from outbox')).toBe(1);
+    expect(await count(t.deps, 'outbox')).toBe(1);
   });
 });
 
@@ -347,14 +347,14 @@ describe('batch', () => {
 
   it('records a JSON array in one go, with one audit entry per event', async () => {
     const t = await consentApp();
-    const size = t.deps.audit.size();
+    const size = await t.deps.audit.size();
     const r = await call(t.app, 'POST', '/v1/consents/batch', { headers: t.auth, body: lines(50) });
     expect(r.status).toBe(201);
     expect(r.json).toMatchObject({ recorded: 50, stateChanges: 50 });
     expect(r.json.ids).toHaveLength(50);
-    expect(t.deps.audit.size()).toBe(size + 50);
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(50);
-    expect(count(t.deps, 'select count(*) from outbox')).toBe(50);
+    expect(await t.deps.audit.size()).toBe(size + 50);
+    expect(await count(t.deps, 'consentEvents')).toBe(50);
+    expect(await count(t.deps, 'outbox')).toBe(50);
     const s = await t.get('/v1/subjects/email:user3%40example.com/consents?purpose=newsletter');
     expect(s.json.consents[0].state).toBe('granted');
   });
@@ -367,12 +367,13 @@ describe('batch', () => {
     const r = await call(t.app, 'POST', '/v1/consents/batch', { headers: { ...t.auth, 'content-type': 'application/x-ndjson' }, raw: body });
     expect(r.status).toBe(201);
     expect(r.json.recorded).toBe(2);
-    expect(count(t.deps, 'select count(distinct subject_id) from consent_events')).toBe(1);
+    const [people] = await t.deps.db.q.select({ n: countDistinct(t.deps.db.tables.consentEvents.subjectId) }).from(t.deps.db.tables.consentEvents);
+    expect(people!.n).toBe(1);
   });
 
   it('one bad line → 400 BATCH_INVALID naming the line; nothing written', async () => {
     const t = await consentApp();
-    const size = t.deps.audit.size();
+    const size = await t.deps.audit.size();
     const body = lines(20);
     body[6] = { ...body[6]!, decision: 'maybe' } as never;
     body[11] = grant('not-an-email') as never;
@@ -383,15 +384,15 @@ describe('batch', () => {
       expect.objectContaining({ line: 7, code: 'VALIDATION_FAILED' }),
       expect.objectContaining({ line: 12, code: 'INVALID_IDENTITY' }),
     ]);
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(0);
-    expect(count(t.deps, 'select count(*) from subjects')).toBe(0);
-    expect(t.deps.audit.size()).toBe(size);
+    expect(await count(t.deps, 'consentEvents')).toBe(0);
+    expect(await count(t.deps, 'subjects')).toBe(0);
+    expect(await t.deps.audit.size()).toBe(size);
 
     const nd = `${JSON.stringify(grant('a@example.com'))}\n{not json\n`;
     const r2 = await call(t.app, 'POST', '/v1/consents/batch', { headers: { ...t.auth, 'content-type': 'application/x-ndjson' }, raw: nd });
     expect(r2.status).toBe(400);
     expect(r2.json.error.details.errors).toEqual([expect.objectContaining({ line: 2, code: 'INVALID_JSON' })]);
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(0);
+    expect(await count(t.deps, 'consentEvents')).toBe(0);
   });
 
   it('oversized batch → 413 (body over 8 MB, or more than 10,000 events)', async () => {
@@ -405,7 +406,7 @@ describe('batch', () => {
     const many = await call(t.app, 'POST', '/v1/consents/batch', { headers: t.auth, body: lines(10_001) });
     expect(many.status).toBe(413);
     expect(many.json.error.code).toBe('BATCH_TOO_LARGE');
-    expect(count(t.deps, 'select count(*) from consent_events')).toBe(0);
+    expect(await count(t.deps, 'consentEvents')).toBe(0);
   });
 
   it('wrong content type → 415', async () => {
@@ -429,12 +430,12 @@ describe('receipts, changes, stats, GPC resource, OpenAPI', () => {
       expect(body, k).toHaveProperty(k);
     }
     expect(body.consentReceiptID).toBe(r.json.id);
-    expect(body.piiPrincipalId).toBe(subjectRefOf(t.deps, r.json.subjectId));
+    expect(body.piiPrincipalId).toBe(await subjectRefOf(t.deps, t.deps.db, r.json.subjectId));
     expect(body.services[0].purposes[0]).toHaveProperty('purpose');
     for (const k of ['consentType', 'termination', 'thirdPartyDisclosure']) expect(body.services[0].purposes[0]).toHaveProperty(k);
     const purpose = (await t.get('/v1/purposes/newsletter')).json;
     expect(body.purposeTextSha256).toBe(purpose.textSha256);
-    const audit = JSON.parse(t.deps.audit.entries(body.auditIndex, 1)[0]!.entry);
+    const audit = JSON.parse((await t.deps.audit.entries(body.auditIndex, 1))[0]!.entry);
     expect(audit.data.event).toBe(r.json.id);
     expect(JSON.stringify(body)).not.toContain('alice');
     const again = await t.get(`/v1/consents/${r.json.id}/receipt`);

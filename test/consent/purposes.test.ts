@@ -1,9 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
-import { createTestApp } from '../helpers/deps.js';
+import { createTestApp, createTestDeps } from '../helpers/deps.js';
+import { createPurpose, updatePurpose, type PurposeInput } from '../../src/consent/purposes.js';
+import { PurposeCatalog } from '../../src/consent/catalog.js';
+import { secondInstance } from './instances.js';
 import { authSuite } from '../helpers/auth-suite.js';
 import { call } from '../helpers/http.js';
-import { consentApp, NEWSLETTER } from './helpers.js';
+import { consentApp, grant, NEWSLETTER } from './helpers.js';
 
 authSuite('purposes', () => createTestApp(), [
   { method: 'POST', path: '/v1/purposes', scope: 'admin', body: NEWSLETTER },
@@ -23,7 +26,7 @@ describe('purposes catalogue', () => {
     const sha = createHash('sha256').update(JSON.stringify({ en: NEWSLETTER.text.en, fr: NEWSLETTER.text.fr })).digest('hex');
     expect(one.json.textSha256).toBe(sha);
     expect(one.json.versions).toHaveLength(1);
-    const types = t.deps.audit.entries(0, 100).map((e) => JSON.parse(e.entry).type);
+    const types = (await t.deps.audit.entries(0, 100)).map((e) => JSON.parse(e.entry).type);
     expect(types.filter((x: string) => x === 'purpose.created')).toHaveLength(2);
   });
 
@@ -54,5 +57,55 @@ describe('purposes catalogue', () => {
     const bad = await call(t.app, 'POST', '/v1/purposes', { headers: t.auth, body: { ...NEWSLETTER, id: 'x', legalBasis: 'consent' } });
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe('VALIDATION_FAILED');
+  });
+});
+
+describe('the cached catalogue stays fresh across instances', () => {
+  const LOYALTY = { ...NEWSLETTER, id: 'loyalty', title: { fr: 'Fidélité', en: 'Loyalty' } };
+
+  it('a purpose created or changed on another instance is seen here at once (notification)', async () => {
+    const t = await consentApp();
+    const b = await secondInstance(t.deps);
+    try {
+      await t.get('/v1/purposes'); // cached here
+      await createPurpose({ ...b, actor: { type: 'system', id: 'test' } }, LOYALTY as PurposeInput);
+      await expect.poll(async () => (await t.get('/v1/purposes')).json.purposes.map((p: { id: string }) => p.id), { timeout: 2000 }).toContain('loyalty');
+      await updatePurpose({ ...b, actor: { type: 'system', id: 'test' } }, 'newsletter', { text: { fr: 'Deux.', en: 'Two.' } });
+      await expect.poll(async () => (await t.post(grant('v2@example.com'))).status, { timeout: 2000 }).toBe(201);
+      await expect.poll(async () => (await t.get('/v1/subjects/email:v2%40example.com/consents/history')).json.events.at(-1).purposeVersion, { timeout: 2000 }).toBe(2);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a change whose notification was lost is seen after the time-to-live; an unknown id reloads early, at most once per interval', async () => {
+    const deps = await createTestDeps();
+    let clock = 0;
+    const catalog = new PurposeCatalog(deps.db, { ttlMs: 5000, missReloadMs: 1000, clock: () => clock });
+    const ctx = { ...deps, purposes: catalog, actor: { type: 'system' as const, id: 'test' } };
+    await createPurpose(ctx, NEWSLETTER as PurposeInput);
+    // Another instance's write whose notification never arrives: rows written, nobody told.
+    const quietly = (id: string) =>
+      deps.db.tx(async (t) => {
+        await t.purposes.insert({ ...NEWSLETTER, id, legalBasis: 'dpv:Consent', channels: ['email'], validityDays: null, gpcApplies: false, version: 1, createdAt: 1, updatedAt: 1 });
+        await t.purposes.insertVersion({ purposeId: id, version: 1, title: NEWSLETTER.title, text: NEWSLETTER.text, textSha256: 'x', createdAt: 1 });
+      });
+    await quietly('loyalty');
+    clock = 4000;
+    expect((await catalog.get()).list.map((p) => p.id)).toEqual(['newsletter']);
+    clock = 5001;
+    expect((await catalog.get()).list.map((p) => p.id)).toEqual(['loyalty', 'newsletter']);
+
+    const reads = vi.spyOn(deps.db.purposes, 'all');
+    await quietly('sms');
+    expect((await catalog.find('sms'))?.id).toBe('sms'); // unknown here: one early reload finds it
+    expect(reads).toHaveBeenCalledTimes(1);
+    clock += 500;
+    expect(await catalog.find('nope')).toBeUndefined(); // within the interval: no reload
+    expect(await catalog.find('nope')).toBeUndefined();
+    expect(reads).toHaveBeenCalledTimes(1);
+    clock += 600;
+    expect(await catalog.find('nope')).toBeUndefined();
+    expect(reads).toHaveBeenCalledTimes(2);
   });
 });

@@ -40,9 +40,9 @@ const fake = (over: Partial<Connector>): Connector => ({
 
 describe('GET /v1/connectors', () => {
   it('lists each connector with capabilities and live health', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     deps.connectors = silos;
-    const { authorization } = bearer(deps, ['requests:read']);
+    const { authorization } = await bearer(deps, ['requests:read']);
     const res = await call(app, 'GET', '/v1/connectors', { headers: { authorization } });
     expect(res.status).toBe(200);
     expect(res.json.items.map((c: { id: string }) => c.id)).toEqual(['shop', 'loyalty', 'crm', 'newsletter', 'analytics']);
@@ -64,7 +64,7 @@ describe('GET /v1/connectors', () => {
   });
 
   it('says which matched columns no index serves, with the index to create, and warns', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const file = join(dir, 'bare.db');
     const db = new Database(file);
     db.exec('CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, phone TEXT); CREATE INDEX customers_phone ON customers (phone)');
@@ -78,7 +78,7 @@ describe('GET /v1/connectors', () => {
     });
     await bare.init();
     deps.connectors = [bare];
-    const { authorization } = bearer(deps, ['requests:read']);
+    const { authorization } = await bearer(deps, ['requests:read']);
     const res = await call(app, 'GET', '/v1/connectors', { headers: { authorization } });
     const [item] = res.json.items;
     expect(item.matching).toEqual([
@@ -98,7 +98,7 @@ describe('GET /v1/connectors', () => {
   });
 
   it('a burst of callers makes one health check per silo; a new one after a few seconds', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     let checks = 0;
     deps.connectors = [
       fake({
@@ -110,7 +110,7 @@ describe('GET /v1/connectors', () => {
         },
       }),
     ];
-    const { authorization } = bearer(deps, ['requests:read']);
+    const { authorization } = await bearer(deps, ['requests:read']);
     const burst = await Promise.all(Array.from({ length: 25 }, () => call(app, 'GET', '/v1/connectors', { headers: { authorization } })));
     expect(burst.every((r) => r.status === 200 && r.json.items[0].health.ok)).toBe(true);
     expect(checks).toBe(1);
@@ -124,7 +124,7 @@ describe('GET /v1/connectors', () => {
   });
 
   it("never answers with a silo's own error text: hosts, paths and values stay in the log", async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const secretFile = join(dir, 'secret-mount-7f3a', 'silo.db');
     const sqliteDown = sqlConnector({
       id: 'sqlite-down',
@@ -139,7 +139,7 @@ describe('GET /v1/connectors', () => {
       fake({ id: 'leaky-answer', health: async () => ({ ok: false, code: 'SILO_AUTH', message: 'password authentication failed for user "shop" on db-7.internal' }) }),
       fake({ id: 'odd-code', health: async () => ({ ok: false, code: 'bad code; <script>', message: '/etc/oubli/secret' }) }),
     ];
-    const { authorization } = bearer(deps, ['requests:read']);
+    const { authorization } = await bearer(deps, ['requests:read']);
     const res = await call(app, 'GET', '/v1/connectors', { headers: { authorization } });
     expect(res.status).toBe(200);
     for (const leak of ['secret-mount-7f3a', dir, '10.1.2.3', 'alice@example.com', 'db-7.internal', 'password', '/etc/oubli', '<script>', 'ECONNREFUSED']) {
@@ -154,15 +154,15 @@ describe('GET /v1/connectors', () => {
   });
 
   it('an empty deployment lists nothing', async () => {
-    const { app, deps } = createTestApp();
-    const { authorization } = bearer(deps, ['requests:read']);
+    const { app, deps } = await createTestApp();
+    const { authorization } = await bearer(deps, ['requests:read']);
     const res = await call(app, 'GET', '/v1/connectors', { headers: { authorization } });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ items: [] });
   });
 
   it('a silo that is down, throws, hangs or has no health check is reported, not a 500', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const down = sqlConnector({
       id: 'pg-down',
       title: 'Down',
@@ -176,7 +176,7 @@ describe('GET /v1/connectors', () => {
       fake({ id: 'hangs', health: () => new Promise(() => {}) }),
       fake({ id: 'nohealth' }),
     ];
-    const { authorization } = bearer(deps, ['requests:read']);
+    const { authorization } = await bearer(deps, ['requests:read']);
     const started = Date.now();
     const res = await call(app, 'GET', '/v1/connectors', { headers: { authorization } });
     expect(Date.now() - started).toBeLessThan(5000);
@@ -190,7 +190,7 @@ describe('GET /v1/connectors', () => {
   }, 15_000);
 
   it('is documented in /openapi.json', async () => {
-    const { app } = createTestApp();
+    const { app } = await createTestApp();
     const res = await call(app, 'GET', '/openapi.json');
     expect(res.json.paths['/v1/connectors']?.get).toBeTruthy();
   });

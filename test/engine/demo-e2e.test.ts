@@ -13,7 +13,7 @@ import Database from '../../connectors/sql/sqlite-binding.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoConnectors, demoCustomer, demoSiloPath, ensureDemoSilos, INVOICE_BASIS, listDemoCustomers, type DEMO_SILOS } from '../../connectors/demo/index.js';
 import type { Connector } from '../../connectors/types.js';
-import { engineHarness } from './helpers.js';
+import { engineHarness, type Harness } from './helpers.js';
 import { unzip, verifyJws } from '../requests/zip.js';
 
 let dir: string;
@@ -40,7 +40,7 @@ const count = (silo: (typeof DEMO_SILOS)[number], sql: string, ...params: unknow
 
 describe('end to end over the demo silos', () => {
   it('an erasure by email and phone reaches every silo; invoices masked and retained; verification recorded', async () => {
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const p = demoCustomer(1);
     const id = String(p.customerId);
     const before = {
@@ -76,12 +76,12 @@ describe('end to end over the demo silos', () => {
     expect(shopErase.collections.find((c: { name: string }) => c.name === 'invoices')).toMatchObject({ retained: before.invoices, retainedBecause: INVOICE_BASIS });
     expect(view.json.verification.ok).toBe(true);
     expect(view.json.verification.retained).toEqual([{ connector: 'shop', collection: 'invoices', records: before.invoices }]);
-    const audit = (h.deps.db.$client.prepare('select entry from audit_entries').pluck().all() as string[]).join('\n');
+    const audit = await h.auditText();
     for (const v of [p.email, p.phone, p.lastName, p.loyaltyCard!]) expect(audit).not.toContain(v);
   });
 
   it('an erasure by email alone reaches every silo but the loyalty card registered to the phone the customer typed (a weak link)', async () => {
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const p = listDemoCustomers(100, 10).find((c) => c.loyaltyCard !== null)!;
     const cardBefore = count('loyalty', 'select count(*) from cards where card_number = ?', p.loyaltyCard);
     expect(cardBefore).toBe(1);
@@ -99,7 +99,7 @@ describe('end to end over the demo silos', () => {
   });
 
   it('an access request yields a ZIP with data.json, CSVs, index.html and a verifiable manifest', async () => {
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const p = demoCustomer(2);
     const rid = await h.submit('access', [{ type: 'email', value: p.email }], { locale: 'en' });
     await h.engine.runUntilIdle();

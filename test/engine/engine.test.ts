@@ -1,13 +1,17 @@
+import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { engineHarness } from './helpers.js';
 import { findSubjectIdByIdentity } from '../../src/subjects/service.js';
 import { backoffDelay, Engine } from '../../src/engine/worker.js';
+import { adminOf } from '../helpers/admin-sql.js';
+import { TEST_STORE } from '../helpers/db.js';
+import type { SqliteDatabase } from '../../src/db/sqlite.js';
 
 describe('engine: erasure across silos with identity expansion', () => {
   it('an erasure by email alone reaches analytics (via customer_id) and till receipts (via phone → loyalty card)', async () => {
     const silos = syntheticSilos([ALICE, BOB]);
-    const h = engineHarness(silos.all);
+    const h = await engineHarness(silos.all);
     const id = await h.submit('erasure', [{ type: 'email', value: ' Alice@Example.com ' }]);
     await h.engine.runUntilIdle();
 
@@ -32,7 +36,7 @@ describe('engine: erasure across silos with identity expansion', () => {
     expect(card.source).toBe('loyalty');
     expect(card.reason).toContain('loyalty.cards.number');
     expect(card.value).not.toBe(ALICE.card);
-    expect(h.deps.db.$client.prepare('select count(*) from request_identities where request_id = ? and value is not null').pluck().get(id)).toBe(0);
+    expect(await h.identityValues(id)).toBe(0);
 
     // Verification recorded: only the declared retained invoices remain.
     expect(res.json.verification).toEqual({ ok: true, residual: [], retained: [{ connector: 'shop', collection: 'invoices', records: 1 }] });
@@ -41,24 +45,24 @@ describe('engine: erasure across silos with identity expansion', () => {
     expect(erase.find((t: { connector: string }) => t.connector === 'shop').counts).toEqual({ found: 0, deleted: 3, masked: 0, retained: 1 });
 
     // Audit: transitions and outcomes, never a personal value; the person's pseudonym key is destroyed.
-    const types2 = h.auditTypes(id);
+    const types2 = await h.auditTypes(id);
     expect(types2).toContain('request.received');
     expect(types2).toContain('request.started');
     expect(types2).toContain('request.expansion_round');
     expect(types2.filter((t) => t === 'task.completed').length).toBeGreaterThanOrEqual(10);
     expect(types2).toContain('request.verified_erasure');
     expect(types2.at(-1)).toBe('request.completed');
-    const all = (h.deps.db.$client.prepare('select entry from audit_entries').pluck().all() as string[]).join('\n');
+    const all = await h.auditText();
     for (const v of [ALICE.email, ALICE.phone, ALICE.customerId, ALICE.card, 'alice']) expect(all).not.toContain(v);
-    expect(h.auditTypes()).toContain('subject.forgotten');
-    expect(findSubjectIdByIdentity(h.deps.db, { type: 'email', value: ALICE.email })).toBeUndefined();
-    const retainedEntry = h.auditData('task.completed').find((e) => e.data.phase === 'erase' && e.data.connector === 'shop')!;
+    expect(await h.auditTypes()).toContain('subject.forgotten');
+    expect(await findSubjectIdByIdentity(h.deps.db, { type: 'email', value: ALICE.email })).toBeUndefined();
+    const retainedEntry = (await h.auditData('task.completed')).find((e) => e.data.phase === 'erase' && e.data.connector === 'shop')!;
     expect(JSON.stringify(retainedEntry.data)).toContain('10-year retention');
     expect(retainedEntry.subjectRef).toMatch(/^sref_/);
   });
 
   it('an identity type no connector knows is accepted and reported as not searchable', async () => {
-    const h = engineHarness(syntheticSilos([ALICE]).all);
+    const h = await engineHarness(syntheticSilos([ALICE]).all);
     const res = await h.api('POST', '/v1/requests', { type: 'access', identities: [{ type: 'email', value: ALICE.email }, { type: 'iban', value: 'FR7630006000011234567890189' }], verified: true });
     expect(res.status).toBe(201);
     expect(res.json.notSearchable).toEqual(['iban']);
@@ -70,7 +74,7 @@ describe('engine: erasure across silos with identity expansion', () => {
 
   it('expansion is bounded and each connector reruns only when it has new identities to search by', async () => {
     const silos = syntheticSilos([ALICE]);
-    const h = engineHarness(silos.all);
+    const h = await engineHarness(silos.all);
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
@@ -89,7 +93,7 @@ describe('engine: planning', () => {
   it('a silo that holds nothing on the person (access with every usable identity found nothing) is not erased or verified', async () => {
     const silos = syntheticSilos([BOB]);
     const alice = syntheticConnector({ id: 'alice_only', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }] });
-    const h = engineHarness([...silos.all, alice]);
+    const h = await engineHarness([...silos.all, alice]);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
@@ -106,13 +110,13 @@ describe('engine: bounded expansion', () => {
       id: 'many',
       collections: [{ name: 'r', keys: { email: 'email' }, discovers: { cid: 'customer_id' }, policy: 'delete', rows: Array.from({ length: 60 }, (_, i) => ({ email: ALICE.email, cid: `C${i}` })) }],
     });
-    const h = engineHarness([many]);
+    const h = await engineHarness([many]);
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
     expect(view.json.status).toBe('completed');
     expect(view.json.identities).toHaveLength(50);
-    expect(h.auditData('task.completed')[0]!.data).toMatchObject({ identityLimitReached: 50 });
+    expect((await h.auditData('task.completed'))[0]!.data).toMatchObject({ identityLimitReached: 50 });
   });
 });
 
@@ -124,7 +128,7 @@ describe('engine: bounded rounds', () => {
       id: 'chain',
       collections: [{ name: 'links', keys: { from: 'device_id' }, discovers: { to: 'device_id' }, policy: 'delete', rows: Array.from({ length: 20 }, (_, i) => ({ from: `C${i}`, to: `C${i + 1}` })) }],
     });
-    const h = engineHarness([chain]);
+    const h = await engineHarness([chain]);
     const id = await h.submit('erasure', [{ type: 'device_id', value: 'C0' }]);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
@@ -139,7 +143,7 @@ describe('engine: identity conflicts with connectors that do not say which ident
   it('a phone two customers share leads to two loyalty cards: the request waits for the DPO; excluding the phone leaves both cards untouched', async () => {
     const household = { ...BOB, phone: ALICE.phone };
     const silos = syntheticSilos([ALICE, household]);
-    const h = engineHarness(silos.all);
+    const h = await engineHarness(silos.all);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     const view = await h.dpo('GET', `/v1/requests/${id}`);
@@ -164,11 +168,11 @@ describe('engine: identity conflicts with connectors that do not say which ident
       id: 'chain',
       collections: [{ name: 'links', keys: { from: 'customer_id' }, discovers: { to: 'customer_id' }, policy: 'delete', rows: Array.from({ length: 4 }, (_, i) => ({ from: `C${i}`, to: `C${i + 1}` })) }],
     });
-    const strict = engineHarness([chain]);
+    const strict = await engineHarness([chain]);
     const a = await strict.submit('access', [{ type: 'customer_id', value: 'C0' }]);
     await strict.engine.runUntilIdle();
     expect((await strict.api('GET', `/v1/requests/${a}`)).json.status).toBe('needs_review');
-    const relaxed = engineHarness([chain], { uniqueIdentityTypes: ['email'] });
+    const relaxed = await engineHarness([chain], { uniqueIdentityTypes: ['email'] });
     const b = await relaxed.submit('access', [{ type: 'customer_id', value: 'C0' }]);
     await relaxed.engine.runUntilIdle();
     expect((await relaxed.api('GET', `/v1/requests/${b}`)).json.status).toBe('completed');
@@ -178,12 +182,10 @@ describe('engine: identity conflicts with connectors that do not say which ident
 describe('engine: upgrade', () => {
   it('an identity followed before findings were judged (a request in flight during the upgrade) keeps its standing', async () => {
     const old = syntheticConnector({ id: 'old', collections: [{ name: 'r', keys: { member: 'member_no' }, policy: 'delete', rows: [{ member: 'M-77' }, { member: 'M-78' }] }] });
-    const h = engineHarness([...syntheticSilos([ALICE]).all, old]);
+    const h = await engineHarness([...syntheticSilos([ALICE]).all, old]);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     // As the previous version stored a discovered identity: included by default, never judged.
-    h.deps.db.$client
-      .prepare("insert into request_identities (request_id, type, value, masked, source, collection, reason, round, searchable) values (?, 'member_no', 'M-77', 'M-**7', 'crm', null, 'found before the upgrade', 1, 1)")
-      .run(id);
+    await adminOf(h.deps.db).run("insert into request_identities (request_id, type, value, masked, source, collection, reason, round, searchable) values (?, 'member_no', 'M-77', 'M-**7', 'crm', null, 'found before the upgrade', 1, true)", id);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
     expect(view.json.status, view.json.statusReason).toBe('completed');
@@ -199,7 +201,7 @@ describe('engine: connector failures', () => {
       collections: [{ name: 'rows', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }],
       eraseFaults: ['retryable', 'throw'],
     });
-    const h = engineHarness([flaky]);
+    const h = await engineHarness([flaky]);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     let view = await h.api('GET', `/v1/requests/${id}`);
@@ -221,14 +223,14 @@ describe('engine: connector failures', () => {
     expect(view.json.status).toBe('completed');
     erase = view.json.tasks.find((t: { phase: string }) => t.phase === 'erase');
     expect(erase).toMatchObject({ status: 'done', attempts: 3, counts: { deleted: 1 } });
-    expect(h.auditTypes(id).filter((t) => t === 'task.retry_scheduled')).toHaveLength(2);
+    expect((await h.auditTypes(id)).filter((t) => t === 'task.retry_scheduled')).toHaveLength(2);
     expect(flaky.removed).toBe(1);
   });
 
   it('a connector permanently down: the others finish, the request shows which silo failed and why; retry re-runs only it', async () => {
     const silos = syntheticSilos([ALICE]);
     silos.newsletter.setDown(true);
-    const h = engineHarness(silos.all, { engine: { maxAttempts: 3 } });
+    const h = await engineHarness(silos.all, { engine: { maxAttempts: 3 } });
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     for (let i = 0; i < 5; i++) {
       await h.engine.runUntilIdle();
@@ -245,7 +247,7 @@ describe('engine: connector failures', () => {
     expect(silos.shop.collections[0]!.rows).toEqual([]);
     expect(silos.analytics.collections[0]!.rows).toEqual([]);
     expect(view.json.tasks.filter((t: { connector: string }) => t.connector === 'newsletter')).toHaveLength(1);
-    expect(h.auditTypes(id)).toContain('request.needs_attention');
+    expect(await h.auditTypes(id)).toContain('request.needs_attention');
 
     const doneBefore = view.json.tasks.filter((t: { status: string }) => t.status === 'done').length;
     const callsBefore = silos.shop.calls.access;
@@ -267,7 +269,7 @@ describe('engine: connector failures', () => {
 
   it('a malformed result fails the task at once with a clear error; nothing is recorded as done', async () => {
     const bad = syntheticConnector({ id: 'bad', collections: [{ name: 'rows', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }], eraseFaults: ['malformed'] });
-    const h = engineHarness([bad]);
+    const h = await engineHarness([bad]);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
@@ -278,22 +280,22 @@ describe('engine: connector failures', () => {
     expect(erase.counts).toBeNull();
     expect(erase.lastError.code).toBe('MALFORMED_RESULT');
     expect(erase.lastError.message).toMatch(/malformed erasure result/);
-    expect(h.auditData('task.failed')[0]!.data).toMatchObject({ code: 'MALFORMED_RESULT', retryable: false });
-    expect(h.auditTypes(id)).not.toContain('request.completed');
+    expect((await h.auditData('task.failed'))[0]!.data).toMatchObject({ code: 'MALFORMED_RESULT', retryable: false });
+    expect(await h.auditTypes(id)).not.toContain('request.completed');
   });
 
   it('a verification that finds data left stops in needs_attention; retry erases and verifies again', async () => {
     const buggy = syntheticConnector({ id: 'buggy', collections: [{ name: 'rows', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }], eraseNoops: 1 });
-    const h = engineHarness([buggy]);
+    const h = await engineHarness([buggy]);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     let view = await h.api('GET', `/v1/requests/${id}`);
     expect(view.json.status).toBe('needs_attention');
     expect(view.json.verification).toEqual({ ok: false, residual: [{ connector: 'buggy', collection: 'rows', records: 1 }], retained: [] });
     expect(view.json.statusReason).toContain('buggy.rows: 1');
-    expect(h.auditTypes(id)).not.toContain('request.completed');
+    expect(await h.auditTypes(id)).not.toContain('request.completed');
     // The identities are kept (values) until the erasure is really done.
-    expect(h.deps.db.$client.prepare('select count(*) from request_identities where request_id = ? and value is not null').pluck().get(id)).toBe(1);
+    expect(await h.identityValues(id)).toBe(1);
     const retry = await h.api('POST', `/v1/requests/${id}/retry`);
     expect(retry.json.status).toBe('running');
     await h.engine.runUntilIdle();
@@ -307,7 +309,7 @@ describe('engine: connector failures', () => {
   it('a non-retryable error fails at once; a hung connector times out and is retried', async () => {
     const fatal = syntheticConnector({ id: 'fatal', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], accessFaults: ['fatal'] });
     const hang = syntheticConnector({ id: 'hang', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], accessFaults: ['hang'] });
-    const h = engineHarness([fatal, hang], { engine: { timeoutMs: 50 } });
+    const h = await engineHarness([fatal, hang], { engine: { timeoutMs: 50 } });
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
@@ -324,7 +326,7 @@ describe('engine: connector failures', () => {
 
   it('honours the per-connector concurrency limit', async () => {
     const slow = syntheticConnector({ id: 'slow', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], delayMs: 5 });
-    const h = engineHarness([slow], { engine: { concurrency: 2 } });
+    const h = await engineHarness([slow], { engine: { concurrency: 2 } });
     for (let i = 0; i < 8; i++) await h.submit('access', [{ type: 'email', value: `p${i}@example.com` }]);
     await h.engine.runUntilIdle();
     expect(slow.calls.access).toBe(8);
@@ -349,7 +351,7 @@ describe('engine: connector failures', () => {
       };
       return c;
     });
-    const h = engineHarness(silos, { engine: { maxInFlight: 3 } });
+    const h = await engineHarness(silos, { engine: { maxInFlight: 3 } });
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('completed');
@@ -368,12 +370,12 @@ describe('engine: connector failures', () => {
 describe('engine: group commit', () => {
   it('an outcome that fails to record does not undo the others recorded in the same batch', async () => {
     const silos = syntheticSilos([ALICE]);
-    const h = engineHarness(silos.all);
-    const append = h.deps.audit.append.bind(h.deps.audit);
+    const h = await engineHarness(silos.all);
+    const appendMany = h.deps.audit.appendMany.bind(h.deps.audit);
     let thrown = 0;
-    h.deps.audit.append = (input) => {
-      if (input.type === 'task.completed' && input.data?.connector === 'crm' && thrown++ < 2) throw new Error('disk full');
-      return append(input);
+    h.deps.audit.appendMany = async (t, inputs) => {
+      if (inputs.some((i) => i.type === 'task.completed' && i.data?.connector === 'crm') && thrown++ < 2) throw new Error('disk full');
+      return appendMany(t, inputs);
     };
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
@@ -389,22 +391,23 @@ describe('engine: group commit', () => {
 });
 
 describe('engine: several workers on one database', () => {
-  it('two engines share the queue: every task runs exactly once', async () => {
+  it('two engines share the queue: every task runs exactly once, within one per-connector limit for both', async () => {
     const slow = syntheticConnector({ id: 'slow', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: Array.from({ length: 20 }, (_, i) => ({ email: `p${i}@example.com` })) }], delayMs: 3 });
-    const h = engineHarness([slow], { engine: { concurrency: 2 } });
-    const other = new Engine(h.deps, { concurrency: 2, random: () => 0.5 });
+    // Each instance runs at most 2 calls; the connector takes 3 at once, from both together.
+    const h = await engineHarness([slow], { engine: { concurrency: 3, maxInFlight: 2 } });
+    const other = new Engine(h.deps, { concurrency: 3, maxInFlight: 2, random: () => 0.5 });
     for (let i = 0; i < 20; i++) await h.submit('erasure', [{ type: 'email', value: `p${i}@example.com` }]);
     await Promise.all([h.engine.runUntilIdle(), other.runUntilIdle()]);
     await Promise.all([h.engine.runUntilIdle(), other.runUntilIdle()]);
-    const tasks = h.deps.db.$client.prepare('select count(*) from tasks').pluck().get() as number;
+    const tasks = Number(await adminOf(h.deps.db).value('select count(*) as n from tasks'));
     expect(tasks).toBe(60);
     expect(slow.calls.access + slow.calls.erase).toBe(60);
     expect(slow.removed).toBe(20);
     expect(h.engine.connectorMs).toBeGreaterThan(0); // both did part of the work
     expect(other.connectorMs).toBeGreaterThan(0);
-    const owners = h.deps.db.$client.prepare("select count(*) from requests where status = 'completed'").pluck().get();
-    expect(owners).toBe(20);
-    expect(h.deps.db.$client.prepare("select count(*) from audit_entries where type = 'task.completed'").pluck().get()).toBe(60);
+    expect(slow.maxConcurrent).toBe(3);
+    expect((await h.deps.db.requests.list({ status: 'completed', limit: 100 })).length).toBe(20);
+    expect((await h.auditData('task.completed')).length).toBe(60);
   });
 });
 
@@ -412,14 +415,14 @@ describe('engine: crash safety (leases)', () => {
   it('a task whose worker died is re-run after its lease expires; a task recorded done is never re-run', async () => {
     const silos = syntheticSilos([ALICE]);
     const hang = syntheticConnector({ id: 'hang', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }] }], eraseFaults: ['hang'] });
-    const h = engineHarness([...silos.all, hang], { engine: { timeoutMs: 10_000 } });
+    const h = await engineHarness([...silos.all, hang], { engine: { timeoutMs: 10_000 } });
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     // Worker A runs until the erase pass, then "dies" while `hang` erases (its promise never settles for us).
     const a = h.engine;
     const run = a.runUntilIdle();
     await new Promise((r) => setTimeout(r, 100));
-    const running = h.deps.db.$client.prepare("select connector_id, lease_owner from tasks where request_id = ? and status = 'running'").all(id) as { connector_id: string; lease_owner: string }[];
-    expect(running).toEqual([{ connector_id: 'hang', lease_owner: a.opts.workerId }]);
+    const running = (await h.deps.db.tasks.ofRequest(id)).filter((t) => t.status === 'running').map((t) => ({ connector: t.connectorId, owner: t.leaseOwner }));
+    expect(running).toEqual([{ connector: 'hang', owner: a.opts.workerId }]);
     const erasedBefore = silos.all.map((s) => s.calls.erase);
     expect(erasedBefore).toEqual([1, 1, 1, 1, 1]);
 
@@ -438,6 +441,21 @@ describe('engine: crash safety (leases)', () => {
     // A's late outcome (its lease was lost) is ignored.
     await a.stop();
     await run;
-    expect(h.auditTypes(id).filter((t) => t === 'request.completed')).toHaveLength(1);
+    expect((await h.auditTypes(id)).filter((t) => t === 'request.completed')).toHaveLength(1);
+  });
+});
+
+describe('engine: erased data at rest', () => {
+  it.skipIf(TEST_STORE !== 'sqlite')('once an erasure completes, the write-ahead log is emptied: the person’s identifiers are in neither oubli.db nor its WAL', async () => {
+    const h = await engineHarness(syntheticSilos([ALICE, BOB]).all);
+    const file = (h.deps.db as SqliteDatabase).writer.name;
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('completed');
+    expect(statSync(`${file}-wal`).size).toBe(0);
+    for (const f of [file, `${file}-wal`]) expect(readFileSync(f).includes(ALICE.email), f).toBe(false);
+    // BOB's request, still open, keeps his: the scan would see it.
+    await h.api('POST', '/v1/requests', { type: 'erasure', identities: [{ type: 'email', value: BOB.email }] });
+    expect(readFileSync(`${file}-wal`).includes(BOB.email) || readFileSync(file).includes(BOB.email)).toBe(true);
   });
 });

@@ -16,7 +16,7 @@ import { SCOPES } from '../../src/db/schema/api-keys.js';
 import { findSubjectIdByIdentity } from '../../src/subjects/service.js';
 import { bearer, call } from '../helpers/http.js';
 import { unzip } from '../requests/zip.js';
-import { engineHarness } from './helpers.js';
+import { engineHarness, type Harness } from './helpers.js';
 
 const VICTIM = demoCustomer(1);
 const ATTACKER = { id: 900_001, email: 'mallory.attacker@example.net', firstName: 'Mallory', lastName: 'Attaquante' };
@@ -89,20 +89,20 @@ function victimFootprint(dir: string) {
 }
 
 /** The victim's registry subject, with a recorded withdrawal of the newsletter consent. */
-async function victimWithdrew(h: ReturnType<typeof engineHarness>) {
-  const admin = { authorization: bearer(h.deps, [...SCOPES], 'setup').authorization };
+async function victimWithdrew(h: Harness) {
+  const admin = { authorization: (await bearer(h.deps, [...SCOPES], 'setup')).authorization };
   const purpose = { id: 'newsletter', title: { fr: 'Lettre', en: 'Newsletter' }, text: { fr: 'Recevoir la lettre.', en: 'Get the letter.' }, legalBasis: 'dpv:Consent', channels: ['email'] };
   expect((await call(h.app, 'POST', '/v1/purposes', { headers: admin, body: purpose })).status).toBe(201);
   for (const decision of ['granted', 'withdrawn']) {
     const r = await call(h.app, 'POST', '/v1/consents', { headers: admin, body: { subject: { type: 'email', value: VICTIM.email }, purpose: 'newsletter', decision, source: { channel: 'web' } } });
     expect(r.status, r.text).toBe(201);
   }
-  return findSubjectIdByIdentity(h.deps.db, { type: 'email', value: VICTIM.email })!;
+  return (await findSubjectIdByIdentity(h.deps.db, { type: 'email', value: VICTIM.email }))!;
 }
 
-async function expectVictimStillInRegistry(h: ReturnType<typeof engineHarness>, subjectId: string) {
-  expect(findSubjectIdByIdentity(h.deps.db, { type: 'email', value: VICTIM.email })).toBe(subjectId);
-  const admin = { authorization: bearer(h.deps, ['consents:read'], 'check').authorization };
+async function expectVictimStillInRegistry(h: Harness, subjectId: string) {
+  expect(await findSubjectIdByIdentity(h.deps.db, { type: 'email', value: VICTIM.email })).toBe(subjectId);
+  const admin = { authorization: (await bearer(h.deps, ['consents:read'], 'check')).authorization };
   const state = await call(h.app, 'GET', `/v1/subjects/email:${encodeURIComponent(VICTIM.email)}/consents`, { headers: admin });
   expect(state.status, state.text).toBe(200);
   expect(JSON.stringify(state.json)).toContain('withdrawn');
@@ -117,7 +117,7 @@ function expectNoVictimValue(text: string) {
 describe('identity merging attack on the demo silos (attacker account holding the victim’s phone)', () => {
   it('a verified access request for the attacker’s email exports nothing of the victim', async () => {
     const { connectors } = await silosWithAttacker();
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const rid = await h.submit('access', [{ type: 'email', value: ATTACKER.email }], { locale: 'en' });
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${rid}`);
@@ -132,7 +132,7 @@ describe('identity merging attack on the demo silos (attacker account holding th
 
   it('a verified erasure for the attacker’s email deletes the attacker only: the victim stays in every silo and in the registry', async () => {
     const { dir, connectors } = await silosWithAttacker();
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const subjectId = await victimWithdrew(h);
     const before = victimFootprint(dir);
     expect(Object.values(before).every((n) => n > 0), JSON.stringify(before)).toBe(true);
@@ -147,7 +147,7 @@ describe('identity merging attack on the demo silos (attacker account holding th
 
   it('with the phones declared strong links, the request stops in needs_review: the DPO sees, masked, which identity led where and why it conflicts', async () => {
     const { connectors } = await silosWithAttacker(strongPhones);
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const rid = await h.submit('access', [{ type: 'email', value: ATTACKER.email }]);
     await h.engine.runUntilIdle();
     const view = await h.dpo('GET', `/v1/requests/${rid}`);
@@ -172,15 +172,15 @@ describe('identity merging attack on the demo silos (attacker account holding th
     expect(JSON.stringify(view.json)).not.toContain(VICTIM.loyaltyCard);
     // Nothing runs while it waits; the audit entry names types and places, never values.
     expect(view.json.tasks.every((t: { status: string }) => t.status === 'done')).toBe(true);
-    const entry = h.auditData('request.needs_review')[0]!;
+    const entry = (await h.auditData('request.needs_review'))[0]!;
     expect(entry.data).toMatchObject({ reason: 'identity_conflict', conflicts: 3 });
-    expectNoVictimValue(h.auditText());
-    expect(h.auditText()).not.toContain(VICTIM.phone);
+    expectNoVictimValue((await h.auditText()));
+    expect((await h.auditText())).not.toContain(VICTIM.phone);
   });
 
   it('the DPO excludes the phone: what it alone led to is excluded with it, the request resumes and exports the attacker’s data only; the audit keeps who and a keyed hash, the row the text', async () => {
     const { connectors } = await silosWithAttacker(strongPhones);
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const rid = await h.submit('access', [{ type: 'email', value: ATTACKER.email }]);
     await h.engine.runUntilIdle();
     const phone = (await h.dpo('GET', `/v1/requests/${rid}`)).json.identities.find((i: { type: string }) => i.type === 'phone');
@@ -203,11 +203,11 @@ describe('identity merging attack on the demo silos (attacker account holding th
     expect(data.connectors.shop.customers.map((c: { email: string }) => c.email)).toEqual([ATTACKER.email]);
     expect(data.connectors.loyalty).toEqual({});
     for (const [name, body] of files) if (name !== 'manifest.json') expectNoVictimValue(body.toString());
-    const excluded = h.auditData('request.identity_excluded');
+    const excluded = (await h.auditData('request.identity_excluded'));
     expect(excluded).toHaveLength(1);
     expect(excluded[0]).toMatchObject({ actor: { type: 'api_key' }, data: { identity: phone.id, type: 'phone', why: 'leads_to_conflict', reasonHash: expect.stringMatching(/^reason_/) } });
-    expect(h.auditTypes(rid)).toContain('request.resumed');
-    const audit = h.auditText();
+    expect((await h.auditTypes(rid))).toContain('request.resumed');
+    const audit = (await h.auditText());
     expectNoVictimValue(audit);
     expect(audit).not.toContain(VICTIM.phone);
     expect(audit).not.toContain('typed on another account');
@@ -215,14 +215,14 @@ describe('identity merging attack on the demo silos (attacker account holding th
 
   it('a verified erasure with the phones declared strong: the DPO excludes the phone; the attacker alone is erased and forgotten, the victim stays in every silo and in the registry', async () => {
     const { dir, connectors } = await silosWithAttacker(strongPhones);
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const subjectId = await victimWithdrew(h);
     const before = victimFootprint(dir);
     const rid = await h.submit('erasure', [{ type: 'email', value: ATTACKER.email }]);
     await h.engine.runUntilIdle();
     expect((await h.api('GET', `/v1/requests/${rid}`)).json.status).toBe('needs_review');
     expect(victimFootprint(dir)).toEqual(before); // nothing erased while it waits
-    const attackerSubject = findSubjectIdByIdentity(h.deps.db, { type: 'email', value: ATTACKER.email });
+    const attackerSubject = await findSubjectIdByIdentity(h.deps.db, { type: 'email', value: ATTACKER.email });
     expect(attackerSubject).toBeDefined();
     const phone = (await h.dpo('GET', `/v1/requests/${rid}`)).json.identities.find((i: { type: string }) => i.type === 'phone');
     expect((await h.dpo('POST', `/v1/requests/${rid}/identities/${phone.id}/exclude`, { reason: 'shared with another customer' })).status).toBe(200);
@@ -234,14 +234,14 @@ describe('identity merging attack on the demo silos (attacker account holding th
     expect(count(dir, 'shop', 'select count(*) from customers where id = ?', ATTACKER.id)).toBe(0);
     expect(victimFootprint(dir)).toEqual(before);
     await expectVictimStillInRegistry(h, subjectId);
-    expect(findSubjectIdByIdentity(h.deps.db, { type: 'email', value: ATTACKER.email })).toBeUndefined();
-    expect(h.auditData('subject.forgotten')).toHaveLength(1);
+    expect(await findSubjectIdByIdentity(h.deps.db, { type: 'email', value: ATTACKER.email })).toBeUndefined();
+    expect((await h.auditData('subject.forgotten'))).toHaveLength(1);
   });
 
   it('the same person with a second shop account on their phone: the DPO includes the phone, and both accounts are the person’s', async () => {
     const second = { id: 900_002, email: 'jeanne.second.account@example.org', phone: VICTIM.phone, firstName: VICTIM.firstName, lastName: VICTIM.lastName };
     const { connectors } = await silosWithAttacker(strongPhones, [second]);
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const rid = await h.submit('access', [{ type: 'email', value: VICTIM.email }]);
     await h.engine.runUntilIdle();
     const review = await h.dpo('GET', `/v1/requests/${rid}`);
@@ -259,14 +259,14 @@ describe('identity merging attack on the demo silos (attacker account holding th
     const data = JSON.parse(files.get('data.json')!.toString());
     expect(data.connectors.shop.customers.map((c: { email: string }) => c.email).sort()).toEqual([second.email, VICTIM.email].sort());
     expect(data.connectors.loyalty.receipts.length).toBeGreaterThan(0);
-    expect(h.auditData('request.identity_included')[0]).toMatchObject({ data: { identity: phone.id, type: 'phone', reasonHash: expect.stringMatching(/^reason_/) } });
+    expect((await h.auditData('request.identity_included'))[0]).toMatchObject({ data: { identity: phone.id, type: 'phone', reasonHash: expect.stringMatching(/^reason_/) } });
   });
 });
 
 describe('identity decisions: who may decide, when, and only once', () => {
   async function inReview() {
     const { connectors } = await silosWithAttacker(strongPhones);
-    const h = engineHarness(connectors);
+    const h = await engineHarness(connectors);
     const rid = await h.submit('access', [{ type: 'email', value: ATTACKER.email }]);
     await h.engine.runUntilIdle();
     const ids = (await h.dpo('GET', `/v1/requests/${rid}`)).json.identities as { id: number; type: string; source: string; state: string }[];
@@ -281,8 +281,8 @@ describe('identity decisions: who may decide, when, and only once', () => {
     const codes = burst.map((r) => r.status).sort();
     expect(codes).toEqual([200, 409, 409, 409, 409, 409]);
     for (const r of burst.filter((x) => x.status === 409)) expect(['IDENTITY_NOT_PENDING', 'INVALID_STATE']).toContain(r.json.error.code);
-    expect([...h.auditTypes(rid).filter((t) => t.startsWith('request.identity_'))]).toHaveLength(1);
-    expect(h.auditTypes(rid).filter((t) => t === 'request.resumed')).toHaveLength(1);
+    expect([...(await h.auditTypes(rid)).filter((t) => t.startsWith('request.identity_'))]).toHaveLength(1);
+    expect((await h.auditTypes(rid)).filter((t) => t === 'request.resumed')).toHaveLength(1);
   });
 
   it('the opener cannot decide (403 SEPARATION_OF_DUTIES), requests:write cannot (403), nothing outside needs_review (409), unknown identity (404), a given identity is not under review (409)', async () => {
@@ -291,7 +291,7 @@ describe('identity decisions: who may decide, when, and only once', () => {
     expect(opener.status).toBe(403);
     expect(opener.json.error.code).toBe('INSUFFICIENT_SCOPE');
     // Even with the DPO's scope, the principal that opened the request may not decide on it.
-    const both = bearer(h.deps, ['requests:read', 'requests:write', 'requests:verify', 'requests:approve'], 'both');
+    const both = (await bearer(h.deps, ['requests:read', 'requests:write', 'requests:verify', 'requests:approve'], 'both'));
     const own = await call(h.app, 'POST', '/v1/requests', { headers: { authorization: both.authorization }, body: { type: 'access', identities: [{ type: 'email', value: ATTACKER.email }], verified: true } });
     await h.engine.runUntilIdle();
     const ownPhone = (await h.dpo('GET', `/v1/requests/${own.json.id}`)).json.identities.find((i: { type: string }) => i.type === 'phone');
@@ -321,8 +321,8 @@ describe('identity decisions: who may decide, when, and only once', () => {
 describe('erasure preview with an identity conflict', () => {
   it('shows the conflict as a request would, erases nothing of the victim in its dry run, needs requests:verify and is audited without values', async () => {
     const { connectors } = await silosWithAttacker(strongPhones);
-    const h = engineHarness(connectors);
-    const writer = bearer(h.deps, ['requests:read', 'requests:write'], 'writer');
+    const h = await engineHarness(connectors);
+    const writer = (await bearer(h.deps, ['requests:read', 'requests:write'], 'writer'));
     const body = { type: 'erasure', identities: [{ type: 'email', value: ATTACKER.email }] };
     const denied = await call(h.app, 'POST', '/v1/requests/preview', { headers: { authorization: writer.authorization }, body });
     expect(denied.status).toBe(403);
@@ -335,10 +335,10 @@ describe('erasure preview with an identity conflict', () => {
     expect(shop.collections.find((c: { name: string }) => c.name === 'customers')).toMatchObject({ found: 1, deleted: 1 });
     expect(res.json.connectors.find((c: { connector: string }) => c.connector === 'loyalty').collections.every((c: { deleted: number; found: number }) => c.deleted === 0 && c.found === 0)).toBe(true);
     expect(JSON.stringify(res.json)).not.toContain(VICTIM.email);
-    const entries = h.auditData('request.previewed');
+    const entries = (await h.auditData('request.previewed'));
     expect(entries).toHaveLength(1);
     expect(entries[0]!.data).toEqual({ requestType: 'erasure', identityTypes: ['email'] });
-    expect(h.auditText()).not.toContain(ATTACKER.email);
+    expect((await h.auditText())).not.toContain(ATTACKER.email);
   });
 });
 

@@ -1,6 +1,8 @@
 /**
  * kill -9 of the real service during an erasure, then restart: the request completes, each silo
  * is erased exactly once (counted by the silos' own side-effect logs), and the audit log verifies.
+ * On the store this run tests: the data dir's SQLite file, or (OUBLI_TEST_DATABASE_URL) this test
+ * file's PostgreSQL database.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,10 +12,11 @@ import Database from '../../connectors/sql/sqlite-binding.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seedCountingSilo } from './fixtures/counting-silo.js';
 import { unzip, verifyJws } from '../requests/zip.js';
+import { openTestDatabase, postgresTestUrl, TEST_STORE } from '../helpers/db.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'oubli-kill9-'));
-const env = {
+const env: NodeJS.ProcessEnv = {
   ...process.env,
   OUBLI_DATA_DIR: join(dir, 'data'),
   OUBLI_CONFIG: join(dir, 'oubli.config.mts'),
@@ -25,6 +28,13 @@ const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
+
+/** On PostgreSQL runs: this file's database, emptied, for the service and the CLI. */
+async function freshStore(): Promise<void> {
+  if (TEST_STORE !== 'postgres') return;
+  await openTestDatabase();
+  env.OUBLI_DATABASE_URL = postgresTestUrl();
+}
 
 function cli(...args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, 'bin/oubli.js'), ...args], { env, encoding: 'utf8', cwd: dir });
@@ -73,7 +83,8 @@ async function waitFor<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, ms: n
 }
 
 describe('reliability: kill -9 during an erasure', () => {
-  it('resumes after restart, erases each silo exactly once, and the audit log verifies', async () => {
+  it(`resumes after restart, erases each silo exactly once, and the audit log verifies (${TEST_STORE})`, async () => {
+    await freshStore();
     const people: [string, string, string][] = [
       ['p1', 'email', 'alice@example.com'],
       ['p1', 'customer_id', 'C1'],
@@ -85,7 +96,7 @@ describe('reliability: kill -9 during an erasure', () => {
     seedCountingSilo(join(dir, 'gamma.db'), [['p1', 'email', 'alice@example.com'], ['p2', 'email', 'bob@example.com']]);
     const silos = resolve(ROOT, 'test/engine/fixtures/counting-silo.ts');
     writeFileSync(
-      env.OUBLI_CONFIG,
+      env.OUBLI_CONFIG!,
       `import { countingSilo } from ${JSON.stringify(silos)};
 const dir = ${JSON.stringify(dir)};
 export default {
@@ -155,12 +166,13 @@ export default {
     expect(verify.stdout).toMatch(/audit log ok/);
   }, 240_000);
 
-  it('an access request interrupted by kill -9 completes after restart with a verifiable archive', async () => {
+  it(`an access request interrupted by kill -9 completes after restart with a verifiable archive (${TEST_STORE})`, async () => {
+    await freshStore();
     env.OUBLI_DATA_DIR = join(dir, 'data-access');
     env.OUBLI_CONFIG = join(dir, 'access.config.mts');
     seedCountingSilo(join(dir, 'slow.db'), [['p1', 'email', 'carol@example.com'], ['p1', 'note', 'n1']]);
     writeFileSync(
-      env.OUBLI_CONFIG,
+      env.OUBLI_CONFIG!,
       `import { countingSilo } from ${JSON.stringify(resolve(ROOT, 'test/engine/fixtures/counting-silo.ts'))};
 export default { connectors: [countingSilo({ id: 'slow', file: ${JSON.stringify(join(dir, 'slow.db'))}, lookupBy: ['email'], accessSleepMs: 1500 })] };
 `,

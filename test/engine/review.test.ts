@@ -1,10 +1,10 @@
 /**
- * The judgement of identity expansion (src/engine/review.ts), on hand-made evidence: what is a
+ * The judgement of identity expansion (src/requests/review.ts), on hand-made evidence: what is a
  * contradiction, whom it puts under review, what a decision settles, and that the outcome does
  * not depend on the order in which silos answered.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_UNIQUE_TYPES, reviewIdentities, type Evidence, type ReviewIdentity } from '../../src/engine/review.js';
+import { DEFAULT_UNIQUE_TYPES, reviewIdentities, type Evidence, type ReviewIdentity } from '../../src/requests/review.js';
 
 const UNIQUE = new Set(DEFAULT_UNIQUE_TYPES);
 const given = (id: number, type: string): ReviewIdentity => ({ id, type, given: true, decision: null, weak: false });

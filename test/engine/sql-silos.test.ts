@@ -8,7 +8,7 @@ import { sqlConnector } from '../../connectors/sql/index.js';
 import type { Connector } from '../../connectors/types.js';
 import { ALICE, BOB, INVOICE_BASIS, fixtureConfig, mysqlTarget, postgresTarget, seedFixture, sqliteTarget, type SqlTarget } from '../connectors/sql-fixture.js';
 import { syntheticConnector } from '../helpers/synthetic-connector.js';
-import { engineHarness } from './helpers.js';
+import { engineHarness, type Harness } from './helpers.js';
 
 const targets: SqlTarget[] = [];
 const connectors: Connector[] = [];
@@ -42,7 +42,7 @@ describe('engine over SQLite, PostgreSQL and MariaDB silos', () => {
       id: 'analytics',
       collections: [{ name: 'events', keys: { customer_id: 'customer_id' }, policy: 'delete', rows: [{ customer_id: String(ALICE.id) }, { customer_id: String(BOB.id) }] }],
     });
-    const h = engineHarness([...connectors, analytics]);
+    const h = await engineHarness([...connectors, analytics]);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);

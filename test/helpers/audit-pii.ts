@@ -1,11 +1,13 @@
 /**
  * The audit-log personal-data scan: no email, phone number or name of a test person may appear
  * in any audit entry, in any test. Every test database registers here (test/helpers/deps.ts
- * does it for in-memory ones, test/cli/helpers.ts for data dirs); test/setup/audit-pii.ts scans
- * them after each test and fails the test that leaked.
+ * does it for in-process ones, test/cli/helpers.ts for data dirs and, on PostgreSQL runs, the
+ * database of each); test/setup/audit-pii.ts scans them after each test and fails the test that
+ * leaked.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import Database, { type SqliteConnection } from '../../connectors/sql/sqlite-binding.js';
 import type { Database as Store } from '../../src/db/database.js';
 import { demoCustomer } from '../../connectors/demo/people.js';
@@ -73,7 +75,7 @@ function scanSqliteFile(sqlite: SqliteConnection): Leak[] {
 }
 
 /** Scans the oubli.db of a data dir (opened read-only); nothing when there is none. */
-export function scanDataDir(dir: string): Leak[] {
+export function scanSqliteDataDir(dir: string): Leak[] {
   const file = join(dir, 'oubli.db');
   if (!existsSync(file)) return [];
   const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -92,6 +94,34 @@ interface Registered {
 }
 const databases: Registered[] = [];
 const dataDirs = new Set<string>();
+/** Data dirs whose store is a PostgreSQL database (OUBLI_DATABASE_URL of the spawned processes). */
+const databaseUrls = new Map<string, string>();
+
+/** Scans the audit entries of a PostgreSQL database by URL; nothing when it has no log yet. */
+async function scanPostgres(url: string): Promise<Leak[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const exists = await c.query("select 1 from pg_tables where tablename = 'audit_entries' and schemaname = current_schema()");
+    if (exists.rowCount === 0) return [];
+    const { rows } = await c.query<{ idx: string; entry: string }>('select idx, entry from audit_entries order by idx');
+    return rows.flatMap((r) => findPii(Number(r.idx), r.entry));
+  } finally {
+    await c.end();
+  }
+}
+
+/** Scans a data dir's store: its oubli.db, or the PostgreSQL database registered for it. */
+export async function scanDataDir(dir: string): Promise<Leak[]> {
+  const url = databaseUrls.get(dir);
+  return url ? scanPostgres(url) : scanSqliteDataDir(dir);
+}
+
+/** Says that the store of the processes run on data dir `dir` is the PostgreSQL database `url`. */
+export function registerDataDirDatabase(dir: string, url: string): void {
+  dataDirs.add(dir);
+  databaseUrls.set(dir, url);
+}
 
 /**
  * Registers a test database for the scan (done by createTestDeps). A database registered again
@@ -116,6 +146,7 @@ export function registerDataDir(dir: string): void {
 
 export function unregisterDataDir(dir: string): void {
   dataDirs.delete(dir);
+  databaseUrls.delete(dir);
 }
 
 export function describeLeaks(leaks: Leak[], where: string): string {
@@ -141,12 +172,12 @@ export async function scanRegisteredDatabases(): Promise<string[]> {
   return problems;
 }
 
-/** Scans every registered data dir's oubli.db. */
-export function scanRegisteredDataDirs(): string[] {
+/** Scans every registered data dir's store. */
+export async function scanRegisteredDataDirs(): Promise<string[]> {
   const problems: string[] = [];
   for (const dir of dataDirs) {
-    const leaks = scanDataDir(dir);
-    if (leaks.length) problems.push(describeLeaks(leaks, `data dir ${dir}`));
+    const leaks = await scanDataDir(dir);
+    if (leaks.length) problems.push(describeLeaks(leaks, `data dir ${dir}${databaseUrls.has(dir) ? ' (PostgreSQL)' : ''}`));
   }
   return problems;
 }

@@ -101,6 +101,67 @@ export function postgresTestUrl(): string | undefined {
   return fileDatabase?.url;
 }
 
+// ------------------------------------------------------------------ several handles, spawned CLIs
+
+/**
+ * A second Database object on the same store as `db` (the same SQLite file, or the same
+ * PostgreSQL database): what a second instance, or a CLI command beside the server, sees. On
+ * SQLite use it for reads, or for writes only while `db` writes nothing (see storeLocation).
+ */
+export async function openSameStore(db: Database): Promise<Database> {
+  if (db instanceof SqliteDatabase) return SqliteDatabase.open(storeLocation(db), { migrationsFolder: SQLITE_MIGRATIONS, cacheKib: 8192 });
+  return PostgresDatabase.open({ url: storeLocation(db), migrationsFolder: PG_MIGRATIONS, poolSize: 4, applicationName: 'oubli-test' });
+}
+
+const made = new Map<PostgresDatabase, string>();
+
+/**
+ * Where a test database lives, for another process to open it: the SQLite file's path, or the
+ * PostgreSQL URL. (Two SQLite Database objects in ONE process would block each other: a
+ * transaction's body awaits, and the other connection's BEGIN IMMEDIATE busy-waits synchronously.)
+ */
+export function storeLocation(db: Database): string {
+  if (db instanceof SqliteDatabase) return db.writer.name;
+  const url = fileDatabase?.db === db ? fileDatabase.url : made.get(db as PostgresDatabase);
+  if (!url) throw new Error('storeLocation: not a database made by test/helpers/db.ts');
+  return url;
+}
+
+/**
+ * A fresh, migrated PostgreSQL database of its own (copied from the run's template), for a
+ * spawned `oubli` process (OUBLI_DATABASE_URL) or a copy to tamper with; dropped at the end of
+ * the run with the others. Answers its URL.
+ */
+export async function createPostgresDatabase(template = inject('pgTemplate')): Promise<string> {
+  const run = inject('pgTemplate').replace(/_tpl$/, '');
+  const name = `${run}_c${randomBytes(5).toString('hex')}`;
+  await admin((c) => c.query(`create database ${name} template ${template}`));
+  return withDatabase(TEST_DATABASE_URL!, name);
+}
+
+/**
+ * A copy of the PostgreSQL database at `url` (CREATE DATABASE … TEMPLATE: nobody may be
+ * connected to it meanwhile); answers the copy's URL.
+ */
+export function copyPostgresDatabase(url: string): Promise<string> {
+  return createPostgresDatabase(decodeURIComponent(new URL(url).pathname.slice(1)));
+}
+
+/**
+ * A database for one test alone, never shared with the file's other tests: for a test that
+ * breaks its store (closes it, drops the migrations journal).
+ */
+export async function openPrivateTestDatabase(): Promise<Database> {
+  return TEST_DATABASE_URL ? openPostgresDatabase(await createPostgresDatabase()) : openSqliteTestDatabase();
+}
+
+/** Opens a PostgreSQL test database by URL (its Database object). */
+export async function openPostgresDatabase(url: string): Promise<PostgresDatabase> {
+  const db = await PostgresDatabase.open({ url, migrationsFolder: PG_MIGRATIONS, poolSize: 4, applicationName: 'oubli-test' });
+  made.set(db, url);
+  return db;
+}
+
 process.once('exit', () => {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
-import { openTestDatabase } from './db.js';
+import { openTestDatabase, postgresTestUrl } from './db.js';
+import { PostgresDatabase } from '../../src/db/postgres.js';
+import { PG_MIGRATIONS } from '../../src/db/open.js';
+import type { Database } from '../../src/db/database.js';
 import { createIdGenerator } from '../../src/ids.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { SigningKeys } from '../../src/audit/keys.js';
@@ -19,7 +22,9 @@ import { registerAuditDb } from './audit-pii.js';
 import type { Ctx, Deps } from '../../src/deps.js';
 import { createApp } from '../../src/app.js';
 import { HealthChecks } from '../../src/deployment/health.js';
-import { DEFAULT_UNIQUE_TYPES } from '../../src/engine/review.js';
+import { DEFAULT_UNIQUE_TYPES } from '../../src/requests/review.js';
+import { PurposeCatalog } from '../../src/consent/catalog.js';
+import { ConsentWriter } from '../../src/consent/record.js';
 
 export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
 
@@ -38,17 +43,21 @@ export interface TestDeps extends Deps {
   clock: TestClock;
 }
 
-export async function createTestDeps(overrides: { env?: Record<string, string>; config?: Partial<Config> } = {}): Promise<TestDeps> {
+export async function createTestDeps(
+  overrides: { env?: Record<string, string>; config?: Partial<Config>; /** Instead of the file's test database. */ db?: Database } = {},
+): Promise<TestDeps> {
   const clock = testClock();
   const config = {
     ...loadConfig({ OUBLI_DATA_DIR: join(tmpdir(), `oubli-test-${randomBytes(6).toString('hex')}`), ...overrides.env }),
     ...overrides.config,
   };
-  const db = await openTestDatabase();
+  const db = overrides.db ?? (await openTestDatabase());
   registerAuditDb(db);
   const keys = SigningKeys.ephemeral(clock.now);
   const audit = new AuditLog(db, clock.now);
   const logId = await audit.open(newLogId(config.publicUrl));
+  const purposes = new PurposeCatalog(db);
+  await purposes.start();
   return {
     clock,
     config,
@@ -64,8 +73,42 @@ export async function createTestDeps(overrides: { env?: Record<string, string>; 
     requireApproval: [],
     health: new HealthChecks(clock.now),
     uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
+    purposes,
+    consentWrites: new ConsentWriter(db),
     startup: { ready: true },
   };
+}
+
+/**
+ * A second instance beside `deps`: the same data dir, keys, secrets, clock and connectors —
+ * what another `oubli serve` of the same deployment has — and on PostgreSQL its own pool on the
+ * same database. On SQLite it shares `deps.db`: two connections of ONE process on one file
+ * would interleave their transactions' statements between awaits and lock each other out (in
+ * production a second process waits on the file's lock instead; the CLI and kill -9 suites
+ * cover that). `dataDir` names the shared data dir by another path (a mount point elsewhere).
+ * Close it with `closePeerDeps`.
+ */
+export async function createPeerDeps(deps: TestDeps, opts: { dataDir?: string } = {}): Promise<TestDeps> {
+  const db =
+    deps.db.dialect === 'sqlite'
+      ? deps.db
+      : await PostgresDatabase.open({ url: postgresTestUrl()!, migrationsFolder: PG_MIGRATIONS, poolSize: 4, applicationName: 'oubli-test-peer' });
+  const audit = new AuditLog(db, deps.clock.now);
+  const logId = await audit.open(newLogId(deps.config.publicUrl));
+  return {
+    ...deps,
+    config: { ...deps.config, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) },
+    db,
+    ids: createIdGenerator(deps.clock.now),
+    audit,
+    treeHeads: new TreeHeads(db, audit, deps.keys, logId, deps.clock.now),
+    health: new HealthChecks(deps.clock.now),
+  };
+}
+
+/** Closes what createPeerDeps opened (never the database it shares with `deps`). */
+export async function closePeerDeps(peer: TestDeps, deps: TestDeps): Promise<void> {
+  if (peer.db !== deps.db) await peer.db.close();
 }
 
 export function systemCtx(deps: Deps): Ctx {

@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { createTestApp } from '../helpers/deps.js';
 import { bearer, call } from '../helpers/http.js';
+import { adminOf } from '../helpers/admin-sql.js';
+import { openPrivateTestDatabase, TEST_STORE } from '../helpers/db.js';
 
 const errorShape = (json: any, code: string) => {
   expect(json).toEqual({ error: expect.objectContaining({ code, message: expect.any(String), requestId: expect.stringMatching(/^rid_/) }) });
@@ -12,14 +14,14 @@ const errorShape = (json: any, code: string) => {
 
 describe('health and readiness', () => {
   it('GET /healthz → 200 ok', async () => {
-    const { app } = createTestApp();
+    const { app } = await createTestApp();
     const res = await call(app, 'GET', '/healthz');
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ status: 'ok' });
   });
 
   it('GET /readyz → 200 when the DB is up and migrated; 503 while start-up work runs', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const ok = await call(app, 'GET', '/readyz');
     expect(ok.status).toBe(200);
     expect(ok.json).toEqual({ status: 'ready', checks: { database: true, migrations: true, startup: true } });
@@ -31,12 +33,12 @@ describe('health and readiness', () => {
   });
 
   it('GET /readyz → 503 when migrations are missing or the DB is closed', async () => {
-    const { app, deps } = createTestApp();
-    deps.db.$client.exec('delete from __drizzle_migrations');
+    const { app, deps } = await createTestApp({ db: await openPrivateTestDatabase() });
+    await adminOf(deps.db).exec(`delete from ${TEST_STORE === 'sqlite' ? '' : 'drizzle.'}__drizzle_migrations`);
     const res = await call(app, 'GET', '/readyz');
     expect(res.status).toBe(503);
     expect(res.json.checks).toMatchObject({ database: true, migrations: false });
-    deps.db.$client.close();
+    await deps.db.close();
     const closed = await call(app, 'GET', '/readyz');
     expect(closed.status).toBe(503);
     expect(closed.json.checks.database).toBe(false);
@@ -45,7 +47,7 @@ describe('health and readiness', () => {
 
 describe('errors', () => {
   it('unknown route → 404 JSON with the error shape', async () => {
-    const { app } = createTestApp();
+    const { app } = await createTestApp();
     for (const [m, p] of [['GET', '/nope'], ['POST', '/v1/nothing-here'], ['GET', '/v1/audit/nope']] as const) {
       const res = await call(app, m, p);
       expect(res.status).toBe(404);
@@ -56,7 +58,7 @@ describe('errors', () => {
   });
 
   it('malformed JSON → 400 INVALID_JSON', async () => {
-    const { app } = createTestApp();
+    const { app } = await createTestApp();
     for (const raw of ['{', '{"email": "a@b.c",}', 'nope', '']) {
       const res = await call(app, 'POST', '/v1/auth/login', { raw, headers: { 'content-type': 'application/json' } });
       expect(res.status, raw).toBe(400);
@@ -66,7 +68,7 @@ describe('errors', () => {
   });
 
   it('wrong types and unknown fields → 400 VALIDATION_FAILED listing the fields', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const res = await call(app, 'POST', '/v1/auth/login', { body: { email: 42, password: ['x'], extra: true } });
     expect(res.status).toBe(400);
     errorShape(res.json, 'VALIDATION_FAILED');
@@ -75,18 +77,18 @@ describe('errors', () => {
     expect(JSON.stringify(res.json.error.details)).toMatch(/extra/);
     expect(res.json.error.message).toMatch(/email/);
 
-    const { authorization } = bearer(deps, ['admin']);
-    const before = deps.audit.size();
+    const { authorization } = await bearer(deps, ['admin']);
+    const before = await deps.audit.size();
     const bad = await call(app, 'POST', '/v1/api-keys', { headers: { authorization }, body: { name: 'x', scopes: ['nope'], admin: true } });
     expect(bad.status).toBe(400);
     errorShape(bad.json, 'VALIDATION_FAILED');
     const fields = bad.json.error.details.fields.map((f: { path: string }) => f.path);
     expect(fields.some((p: string) => p.startsWith('scopes'))).toBe(true);
-    expect(deps.audit.size()).toBe(before); // nothing half-written
+    expect(await deps.audit.size()).toBe(before); // nothing half-written
   });
 
   it('bodies above 1 MB → 413 PAYLOAD_TOO_LARGE; just under is parsed', async () => {
-    const { app } = createTestApp();
+    const { app } = await createTestApp();
     const big = JSON.stringify({ email: 'a@b.example', password: 'x'.repeat(1024 * 1024) });
     const res = await call(app, 'POST', '/v1/auth/login', { raw: big });
     expect(res.status).toBe(413);
@@ -98,7 +100,7 @@ describe('errors', () => {
   });
 
   it('a JSON route with another content type → 415 (or 400), never a crash', async () => {
-    const { app } = createTestApp();
+    const { app } = await createTestApp();
     const res = await call(app, 'POST', '/v1/auth/login', {
       raw: 'email=a@b.example&password=x',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -112,7 +114,7 @@ describe('errors', () => {
 
 describe('headers', () => {
   it('pages get the full security header set, API answers the OWASP REST set, probes nosniff; all an X-Request-Id', async () => {
-    const { app } = createTestApp();
+    const { app } = await createTestApp();
     for (const p of ['/nope', '/docs', '/docs/assets/init.js']) {
       const res = await app.request(p);
       expect(res.headers.get('x-content-type-options'), p).toBe('nosniff');
@@ -147,8 +149,8 @@ describe('headers', () => {
   });
 
   it('Strict-Transport-Security only when the public URL is https', async () => {
-    expect((await createTestApp().app.request('/docs')).headers.get('strict-transport-security')).toBeNull();
-    const { app } = createTestApp({ env: { OUBLI_PUBLIC_URL: 'https://dsr.example.com' } });
+    expect((await (await createTestApp()).app.request('/docs')).headers.get('strict-transport-security')).toBeNull();
+    const { app } = await createTestApp({ env: { OUBLI_PUBLIC_URL: 'https://dsr.example.com' } });
     for (const p of ['/docs', '/v1/audit/tree-head', '/openapi.json']) {
       expect((await app.request(p)).headers.get('strict-transport-security'), p).toMatch(/max-age=\d+/);
     }
@@ -157,7 +159,7 @@ describe('headers', () => {
 
 describe('/openapi.json', () => {
   it('is OpenAPI 3.1 and documents every /v1 and public route of the app', async () => {
-    const { app } = createTestApp();
+    const { app } = await createTestApp();
     const res = await call(app, 'GET', '/openapi.json');
     expect(res.status).toBe(200);
     const doc = res.json;
@@ -189,7 +191,7 @@ describe('/openapi.json', () => {
 
 describe('/docs', () => {
   it('serves an HTML page and its local assets', async () => {
-    const { app } = createTestApp();
+    const { app } = await createTestApp();
     const page = await app.request('/docs');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
@@ -211,7 +213,7 @@ describe('/docs', () => {
 
 describe('/.well-known/jwks.json', () => {
   it('publishes the public Ed25519 keys with kid and alg EdDSA, never the private part', async () => {
-    const { app, deps } = createTestApp();
+    const { app, deps } = await createTestApp();
     const res = await call(app, 'GET', '/.well-known/jwks.json');
     expect(res.status).toBe(200);
     expect(res.json.keys).toHaveLength(1);

@@ -15,7 +15,7 @@ describe('CSV exports neutralise formula injection (OWASP)', () => {
       id: 'crm',
       collections: [{ name: 'notes', keys: { email: 'email' }, policy: 'delete', rows: payloads.map((note, i) => ({ email: ALICE.email, n: i - 5, note })) }],
     });
-    const h = engineHarness([silo]);
+    const h = await engineHarness([silo]);
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     const files = await unzip(Buffer.from(await (await h.app.request(`/v1/requests/${id}/export`, { headers: h.auth })).arrayBuffer()));

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synthetic-connector.js';
-import { engineHarness } from '../engine/helpers.js';
+import { engineHarness, type Harness } from '../engine/helpers.js';
+import { adminOf } from '../helpers/admin-sql.js';
+import { exportFileOf } from '../../src/requests/spool.js';
 import { authSuite } from '../helpers/auth-suite.js';
 import { bearer, call } from '../helpers/http.js';
 import { unzip, verifyJws } from './zip.js';
@@ -30,8 +33,11 @@ authSuite('requests', () => engineHarness([]), [
 ]);
 
 describe('POST /v1/requests: bad input', () => {
-  const h = engineHarness(syntheticSilos([ALICE]).all);
-  const count = () => h.deps.db.$client.prepare('select count(*) from requests').pluck().get();
+  let h: Harness;
+  beforeAll(async () => {
+    h = await engineHarness(syntheticSilos([ALICE]).all);
+  });
+  const count = async () => (await h.deps.db.requests.list({ limit: 1000 })).length;
   it.each([
     ['unknown request type', { type: 'rectification', identities: [{ type: 'email', value: 'a@example.com' }] }, 'VALIDATION_FAILED'],
     ['no identity', { type: 'access', identities: [] }, 'NO_IDENTITY'],
@@ -43,11 +49,11 @@ describe('POST /v1/requests: bad input', () => {
     ['unknown field', { type: 'access', identities: [{ type: 'email', value: 'a@example.com' }], foo: 1 }, 'VALIDATION_FAILED'],
     ['bad channel', { type: 'access', identities: [{ type: 'email', value: 'a@example.com' }], channel: 'fax' }, 'VALIDATION_FAILED'],
   ])('%s → 400 %s, nothing written', async (_label, body, code) => {
-    const before = count();
+    const before = await count();
     const res = await h.api('POST', '/v1/requests', body);
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe(code);
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
   });
 
   it('invalid JSON → 400 INVALID_JSON', async () => {
@@ -57,12 +63,12 @@ describe('POST /v1/requests: bad input', () => {
   });
 
   it('verified: true needs requests:verify → 403, and nothing is written', async () => {
-    const { authorization } = bearer(h.deps, ['requests:write']);
-    const before = count();
+    const { authorization } = (await bearer(h.deps, ['requests:write']));
+    const before = await count();
     const res = await call(h.app, 'POST', '/v1/requests', { headers: { authorization }, body: { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }], verified: true } });
     expect(res.status).toBe(403);
     expect(res.json.error.code).toBe('INSUFFICIENT_SCOPE');
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
     const ok = await call(h.app, 'POST', '/v1/requests', { headers: { authorization }, body: { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }] } });
     expect(ok.status).toBe(201);
     expect(ok.json.status).toBe('pending_verification');
@@ -71,15 +77,15 @@ describe('POST /v1/requests: bad input', () => {
 
 describe('request lifecycle', () => {
   it('201 with id, status, receivedAt and dueAt (end of the due day in Paris); audit entry without identity; no registry subject until verified', async () => {
-    const h = engineHarness([]);
+    const h = await engineHarness([]);
     const res = await h.api('POST', '/v1/requests', { type: 'access', identities: [{ type: 'email', value: ALICE.email }], channel: 'call_center', locale: 'en' });
     expect(res.status).toBe(201);
     expect(res.json).toEqual({ id: expect.stringMatching(/^req_/), status: 'pending_verification', receivedAt: '2026-03-01T09:00:00.000Z', dueAt: '2026-04-01T21:59:59.999Z', notSearchable: ['email'] });
-    const entry = h.auditData('request.received')[0]!;
+    const entry = (await h.auditData('request.received'))[0]!;
     expect(JSON.stringify(entry)).not.toContain('alice');
     // An unproven claim creates nothing in the consent registry.
     expect(entry.subjectRef).toBeUndefined();
-    expect(h.deps.db.$client.prepare('select count(*) from subjects').pluck().get()).toBe(0);
+    expect(Number(await adminOf(h.deps.db).value('select count(*) from subjects'))).toBe(0);
     const view = await h.api('GET', `/v1/requests/${res.json.id}`);
     expect(view.json).toMatchObject({ status: 'pending_verification', channel: 'call_center', locale: 'en', dueDate: '2026-04-01', overdue: false, verified: false });
     expect(view.json.identities).toEqual([
@@ -101,12 +107,12 @@ describe('request lifecycle', () => {
     // Verified: the subject exists and names the later entries.
     const v = await h.api('POST', `/v1/requests/${res.json.id}/verify`);
     expect(v.status).toBe(200);
-    expect(h.deps.db.$client.prepare('select count(*) from subjects').pluck().get()).toBe(1);
-    expect(h.auditData('request.identity_verified')[0]!.subjectRef).toMatch(/^sref_/);
+    expect(Number(await adminOf(h.deps.db).value('select count(*) from subjects'))).toBe(1);
+    expect((await h.auditData('request.identity_verified'))[0]!.subjectRef).toMatch(/^sref_/);
   });
 
   it('verify → running; a second verify, approve, deny → 409 INVALID_STATE naming the current state', async () => {
-    const h = engineHarness(syntheticSilos([ALICE]).all);
+    const h = await engineHarness(syntheticSilos([ALICE]).all);
     const { json } = await h.api('POST', '/v1/requests', { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }] });
     const v = await h.api('POST', `/v1/requests/${json.id}/verify`);
     expect(v.status).toBe(200);
@@ -127,12 +133,12 @@ describe('request lifecycle', () => {
       expect(r.status).toBe(409);
       expect(r.json.error).toMatchObject({ code: 'INVALID_STATE', details: { status: 'completed' } });
     }
-    expect(h.auditTypes(json.id).filter((t) => t === 'request.identity_verified')).toHaveLength(1);
+    expect((await h.auditTypes(json.id)).filter((t) => t === 'request.identity_verified')).toHaveLength(1);
   });
 
   it('deployment requiring approval: verified requests wait in awaiting_approval until the DPO approves', async () => {
     const silos = syntheticSilos([ALICE]);
-    const h = engineHarness(silos.all, { requireApproval: ['erasure'] });
+    const h = await engineHarness(silos.all, { requireApproval: ['erasure'] });
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('awaiting_approval');
     await h.engine.runUntilIdle();
@@ -141,14 +147,14 @@ describe('request lifecycle', () => {
     expect(a.json.status).toBe('running');
     await h.engine.runUntilIdle();
     expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('completed');
-    expect(h.auditTypes(id)).toContain('request.approved');
+    expect((await h.auditTypes(id))).toContain('request.approved');
     // Access requests do not need approval in this deployment.
     const acc = await h.submit('access', [{ type: 'email', value: BOB.email }]);
     expect((await h.api('GET', `/v1/requests/${acc}`)).json.status).toBe('running');
   });
 
   it('deny needs an Art. 12(4) ground and a text; the text stays in the request, the audit entry keeps the ground and a keyed hash only', async () => {
-    const h = engineHarness([]);
+    const h = await engineHarness([]);
     const { json } = await h.api('POST', '/v1/requests', { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }] });
     expect((await h.dpo('POST', `/v1/requests/${json.id}/deny`, {})).status).toBe(400);
     expect((await h.dpo('POST', `/v1/requests/${json.id}/deny`, { reasonCode: 'other', reason: '  ' })).status).toBe(400);
@@ -158,16 +164,16 @@ describe('request lifecycle', () => {
     const d = await h.dpo('POST', `/v1/requests/${json.id}/deny`, { reasonCode: 'excessive', reason: text });
     expect(d.status, d.text).toBe(200);
     expect(d.json).toMatchObject({ status: 'denied', statusReason: text, statusReasonCode: 'excessive' });
-    const data = h.auditData('request.denied')[0]!.data;
+    const data = (await h.auditData('request.denied'))[0]!.data;
     expect(data).toEqual({ from: 'pending_verification', to: 'denied', reasonCode: 'excessive', reasonHash: expect.stringMatching(/^reason_[A-Za-z0-9_-]{22}$/) });
-    const audit = h.auditText();
+    const audit = (await h.auditText());
     for (const v of ['Jeanne', 'Martin', 'alice', '12 times']) expect(audit).not.toContain(v);
   });
 
   it('approve, deny and extend need requests:approve, and never the principal that opened the request (403 SEPARATION_OF_DUTIES)', async () => {
-    const h = engineHarness(syntheticSilos([ALICE]).all, { requireApproval: ['erasure'] });
+    const h = await engineHarness(syntheticSilos([ALICE]).all, { requireApproval: ['erasure'] });
     // A key with every request scope: it may open, verify and approve — but not its own request.
-    const both = { authorization: bearer(h.deps, ['requests:read', 'requests:write', 'requests:verify', 'requests:approve']).authorization };
+    const both = { authorization: (await bearer(h.deps, ['requests:read', 'requests:write', 'requests:verify', 'requests:approve'])).authorization };
     const opened = await call(h.app, 'POST', '/v1/requests', { headers: both, body: { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }], verified: true } });
     expect(opened.json.status).toBe('awaiting_approval');
     for (const [path, body] of [['approve'], ['deny', { reasonCode: 'other', reason: 'x' }], ['extend', { months: 1, reason: 'x' }]] as const) {
@@ -180,15 +186,15 @@ describe('request lifecycle', () => {
       expect(writer.json.error.code).toBe('INSUFFICIENT_SCOPE');
     }
     expect((await h.api('GET', `/v1/requests/${opened.json.id}`)).json).toMatchObject({ status: 'awaiting_approval', extendedMonths: 0 });
-    expect(h.auditTypes(opened.json.id)).not.toContain('request.approved');
+    expect((await h.auditTypes(opened.json.id))).not.toContain('request.approved');
     const ok = await h.dpo('POST', `/v1/requests/${opened.json.id}/approve`);
     expect(ok.status).toBe(200);
     expect(ok.json.status).toBe('running');
-    expect(h.auditData('request.approved')[0]).toMatchObject({ actor: { type: 'api_key' } });
+    expect((await h.auditData('request.approved'))[0]).toMatchObject({ actor: { type: 'api_key' } });
   });
 
   it('a dpo or admin session has the DPO’s authority; a viewer session does not', async () => {
-    const h = engineHarness(syntheticSilos([ALICE]).all, { requireApproval: ['erasure'] });
+    const h = await engineHarness(syntheticSilos([ALICE]).all, { requireApproval: ['erasure'] });
     const ids = [await h.submit('erasure', [{ type: 'email', value: ALICE.email }]), await h.submit('erasure', [{ type: 'email', value: BOB.email }])];
     await staff(h.deps, 'viewer@example.com', 'viewer');
     await staff(h.deps, 'dpo@example.com', 'dpo');
@@ -201,20 +207,20 @@ describe('request lifecycle', () => {
     expect((await call(h.app, 'POST', `/v1/requests/${ids[0]}/approve`, { headers: dpo })).json.status).toBe('running');
     const d = await call(h.app, 'POST', `/v1/requests/${ids[1]}/deny`, { headers: dpo, body: { reasonCode: 'manifestly_unfounded', reason: 'test' } });
     expect(d.json).toMatchObject({ status: 'denied', statusReasonCode: 'manifestly_unfounded' });
-    expect(h.auditData('request.denied')[0]).toMatchObject({ actor: { type: 'user' } });
+    expect((await h.auditData('request.denied'))[0]).toMatchObject({ actor: { type: 'user' } });
   });
 
   it('a burst of approvals: exactly one wins, the others get 409', async () => {
-    const h = engineHarness([], { requireApproval: ['erasure'] });
+    const h = await engineHarness([], { requireApproval: ['erasure'] });
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     const all = await Promise.all(Array.from({ length: 8 }, () => h.dpo('POST', `/v1/requests/${id}/approve`)));
     expect(all.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409, 409, 409, 409]);
-    expect(h.auditTypes(id).filter((t) => t === 'request.approved')).toHaveLength(1);
-    expect(h.deps.db.$client.prepare("select count(*) from audit_entries where type = 'request.started' and request_id = ?").pluck().get(id)).toBe(1);
+    expect((await h.auditTypes(id)).filter((t) => t === 'request.approved')).toHaveLength(1);
+    expect((await h.auditTypes(id)).filter((t) => t === 'request.started')).toHaveLength(1);
   });
 
   it('extend: 1 then 1 more month (counted from receipt), never beyond 2 in total, reason required', async () => {
-    const h = engineHarness([]);
+    const h = await engineHarness([]);
     h.deps.clock.set(Date.parse('2026-01-31T10:00:00Z'));
     const { json } = await h.api('POST', '/v1/requests', { type: 'access', identities: [{ type: 'email', value: ALICE.email }] });
     expect(json.dueAt).toBe('2026-02-28T22:59:59.999Z');
@@ -227,15 +233,15 @@ describe('request lifecycle', () => {
     expect(too.json.error.code).toBe('EXTENSION_LIMIT');
     const e2 = await h.dpo('POST', `/v1/requests/${json.id}/extend`, { months: 1, reason: 'still more' });
     expect(e2.json).toMatchObject({ extendedMonths: 2, dueDate: '2026-04-30' });
-    expect(h.auditTypes(json.id).filter((t) => t === 'request.extended')).toHaveLength(2);
+    expect((await h.auditTypes(json.id)).filter((t) => t === 'request.extended')).toHaveLength(2);
     // The reason stays in the request; the audit entry has its keyed hash only.
-    expect(h.auditData('request.extended')[0]!.data).toEqual({ months: 1, totalMonths: 1, dueAt: '2026-03-31T21:59:59.999Z', reasonHash: expect.stringMatching(/^reason_/) });
-    expect(h.auditText()).not.toContain('Martin');
+    expect((await h.auditData('request.extended'))[0]!.data).toEqual({ months: 1, totalMonths: 1, dueAt: '2026-03-31T21:59:59.999Z', reasonHash: expect.stringMatching(/^reason_/) });
+    expect((await h.auditText())).not.toContain('Martin');
   });
 
   it('cancel stops a running request and its queued tasks', async () => {
     const silos = syntheticSilos([ALICE]);
-    const h = engineHarness(silos.all);
+    const h = await engineHarness(silos.all);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     const c = await h.api('POST', `/v1/requests/${id}/cancel`);
     expect(c.json.status).toBe('cancelled');
@@ -246,26 +252,26 @@ describe('request lifecycle', () => {
   });
 
   it('unknown request id → 404; malformed id → 400', async () => {
-    const h = engineHarness([]);
+    const h = await engineHarness([]);
     expect((await h.api('GET', `/v1/requests/${RID}`)).json.error.code).toBe('REQUEST_NOT_FOUND');
     expect((await h.api('POST', `/v1/requests/${RID}/verify`)).status).toBe(404);
     expect((await h.api('GET', '/v1/requests/nope')).status).toBe(400);
   });
 
   it('a request never verified expires after its deadline (sweep)', async () => {
-    const h = engineHarness([]);
+    const h = await engineHarness([]);
     const { json } = await h.api('POST', '/v1/requests', { type: 'access', identities: [{ type: 'email', value: ALICE.email }] });
     h.deps.clock.advance(40 * 86_400_000);
     await h.engine.sweep();
     const v = await h.api('GET', `/v1/requests/${json.id}`);
     expect(v.json.status).toBe('expired');
-    expect(h.auditTypes(json.id)).toContain('request.expired');
+    expect((await h.auditTypes(json.id))).toContain('request.expired');
   });
 });
 
 describe('GET /v1/requests', () => {
   it('lists newest first with filters, overdue flag and cursor', async () => {
-    const h = engineHarness([]);
+    const h = await engineHarness([]);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const r = await h.api('POST', '/v1/requests', { type: i % 2 ? 'erasure' : 'access', identities: [{ type: 'email', value: `p${i}@example.com` }] });
@@ -295,7 +301,7 @@ describe('GET /v1/requests', () => {
 describe('exports', () => {
   it('an access request yields a ZIP: data.json, one CSV per collection, index.html, manifest.json whose JWS verifies', async () => {
     const silos = syntheticSilos([ALICE, BOB]);
-    const h = engineHarness(silos.all);
+    const h = await engineHarness(silos.all);
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }], { locale: 'fr' });
     await h.engine.runUntilIdle();
     const view = await h.api('GET', `/v1/requests/${id}`);
@@ -325,12 +331,12 @@ describe('exports', () => {
     expect(await verifyJws(manifest.jws, h.deps.keys.jwks())).toEqual(expected);
     // The spool is gone once the ZIP is built; the download is audited.
     expect(existsSync(`${h.deps.config.dataDir}/exports/${id}`)).toBe(false);
-    expect(h.auditTypes(id)).toContain('request.export_downloaded');
+    expect((await h.auditTypes(id))).toContain('request.export_downloaded');
   });
 
   it('portability keeps only portable collections; English page', async () => {
     const silos = syntheticSilos([ALICE]);
-    const h = engineHarness(silos.all);
+    const h = await engineHarness(silos.all);
     const id = await h.submit('portability', [{ type: 'email', value: ALICE.email }], { locale: 'en' });
     await h.engine.runUntilIdle();
     const res = await h.app.request(`/v1/requests/${id}/export`, { headers: h.auth });
@@ -344,7 +350,7 @@ describe('exports', () => {
 
   it('export of an erasure request → 409 NO_EXPORT_FOR_ERASURE; before completion → 409; unknown → 404; after the TTL → 404 EXPORT_EXPIRED', async () => {
     const silos = syntheticSilos([ALICE]);
-    const h = engineHarness(silos.all);
+    const h = await engineHarness(silos.all);
     const er = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     const r1 = await h.api('GET', `/v1/requests/${er}/export`);
     expect(r1.status).toBe(409);
@@ -356,7 +362,7 @@ describe('exports', () => {
     expect((await h.api('GET', `/v1/requests/${RID}/export`)).status).toBe(404);
     await h.engine.runUntilIdle();
     expect((await h.app.request(`/v1/requests/${acc}/export`, { headers: h.auth })).status).toBe(200);
-    const path = `${h.deps.config.dataDir}/exports/${acc}.zip`;
+    const path = exportFileOf(h.deps.config.dataDir, (await h.deps.db.requests.get(acc))!)!;
     expect(existsSync(path)).toBe(true);
     h.deps.clock.advance(7 * 86_400_000 + 1);
     await h.engine.sweep();
@@ -364,13 +370,13 @@ describe('exports', () => {
     const r3 = await h.api('GET', `/v1/requests/${acc}/export`);
     expect(r3.status).toBe(404);
     expect(r3.json.error.code).toBe('EXPORT_EXPIRED');
-    expect(h.auditTypes(acc)).toContain('request.export_deleted');
+    expect((await h.auditTypes(acc))).toContain('request.export_deleted');
   });
 
   it('spooled results of a request that will not be exported are deleted by the sweep; identities cleared with the export', async () => {
     const silos = syntheticSilos([ALICE]);
     silos.newsletter.setDown(true);
-    const h = engineHarness(silos.all, { engine: { maxAttempts: 1 } });
+    const h = await engineHarness(silos.all, { engine: { maxAttempts: 1 } });
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
     expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('needs_attention');
@@ -385,17 +391,39 @@ describe('exports', () => {
     const ok = await h.submit('access', [{ type: 'email', value: BOB.email }]);
     silos.newsletter.setDown(false);
     await h.engine.runUntilIdle();
-    expect(h.deps.db.$client.prepare('select count(*) from request_identities where request_id = ? and value is not null').pluck().get(ok)).toBe(1);
+    expect(await h.identityValues(ok)).toBe(1);
     h.deps.clock.advance(8 * 86_400_000);
     await h.engine.sweep();
-    expect(h.deps.db.$client.prepare('select count(*) from request_identities where request_id = ? and value is not null').pluck().get(ok)).toBe(0);
+    expect(await h.identityValues(ok)).toBe(0);
+  });
+
+  it('a database administrator pointing a request at another file (a key, another person’s archive) gets it nothing: 404 EXPORT_EXPIRED', async () => {
+    const h = await engineHarness(syntheticSilos([ALICE, BOB]).all);
+    const mine = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
+    const theirs = await h.submit('access', [{ type: 'email', value: BOB.email }]);
+    await h.engine.runUntilIdle();
+    const secret = join(h.deps.config.dataDir, 'secrets', 'master.key');
+    mkdirSync(dirname(secret), { recursive: true });
+    writeFileSync(secret, 'TOP-SECRET-MASTER-KEY');
+    const bobs = (await h.deps.db.requests.get(theirs))!.exportPath!;
+    for (const forged of [secret, 'secrets/master.key', 'exports/../secrets/master.key', bobs, join(h.deps.config.dataDir, bobs)]) {
+      await adminOf(h.deps.db).run('update requests set export_path = ? where id = ?', forged, mine);
+      const res = await h.api('GET', `/v1/requests/${mine}/export`);
+      expect(res.status, forged).toBe(404);
+      expect(res.json.error.code).toBe('EXPORT_EXPIRED');
+      expect(res.text).not.toContain('TOP-SECRET');
+    }
+    // An archive of this request named by an older version's absolute path still resolves.
+    const own = exportFileOf(h.deps.config.dataDir, (await h.deps.db.requests.get(theirs))!)!;
+    await adminOf(h.deps.db).run('update requests set export_path = ? where id = ?', `/srv/old-mount/exports/${own.split('/').at(-1)}`, theirs);
+    expect((await h.app.request(`/v1/requests/${theirs}/export`, { headers: h.auth })).status).toBe(200);
   });
 
   it('a key without requests:read cannot download an export (403)', async () => {
-    const h = engineHarness(syntheticSilos([ALICE]).all);
+    const h = await engineHarness(syntheticSilos([ALICE]).all);
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
     await h.engine.runUntilIdle();
-    const { authorization } = bearer(h.deps, ['requests:write', 'requests:verify']);
+    const { authorization } = (await bearer(h.deps, ['requests:write', 'requests:verify']));
     const res = await call(h.app, 'GET', `/v1/requests/${id}/export`, { headers: { authorization } });
     expect(res.status).toBe(403);
   });
@@ -404,7 +432,7 @@ describe('exports', () => {
 describe('receipt', () => {
   it('is a JWS naming the request, its outcome per connector and its audit entries with inclusion proofs against a signed tree head', async () => {
     const silos = syntheticSilos([ALICE]);
-    const h = engineHarness(silos.all);
+    const h = await engineHarness(silos.all);
     const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
     const early = await h.api('GET', `/v1/requests/${id}/receipt`);
     expect(early.status).toBe(409);
@@ -416,7 +444,7 @@ describe('receipt', () => {
     const payload = await verifyJws(res.json.jws, jwks);
     expect(payload.request).toMatchObject({ id, type: 'erasure', status: 'completed' });
     expect(payload.outcome.find((o: { connector: string; phase: string }) => o.connector === 'shop' && o.phase === 'erase')).toMatchObject({ deleted: 3, retained: 1 });
-    const indices = h.deps.db.$client.prepare('select idx from audit_entries where request_id = ? order by idx').pluck().all(id);
+    const indices = await h.deps.db.audit.indicesOfRequest(id);
     expect(payload.entries.map((e: { index: number }) => e.index)).toEqual(indices);
     const head = await verifyJws(payload.treeHead.jws, jwks);
     expect(head.root).toBe(payload.treeHead.root);
@@ -430,8 +458,8 @@ describe('receipt', () => {
 describe('POST /v1/requests/preview', () => {
   it('reports what would be deleted / masked / retained and the identities followed, and changes nothing', async () => {
     const silos = syntheticSilos([ALICE, BOB]);
-    const h = engineHarness(silos.all);
-    const auditBefore = h.deps.audit.size();
+    const h = await engineHarness(silos.all);
+    const auditBefore = await h.deps.audit.size();
     const res = await h.api('POST', '/v1/requests/preview', { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }] });
     expect(res.status).toBe(200);
     const shop = res.json.connectors.find((c: { connector: string }) => c.connector === 'shop');
@@ -450,18 +478,18 @@ describe('POST /v1/requests/preview', () => {
     // Nothing changed: silos intact, no request; one audit entry: who previewed, which identity types.
     expect(silos.shop.collections[0]!.rows).toHaveLength(2);
     expect(silos.all.reduce((n, s) => n + s.removed, 0)).toBe(0);
-    expect(h.deps.db.$client.prepare('select count(*) from requests').pluck().get()).toBe(0);
-    expect(h.deps.audit.size()).toBe(auditBefore + 1);
-    const entry = h.auditData('request.previewed')[0]! as unknown as { actor: { type: string }; data: unknown };
+    expect(await h.deps.db.requests.list({ limit: 10 })).toEqual([]);
+    expect(await h.deps.audit.size()).toBe(auditBefore + 1);
+    const entry = (await h.auditData('request.previewed'))[0]! as unknown as { actor: { type: string }; data: unknown };
     expect(entry.actor.type).toBe('api_key');
     expect(entry.data).toEqual({ requestType: 'erasure', identityTypes: ['email'] });
-    expect(h.auditText()).not.toContain('alice');
+    expect((await h.auditText())).not.toContain('alice');
     expect((await h.api('POST', '/v1/requests/preview', { type: 'access', identities: [{ type: 'email', value: ALICE.email }] })).status).toBe(400);
   });
 
   it('a failing connector is reported, the others still previewed', async () => {
     const down = syntheticConnector({ id: 'down', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], down: true });
-    const h = engineHarness([...syntheticSilos([ALICE]).all, down]);
+    const h = await engineHarness([...syntheticSilos([ALICE]).all, down]);
     const res = await h.api('POST', '/v1/requests/preview', { type: 'erasure', identities: [{ type: 'email', value: ALICE.email }] });
     expect(res.json.connectors.find((c: { connector: string }) => c.connector === 'down').error.code).toBe('CONNECTION_REFUSED');
     expect(res.json.connectors.find((c: { connector: string }) => c.connector === 'newsletter').collections[0].deleted).toBe(1);
@@ -470,7 +498,7 @@ describe('POST /v1/requests/preview', () => {
 
 describe('OpenAPI', () => {
   it('lists the request routes and states the dueAt convention', async () => {
-    const h = engineHarness([]);
+    const h = await engineHarness([]);
     const doc = (await call(h.app, 'GET', '/openapi.json')).json;
     for (const p of ['/v1/requests', '/v1/requests/preview', '/v1/requests/{id}', '/v1/requests/{id}/export', '/v1/requests/{id}/receipt', '/v1/requests/{id}/retry']) {
       expect(doc.paths[p], p).toBeDefined();

@@ -12,6 +12,6 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  const problems = [...(await scanRegisteredDatabases()), ...scanRegisteredDataDirs()];
+  const problems = [...(await scanRegisteredDatabases()), ...(await scanRegisteredDataDirs())];
   if (problems.length) throw new Error(problems.join('\n'));
 });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { writeTx } from '../../src/db/client.js';
 import { normalizeIdentity } from '../../src/identity.js';
 import {
   ensureSubject,
@@ -10,61 +9,65 @@ import {
   subjectRefOf,
 } from '../../src/subjects/service.js';
 import { createTestDeps, systemCtx } from '../helpers/deps.js';
+import { TEST_STORE } from '../helpers/db.js';
 
 const alice = normalizeIdentity({ type: 'email', value: ' Alice@Example.com ' });
+const bob = { type: 'email', value: 'bob@example.com' };
 
-describe('subjects service', () => {
-  it('creates a subject on first sight and finds it again by identity', () => {
-    const deps = createTestDeps();
+describe(`subjects service (${TEST_STORE})`, () => {
+  it('creates a subject on first sight and finds it again by identity', async () => {
+    const deps = await createTestDeps();
     const ctx = systemCtx(deps);
-    expect(findSubjectIdByIdentity(deps.db, alice)).toBeUndefined();
-    const id = writeTx(deps.db, () => ensureSubject(ctx, alice));
+    expect(await findSubjectIdByIdentity(deps.db, alice)).toBeUndefined();
+    const id = await deps.db.tx((t) => ensureSubject(ctx, t, alice));
     expect(id).toMatch(/^sub_/);
-    expect(writeTx(deps.db, () => ensureSubject(ctx, { type: 'email', value: 'alice@example.com' }))).toBe(id);
-    expect(findSubjectIdByIdentity(deps.db, alice)).toBe(id);
+    expect(await deps.db.tx((t) => ensureSubject(ctx, t, { type: 'email', value: 'alice@example.com' }))).toBe(id);
+    expect(await findSubjectIdByIdentity(deps.db, alice)).toBe(id);
   });
 
-  it('gives a stable keyed pseudonym that differs per subject and is not the identifier', () => {
-    const deps = createTestDeps();
+  it('gives a stable keyed pseudonym that differs per subject and is not the identifier', async () => {
+    const deps = await createTestDeps();
     const ctx = systemCtx(deps);
-    const a = writeTx(deps.db, () => ensureSubject(ctx, alice));
-    const b = writeTx(deps.db, () => ensureSubject(ctx, { type: 'email', value: 'bob@example.com' }));
-    const ref = subjectRefOf(deps, a);
+    const a = await deps.db.tx((t) => ensureSubject(ctx, t, alice));
+    const b = await deps.db.tx((t) => ensureSubject(ctx, t, bob));
+    const ref = await subjectRefOf(deps, deps.db, a);
     expect(ref).toMatch(/^sref_[A-Za-z0-9_-]{22}$/);
-    expect(subjectRefOf(deps, a)).toBe(ref);
-    expect(subjectRefOf(deps, b)).not.toBe(ref);
+    expect(await subjectRefOf(deps, deps.db, a)).toBe(ref);
+    expect(await subjectRefOf(deps, deps.db, b)).not.toBe(ref);
   });
 
-  it('links identifiers and refuses one that belongs to someone else', () => {
-    const deps = createTestDeps();
+  it('links identifiers and refuses one that belongs to someone else, or a forgotten person', async () => {
+    const deps = await createTestDeps();
     const ctx = systemCtx(deps);
-    const a = writeTx(deps.db, () => ensureSubject(ctx, alice));
-    const b = writeTx(deps.db, () => ensureSubject(ctx, { type: 'email', value: 'bob@example.com' }));
+    const a = await deps.db.tx((t) => ensureSubject(ctx, t, alice));
+    const b = await deps.db.tx((t) => ensureSubject(ctx, t, bob));
     const phone = normalizeIdentity({ type: 'phone', value: '06 12 34 56 78' });
-    expect(writeTx(deps.db, () => linkIdentifier(ctx, a, phone))).toBe(true);
-    expect(writeTx(deps.db, () => linkIdentifier(ctx, a, phone))).toBe(false);
-    expect(() => writeTx(deps.db, () => linkIdentifier(ctx, b, phone))).toThrow(/another subject/);
-    expect(listIdentifiers(deps.db, a)).toEqual([alice, { type: 'phone', value: '+33612345678' }]);
+    expect(await deps.db.tx((t) => linkIdentifier(ctx, t, a, phone))).toBe(true);
+    expect(await deps.db.tx((t) => linkIdentifier(ctx, t, a, phone))).toBe(false);
+    await expect(deps.db.tx((t) => linkIdentifier(ctx, t, b, phone))).rejects.toThrow(/another subject/);
+    expect(await listIdentifiers(deps.db, a)).toEqual([alice, { type: 'phone', value: '+33612345678' }]);
+    await deps.db.tx((t) => forgetSubject(ctx, t, b));
+    await expect(deps.db.tx((t) => linkIdentifier(ctx, t, b, { type: 'customer_id', value: 'C-1' }))).rejects.toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
   });
 
-  it('forgetSubject erases identifiers and key, audits by pseudonym only, is idempotent, and a new consent starts a new subject', () => {
-    const deps = createTestDeps();
+  it('forgetSubject erases identifiers and key, audits by pseudonym only, is idempotent, and a new consent starts a new subject', async () => {
+    const deps = await createTestDeps();
     const ctx = systemCtx(deps);
-    const a = writeTx(deps.db, () => ensureSubject(ctx, alice));
-    const ref = subjectRefOf(deps, a);
-    const before = deps.audit.size();
-    writeTx(deps.db, () => forgetSubject(ctx, a));
-    expect(deps.audit.size()).toBe(before + 1);
-    const entry = deps.audit.entries(before, 1)[0]!.entry;
+    const a = await deps.db.tx((t) => ensureSubject(ctx, t, alice));
+    const ref = await subjectRefOf(deps, deps.db, a);
+    const before = await deps.audit.size();
+    await deps.db.tx((t) => forgetSubject(ctx, t, a));
+    expect(await deps.audit.size()).toBe(before + 1);
+    const entry = (await deps.audit.entries(before, 1))[0]!.entry;
     expect(JSON.parse(entry)).toMatchObject({ type: 'subject.forgotten', subjectRef: ref });
     expect(entry).not.toContain('alice');
-    expect(findSubjectIdByIdentity(deps.db, alice)).toBeUndefined();
-    expect(() => subjectRefOf(deps, a)).toThrow();
-    expect(deps.db.$client.prepare('select count(*) from subject_keys where subject_id = ?').pluck().get(a)).toBe(0);
-    writeTx(deps.db, () => forgetSubject(ctx, a));
-    expect(deps.audit.size()).toBe(before + 1);
-    const again = writeTx(deps.db, () => ensureSubject(ctx, alice));
+    expect(await findSubjectIdByIdentity(deps.db, alice)).toBeUndefined();
+    await expect(subjectRefOf(deps, deps.db, a)).rejects.toThrow();
+    expect(await deps.db.subjects.sealedKey(a)).toBeUndefined();
+    await deps.db.tx((t) => forgetSubject(ctx, t, a));
+    expect(await deps.audit.size()).toBe(before + 1);
+    const again = await deps.db.tx((t) => ensureSubject(ctx, t, alice));
     expect(again).not.toBe(a);
-    expect(subjectRefOf(deps, again)).not.toBe(ref);
+    expect(await subjectRefOf(deps, deps.db, again)).not.toBe(ref);
   });
 });

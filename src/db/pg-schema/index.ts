@@ -11,3 +11,4 @@ export * from './requests.js';
 export * from './request-identities.js';
 export * from './tasks.js';
 export * from './leases.js';
+export * from './api-rate-limits.js';

@@ -26,5 +26,7 @@ export const tasks = pgTable(
     index('tasks_due_idx').on(t.status, t.nextAttemptAt),
     index('tasks_request_idx').on(t.requestId, t.phase, t.round),
     index('tasks_connector_due_idx').on(t.connectorId, t.status, t.nextAttemptAt),
+    // An erase or verify call reads its own silo's access calls for the request (not all of them).
+    index('tasks_request_connector_idx').on(t.requestId, t.connectorId, t.phase),
   ],
 );

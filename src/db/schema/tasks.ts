@@ -1,8 +1,17 @@
 import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core';
 import type { CollectionMatch } from '../../../connectors/types.js';
 
-export const TASK_PHASES = ['access', 'erase', 'verify'] as const;
+/**
+ * `access`, `erase`, `verify`: one connector call each. `finalize`: oubli's own last step of an
+ * access or portability request (the export build), claimed like any task so that exactly one
+ * instance builds it and a crash resumes it.
+ */
+export const TASK_PHASES = ['access', 'erase', 'verify', 'finalize'] as const;
 export type TaskPhase = (typeof TASK_PHASES)[number];
+/** The phases that call a connector. */
+export type ConnectorPhase = Exclude<TaskPhase, 'finalize'>;
+/** `connectorId` of finalize tasks: no silo (connector ids are [a-z0-9_-], never '@'). */
+export const FINALIZE_CONNECTOR = '@export';
 export const TASK_STATUSES = ['queued', 'running', 'done', 'failed', 'waiting', 'cancelled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
@@ -30,7 +39,7 @@ export interface TaskCounts {
   /**
    * Access: what the call found, as ids — each identity with the ids of those that led to it
    * (null: the connector did not say); `id` null when the identity limit kept it from being
-   * recorded. The evidence src/engine/review.ts judges; no value ever appears here.
+   * recorded. The evidence src/requests/review.ts judges; no value ever appears here.
    */
   evidence?: { id: number | null; type: string; by: number[] | null; collection?: string }[];
 }
@@ -66,6 +75,8 @@ export const tasks = sqliteTable(
     index('tasks_request_idx').on(t.requestId, t.phase, t.round),
     // The worker claims per connector (up to its free slots): without this, each claim scans the queue.
     index('tasks_connector_due_idx').on(t.connectorId, t.status, t.nextAttemptAt),
+    // An erase or verify call reads its own silo's access calls for the request (not all of them).
+    index('tasks_request_connector_idx').on(t.requestId, t.connectorId, t.phase),
   ],
 );
 export type Task = typeof tasks.$inferSelect;

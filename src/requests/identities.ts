@@ -1,7 +1,7 @@
 /**
  * A request's identities as the engine uses them: which ones a connector may be called with,
- * what each call searched by, and the judgement of ./review.ts applied to the stored rows.
- * Synchronous: runs inside the caller's writeTx.
+ * what each call searched by, and the judgement of ./review.ts applied to the stored rows
+ * (inside the caller's transaction).
  *
  * Invariants:
  * - a connector is only ever called with included, strong identities (never a weak link, never
@@ -9,38 +9,41 @@
  * - an erasure at a silo uses only identities that silo's access pass already searched by, so
  *   every record the erasure reaches was judged first.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Connector } from '../../connectors/types.js';
 import type { Ctx } from '../deps.js';
+import type { Stores } from '../db/handle.js';
+import type { RequestIdentity } from '../db/schema/request-identities.js';
+import type { Task } from '../db/schema/tasks.js';
 import { reviewIdentities, type Evidence, type Verdict } from './review.js';
-import { stmts, type IdentityRow, type TaskRow } from './store.js';
 
 /** Identities further than this many findings from what the person gave are recorded, never searched by. */
 export const MAX_DEPTH = 5;
 
-export function includedIds(identities: readonly IdentityRow[]): Set<number> {
+export function includedIds(identities: readonly RequestIdentity[]): Set<number> {
   return new Set(identities.filter((i) => i.state === 'included' && i.value !== null).map((i) => i.id));
 }
 
 /** Ids this connector may search by: included, strong, within the depth bound, of a type it knows. */
-export function searchableIds(c: Connector, identities: readonly IdentityRow[]): number[] {
+export function searchableIds(c: Connector, identities: readonly RequestIdentity[]): number[] {
   return identities.filter((i) => i.value !== null && i.state === 'included' && !i.weak && i.depth < MAX_DEPTH && c.lookupBy.includes(i.type)).map((i) => i.id);
 }
 
 /** Ids a finished task was called with (tasks recorded before this was kept: by their watermark). */
-export function searchedOf(task: TaskRow, identities: readonly IdentityRow[], c: Pick<Connector, 'lookupBy'> | undefined): number[] {
+export function searchedOf(task: Task, identities: readonly RequestIdentity[], c: Pick<Connector, 'lookupBy'> | undefined): number[] {
   if (task.result?.searched) return task.result.searched;
   return identities.filter((i) => i.id <= task.identityWatermark && (!c || c.lookupBy.includes(i.type))).map((i) => i.id);
 }
 
 /** Every identity the connector's finished access calls searched by. */
-export function searchedByAccess(tasks: readonly TaskRow[], c: Connector, identities: readonly IdentityRow[]): Set<number> {
+export function searchedByAccess(tasks: readonly Task[], c: Connector, identities: readonly RequestIdentity[]): Set<number> {
   const out = new Set<number>();
   for (const t of tasks) if (t.connectorId === c.id && t.phase === 'access' && t.status === 'done') for (const id of searchedOf(t, identities, c)) out.add(id);
   return out;
 }
 
 /** Identities an erase (or its verification) at this connector uses. */
-export function erasableIds(c: Connector, tasks: readonly TaskRow[], identities: readonly IdentityRow[]): number[] {
+export function erasableIds(c: Connector, tasks: readonly Task[], identities: readonly RequestIdentity[]): number[] {
   const usable = searchableIds(c, identities);
   if (!c.capabilities.access) return usable; // nothing to judge: an erasure-only silo shows no records
   const searched = searchedByAccess(tasks, c, identities);
@@ -48,7 +51,7 @@ export function erasableIds(c: Connector, tasks: readonly TaskRow[], identities:
 }
 
 /** The evidence of every finished access call. */
-export function evidenceOf(tasks: readonly TaskRow[], identities: readonly IdentityRow[], connectors: readonly Connector[]): Evidence[] {
+export function evidenceOf(tasks: readonly Task[], identities: readonly RequestIdentity[], connectors: readonly Connector[]): Evidence[] {
   return tasks
     .filter((t) => t.phase === 'access' && t.status === 'done' && t.result?.evidence)
     .map((t) => ({
@@ -60,13 +63,13 @@ export function evidenceOf(tasks: readonly TaskRow[], identities: readonly Ident
 }
 
 export interface Judged {
-  identities: IdentityRow[];
+  identities: RequestIdentity[];
   verdicts: Map<number, Verdict>;
-  pending: IdentityRow[];
+  pending: RequestIdentity[];
 }
 
-/** Judges the request's identities on all the evidence so far and stores each changed verdict. */
-export function judgeIdentities(ctx: Ctx, identities: IdentityRow[], tasks: readonly TaskRow[]): Judged {
+/** Judges the request's identities on all the evidence so far and stores each changed verdict (in `t`). */
+export async function judgeIdentities(ctx: Ctx, t: Stores, identities: RequestIdentity[], tasks: readonly Task[]): Promise<Judged> {
   const live = identities.filter((i) => i.value !== null);
   const evidence = evidenceOf(tasks, identities, ctx.connectors);
   // A finding is recorded with the evidence of the call that found it. One without any was
@@ -78,15 +81,17 @@ export function judgeIdentities(ctx: Ctx, identities: IdentityRow[], tasks: read
     evidence,
     new Set(ctx.uniqueIdentityTypes),
   );
-  const s = stmts(ctx.db);
-  const updated = identities.map((i) => {
+  const updated: RequestIdentity[] = [];
+  for (const i of identities) {
     const v = verdicts.get(i.id);
-    if (!v) return i;
-    if (v.state !== i.state || v.depth !== i.depth || JSON.stringify(v.why) !== JSON.stringify(i.why)) {
-      s.setVerdict.run({ id: i.id, state: v.state, why: JSON.stringify(v.why), depth: v.depth });
+    if (!v) {
+      updated.push(i);
+      continue;
     }
-    return { ...i, state: v.state, why: v.why, depth: v.depth };
-  });
+    // Compared as values: PostgreSQL's jsonb does not keep the keys' order.
+    if (v.state !== i.state || v.depth !== i.depth || !isDeepStrictEqual(v.why, i.why)) await t.requests.setVerdict(i.id, v);
+    updated.push({ ...i, state: v.state, why: v.why, depth: v.depth });
+  }
   return { identities: updated, verdicts, pending: updated.filter((i) => i.state === 'pending' && i.value !== null) };
 }
 
@@ -95,7 +100,7 @@ export function judgeIdentities(ctx: Ctx, identities: IdentityRow[], tasks: read
  * why — where it was found, the identities that led there (masked), the person-unique type
  * that contradicts — and the DPO's decision, if any.
  */
-export function identityViews(rows: readonly IdentityRow[]) {
+export function identityViews(rows: readonly RequestIdentity[]) {
   const ref = (id: number) => {
     const r = rows.find((x) => x.id === id);
     return r ? { id, type: r.type, value: r.masked } : { id, type: 'unknown', value: '' };

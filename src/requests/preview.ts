@@ -8,15 +8,15 @@
  */
 import type { CollectionMatch, Connector, ConnectorContext } from '../../connectors/types.js';
 import { ConnectorError, isPending } from '../../connectors/types.js';
-import { writeTx } from '../db/client.js';
 import type { Ctx, Deps } from '../deps.js';
+import type { RequestIdentity } from '../db/schema/request-identities.js';
 import { maskIdentity, type Identity } from '../identity.js';
 import { attributeAccess, type CallIdentity } from './attribution.js';
 import { identityViews, includedIds, searchableIds } from './identities.js';
 import { MAX_ACCESS_ROUNDS, MAX_IDENTITIES } from './plan.js';
 import { validateAccess, validateErasure } from './results.js';
 import { reviewIdentities, type Evidence } from './review.js';
-import type { IdentityRow } from './store.js';
+import { abortable, timeLimit } from './silo-call.js';
 
 export interface PreviewConnector {
   connector: string;
@@ -36,11 +36,11 @@ export interface PreviewConnector {
 
 async function call<T>(deps: Deps, c: Connector, fn: (ctx: ConnectorContext) => Promise<T>): Promise<T> {
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new ConnectorError('TIMEOUT', `no answer within ${deps.config.taskTimeoutMs} ms`, true)), deps.config.taskTimeoutMs);
+  const cancel = timeLimit(ac, deps.config.taskTimeoutMs);
   try {
-    return await fn({ signal: ac.signal, requestId: 'preview', dryRun: true, log: deps.logger.child({ connector: c.id, preview: true }) });
+    return await abortable(fn({ signal: ac.signal, requestId: 'preview', dryRun: true, log: deps.logger.child({ connector: c.id, preview: true }) }), ac.signal);
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
 }
 
@@ -53,14 +53,14 @@ interface Found {
 }
 
 export async function previewErasure(ctx: Ctx, given: Identity[]) {
-  writeTx(ctx.db, () => ctx.audit.append({ type: 'request.previewed', actor: ctx.actor, data: { requestType: 'erasure', identityTypes: given.map((i) => i.type) } }));
+  await ctx.db.tx((t) => ctx.audit.append(t, { type: 'request.previewed', actor: ctx.actor, data: { requestType: 'erasure', identityTypes: given.map((i) => i.type) } }));
   return runPreview(ctx, given);
 }
 
 async function runPreview(deps: Deps, given: Identity[]) {
   const searchable = new Set(deps.connectors.flatMap((c) => c.lookupBy));
   let nextId = 1;
-  const row = (i: Identity, source: string, extra: Partial<IdentityRow> = {}): IdentityRow => ({
+  const row = (i: Identity, source: string, extra: Partial<RequestIdentity> = {}): RequestIdentity => ({
     id: nextId++,
     requestId: 'preview',
     type: i.type,
@@ -81,7 +81,7 @@ async function runPreview(deps: Deps, given: Identity[]) {
     decisionReason: null,
     ...extra,
   });
-  let identities: IdentityRow[] = given.map((i) => row(i, 'request'));
+  let identities: RequestIdentity[] = given.map((i) => row(i, 'request'));
   const evidence: Evidence[] = [];
   const searchedBy = new Map<string, Set<number>>();
   const latest = new Map<string, Found>();

@@ -1,5 +1,9 @@
 /**
- * Access results spooled to disk as they arrive (NDJSON, one record a line), so a person with
+ * Where a request's files live, under `<dataDir>/exports/` — on storage every instance shares
+ * when several run (README: several instances), so that any of them can build an export from
+ * results another spooled, and serve an archive another built.
+ *
+ * Access results are spooled to disk as they arrive (NDJSON, one record a line), so a person with
  * 100,000 records does not stay in the service's memory: the export is built by streaming
  * these files. Layout: `<dataDir>/exports/<requestId>/<taskId>.ndjson`, each line
  * `{"c": collection, "p": portable, "o": [identity ids], "r": record}`, records of a collection
@@ -8,7 +12,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { AccessCollection } from '../../connectors/types.js';
 
@@ -22,6 +26,33 @@ export function spoolDir(dataDir: string, requestId: string): string {
 
 export function spoolFile(dataDir: string, requestId: string, taskId: string): string {
   return join(spoolDir(dataDir, requestId), `${taskId}.ndjson`);
+}
+
+/** File name of one build of a request's archive: `<requestId>-<build>.zip`. */
+export function exportName(requestId: string, build: string): string {
+  return `${requestId}-${build}.zip`;
+}
+
+/** The archive's path as the request row keeps it: relative to the data dir (mounted anywhere). */
+export function storedExportPath(name: string): string {
+  return `exports/${name}`;
+}
+
+/** Archive names of this request: this version's, and `<requestId>.zip` of earlier ones. */
+export function isExportOf(requestId: string, name: string): boolean {
+  return name === `${requestId}.zip` || (name.startsWith(`${requestId}-`) && /^-[0-9a-f]{8}\.zip$/.test(name.slice(requestId.length)));
+}
+
+/**
+ * Where the request's archive is on this instance, or null. Only the file name of the stored
+ * path counts, and only when it names an archive of this very request inside the exports
+ * folder: a row edited to point anywhere else (another request's archive, a key file) serves
+ * nothing. Earlier versions stored absolute paths: their file name still resolves.
+ */
+export function exportFileOf(dataDir: string, req: { id: string; exportPath: string | null }): string | null {
+  if (!req.exportPath) return null;
+  const name = basename(req.exportPath);
+  return isExportOf(req.id, name) ? join(exportsDir(dataDir), name) : null;
 }
 
 /** Writes the collections (written to a temp name, renamed when complete); `origins` parallel to their records. */

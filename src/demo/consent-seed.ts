@@ -3,18 +3,19 @@
  * consents of the first 300 demo customers (the same people as the demo silos), with their
  * phone, customer id and loyalty card linked to them.
  *
- * Idempotent across restarts: purposes are added only when missing, and consents only on the
- * start that created the catalogue, so a person erased during a demo does not come back.
+ * Idempotent across restarts: purposes are added only when missing (PURPOSE_EXISTS otherwise),
+ * and consents only on the start that created the catalogue, so a person erased during a demo
+ * does not come back.
  */
-import { writeTx } from '../db/client.js';
 import type { Ctx } from '../deps.js';
 import type { Decision, SourceChannel } from '../db/schema/consents.js';
 import { demoCustomer, type DemoCustomer } from '../../connectors/demo/index.js';
 import { normalizeIdentity } from '../identity.js';
 import { mix, rng } from '../../connectors/demo/people.js';
+import { ConflictError } from '../errors.js';
 import { ensureSubject, linkIdentifier } from '../subjects/service.js';
-import { createPurpose, purposeCatalog, type PurposeInput } from './purposes.js';
-import { recordConsentBatch, type BatchLine } from './ledger.js';
+import { createPurpose, type PurposeInput } from '../consent/purposes.js';
+import { recordConsentBatch, type BatchLine } from '../consent/record.js';
 
 export const DEMO_CONSENT_PEOPLE = 300;
 
@@ -97,12 +98,14 @@ const DAY = 86_400_000;
 
 /** Seeds the catalogue (missing purposes only) and, on the first seeding, the demo consents. */
 export async function seedConsentDemo(ctx: Ctx): Promise<{ purposesCreated: number; events: number }> {
-  const existing = purposeCatalog(ctx.db).byId;
   let purposesCreated = 0;
   for (const p of DEMO_PURPOSES) {
-    if (existing.has(p.id)) continue;
-    createPurpose(ctx, p);
-    purposesCreated++;
+    try {
+      await createPurpose(ctx, p);
+      purposesCreated++;
+    } catch (err) {
+      if (!(err instanceof ConflictError && err.code === 'PURPOSE_EXISTS')) throw err;
+    }
   }
   if (purposesCreated < DEMO_PURPOSES.length) return { purposesCreated, events: 0 };
 
@@ -153,14 +156,14 @@ export async function seedConsentDemo(ctx: Ctx): Promise<{ purposesCreated: numb
       if (r() < 0.15) add('sms-offers', 'withdrawn', 'call_center', at(Date.parse(t)));
     }
   }
-  const { recorded } = recordConsentBatch(ctx, lines, { phoneRegion: ctx.config.phoneRegion });
+  const { recorded } = await recordConsentBatch(ctx, lines, { phoneRegion: ctx.config.phoneRegion });
   // The other identifiers the silos know them by, so a request by phone or card finds them too.
-  writeTx(ctx.db, () => {
+  await ctx.db.tx(async (t) => {
     for (const c of people) {
-      const subjectId = ensureSubject(ctx, { type: 'email', value: c.email });
-      linkIdentifier(ctx, subjectId, normalizeIdentity({ type: 'phone', value: c.phone }, { defaultRegion: ctx.config.phoneRegion }));
-      linkIdentifier(ctx, subjectId, { type: 'customer_id', value: String(c.customerId) });
-      if (c.loyaltyCard) linkIdentifier(ctx, subjectId, { type: 'loyalty_card', value: c.loyaltyCard });
+      const subjectId = await ensureSubject(ctx, t, { type: 'email', value: c.email });
+      await linkIdentifier(ctx, t, subjectId, normalizeIdentity({ type: 'phone', value: c.phone }, { defaultRegion: ctx.config.phoneRegion }));
+      await linkIdentifier(ctx, t, subjectId, { type: 'customer_id', value: String(c.customerId) });
+      if (c.loyaltyCard) await linkIdentifier(ctx, t, subjectId, { type: 'loyalty_card', value: c.loyaltyCard });
     }
   });
   ctx.logger.info({ purposes: purposesCreated, events: recorded, people: people.length }, 'demo consents seeded');

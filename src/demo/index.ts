@@ -2,16 +2,15 @@
  * `oubli demo`: a service with demo silos and data, and fresh one-time credentials printed at
  * each start (the previous ones were shown once and are gone).
  */
-import { eq, and, isNull } from 'drizzle-orm';
-import { writeTx } from './db/client.js';
-import { apiKeys, SCOPES } from './db/schema/api-keys.js';
-import type { Ctx, Deps } from './deps.js';
-import { createUser, findUserByEmail } from './auth/users.js';
-import { setUserPassword } from './auth/credentials.js';
-import { generatePassword } from './auth/passwords.js';
-import { createApiKey } from './auth/api-keys.js';
-import { demoCustomer, ensureDemoSilos } from '../connectors/demo/index.js';
-import { seedConsentDemo } from './consent/demo-seed.js';
+import { SCOPES } from '../db/schema/api-keys.js';
+import type { Ctx, Deps } from '../deps.js';
+import { createUser, findUserByEmail } from '../auth/users.js';
+import { setUserPassword } from '../auth/credentials.js';
+import { generatePassword } from '../auth/passwords.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js';
+import { NotFoundError } from '../errors.js';
+import { demoCustomer, ensureDemoSilos } from '../../connectors/demo/index.js';
+import { seedConsentDemo } from './consent-seed.js';
 
 export const DEMO_ADMIN_EMAIL = 'dpo@demo.oubli.example';
 const DEMO_KEY_NAME = 'demo';
@@ -23,19 +22,20 @@ export async function runDemo(deps: Deps, url: string, opts: { customers?: numbe
   if (silos.generated) deps.logger.info({ customers: silos.customers, ms: Math.round(silos.ms) }, 'demo silos generated');
   for (const c of deps.connectors) await c.init?.();
   const password = generatePassword();
-  const existing = findUserByEmail(ctx, DEMO_ADMIN_EMAIL);
+  const existing = await findUserByEmail(ctx, DEMO_ADMIN_EMAIL);
   if (existing) await setUserPassword(ctx, existing.id, password);
   else await createUser(ctx, { email: DEMO_ADMIN_EMAIL, role: 'admin', password });
 
   // Only one live demo key at a time: revoke the one printed at the previous start.
-  writeTx(ctx.db, (tx) => {
-    const old = tx.select({ id: apiKeys.id }).from(apiKeys).where(and(eq(apiKeys.name, DEMO_KEY_NAME), isNull(apiKeys.revokedAt))).all();
-    for (const k of old) {
-      tx.update(apiKeys).set({ revokedAt: ctx.now() }).where(eq(apiKeys.id, k.id)).run();
-      ctx.audit.append({ type: 'api_key.revoked', actor: ctx.actor, data: { keyId: k.id } });
+  for (const k of await listApiKeys(ctx)) {
+    if (k.name !== DEMO_KEY_NAME || k.revokedAt !== null) continue;
+    try {
+      await revokeApiKey(ctx, k.id);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err; // revoked meanwhile by another start
     }
-  });
-  const key = createApiKey(ctx, { name: DEMO_KEY_NAME, scopes: [...SCOPES] });
+  }
+  const key = await createApiKey(ctx, { name: DEMO_KEY_NAME, scopes: [...SCOPES] });
 
   await seedConsentDemo(ctx);
   deps.startup.ready = true;

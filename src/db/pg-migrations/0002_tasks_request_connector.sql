@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_request_connector_idx" ON "tasks" USING btree ("request_id","connector_id","phase");

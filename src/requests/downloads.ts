@@ -1,0 +1,45 @@
+/**
+ * Handing over an access / portability archive: who may have it (its request, completed, not
+ * expired), where it is (see spool.ts: never a path the database alone chose), and the audit
+ * entry saying it was downloaded — written before the first byte leaves.
+ */
+import type { ReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Ctx } from '../deps.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { auditRequest, requestLock } from './audit.js';
+import { requireRequest } from './service.js';
+import { exportFileOf } from './spool.js';
+
+export interface ExportDownload {
+  requestId: string;
+  size: number;
+  filename: string;
+  stream: ReadStream;
+}
+
+const expired = () => new NotFoundError('EXPORT_EXPIRED', 'the export was deleted after its retention period');
+
+/**
+ * Opens the request's archive and records the download. The file is opened before the entry is
+ * written and read from that descriptor: a sweep deleting it meanwhile cannot leave an audited
+ * download that sends nothing.
+ */
+export async function downloadExport(ctx: Ctx, id: string): Promise<ExportDownload> {
+  const req = await requireRequest(ctx, id);
+  if (req.type === 'erasure') throw new ConflictError('NO_EXPORT_FOR_ERASURE', 'an erasure request has no export');
+  if (req.status !== 'completed') throw new ConflictError('EXPORT_NOT_READY', `the export is ready once the request is completed (it is ${req.status})`, { status: req.status });
+  const file = exportFileOf(ctx.config.dataDir, req);
+  if (!file) throw expired();
+  const fd = await open(file, 'r').catch(() => {
+    throw expired();
+  });
+  try {
+    const { size } = await fd.stat();
+    await ctx.db.tx((t) => auditRequest(ctx, t, req, 'request.export_downloaded', { bytes: size }), { locks: [requestLock(req.id)] });
+    return { requestId: req.id, size, filename: `oubli-${req.id}.zip`, stream: fd.createReadStream() };
+  } catch (err) {
+    await fd.close();
+    throw err;
+  }
+}
