@@ -17,13 +17,14 @@ import { newLogId } from './audit/log-id.js';
 import type { Deps, Secrets } from './deps.js';
 import { prepareSubjectKeys } from './subjects/service.js';
 import { HealthChecks } from './deployment/health.js';
+import { logSerializers } from './log-errors.js';
 import { DEFAULT_UNIQUE_TYPES } from './requests/review.js';
 import { PurposeCatalog } from './consent/catalog.js';
 import { ConsentWriter } from './consent/record.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
-  return pino({ level: config.logLevel, base: undefined }, pino.destination({ fd: 2, sync: false }));
+  return pino({ level: config.logLevel, base: undefined, serializers: logSerializers }, pino.destination({ fd: 2, sync: false }));
 }
 
 /** A 32-byte secret kept in a 0600 file, created on first use. */

@@ -127,7 +127,8 @@ export class PostgresDatabase extends Stores implements Database {
         } catch {
           broken = true;
         }
-        const code = (err as { code?: string }).code;
+        // drizzle wraps a failed query's error: PostgreSQL's SQLSTATE is then on its cause.
+        const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
         if (!(code && RETRYABLE.has(code) && attempt < MAX_TX_ATTEMPTS)) throw err;
         await new Promise((r) => setTimeout(r, randomInt(5, 20 * attempt)));
       } finally {
