@@ -13,7 +13,20 @@ export interface RunningServer {
 
 export async function startServer(deps: Deps): Promise<RunningServer> {
   const app = createApp(deps);
-  const server = serve({ fetch: app.fetch, port: deps.config.port, hostname: deps.config.host });
+  // Handlers still running at shutdown — their client may have gone, closing its connection —
+  // finish before the store closes: a write that reached the handler is committed or refused
+  // cleanly, never cut off by a closed pool.
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
+  const fetch: typeof app.fetch = async (req, ...rest) => {
+    inFlight++;
+    try {
+      return await app.fetch(req, ...rest);
+    } finally {
+      if (--inFlight === 0) drained?.();
+    }
+  };
+  const server = serve({ fetch, port: deps.config.port, hostname: deps.config.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -34,6 +47,12 @@ export async function startServer(deps: Deps): Promise<RunningServer> {
     close: async () => {
       await engine.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          setTimeout(resolve, 10_000).unref();
+        });
+      }
       await heads.stop();
     },
   };
