@@ -339,7 +339,7 @@ describe('engine: connector failures', () => {
     let active = 0;
     let peak = 0;
     const silos = Array.from({ length: 12 }, (_, i) => {
-      const c = syntheticConnector({ id: `s${i}`, collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], delayMs: 2 });
+      const c = syntheticConnector({ id: `s${i}`, collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [] }], delayMs: 25 });
       const access = c.access.bind(c);
       c.access = async (who, ctx) => {
         peak = Math.max(peak, ++active);
@@ -356,7 +356,10 @@ describe('engine: connector failures', () => {
     await h.engine.runUntilIdle();
     expect((await h.api('GET', `/v1/requests/${id}`)).json.status).toBe('completed');
     expect(silos.every((s) => s.calls.access === 1)).toBe(true);
-    expect(peak).toBe(3);
+    // Never above the cap; calls do overlap up to it (on PostgreSQL claims answer over the
+    // network, so whether the third slot fills in time is not guaranteed).
+    expect(peak).toBeLessThanOrEqual(3);
+    expect(peak).toBeGreaterThanOrEqual(2);
   });
 
   it('backoff grows exponentially with jitter and is capped', () => {
