@@ -13,7 +13,7 @@ import type { Ctx } from '../deps.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
 import { pseudonym } from './pseudonym.js';
 import { endUserSessions, openSession } from './sessions.js';
-import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt, throttleLocks } from './throttle.js';
+import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt, throttledAddress, throttleLocks } from './throttle.js';
 import { userLock } from './users.js';
 
 function assertPasswordStrength(password: string): void {
@@ -36,7 +36,7 @@ export async function changeOwnPassword(
   const user = await ctx.db.auth.user(input.userId);
   if (!user || user.disabledAt !== null) throw new UnauthenticatedError('UNAUTHENTICATED', 'no staff session');
   const accountRef = pseudonym(ctx.secrets.pseudonymKey, 'acct', user.email);
-  const clientRef = pseudonym(ctx.secrets.pseudonymKey, 'client', input.client);
+  const clientRef = pseudonym(ctx.secrets.pseudonymKey, 'client', throttledAddress(input.client));
   const attempt = await reserveLoginAttempt(ctx, accountRef, clientRef);
   if (!(await verifyPassword(user.passwordHash, input.currentPassword))) {
     await ctx.db.tx(

@@ -6,7 +6,7 @@ import type { Database } from '../db/database.js';
 import type { Stores } from '../db/handle.js';
 import { verifyPassword } from './passwords.js';
 import { pseudonym } from './pseudonym.js';
-import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt, throttleLocks } from './throttle.js';
+import { clearAccountFailures, confirmFailedAttempt, reserveLoginAttempt, throttledAddress, throttleLocks } from './throttle.js';
 import { normalizeStaffEmail, userLock } from './users.js';
 
 export { LOGIN_WINDOW_MS, MAX_ADDRESS_FAILURES, MAX_LOGIN_FAILURES } from './throttle.js';
@@ -35,7 +35,7 @@ export async function login(ctx: Ctx, input: LoginInput): Promise<{ token: strin
     email = input.email.trim().toLowerCase();
   }
   const accountRef = pseudonym(ctx.secrets.pseudonymKey, 'acct', email);
-  const clientRef = pseudonym(ctx.secrets.pseudonymKey, 'client', input.client);
+  const clientRef = pseudonym(ctx.secrets.pseudonymKey, 'client', throttledAddress(input.client));
   const attempt = await reserveLoginAttempt(ctx, accountRef, clientRef);
 
   const user = await ctx.db.auth.userByEmail(email);

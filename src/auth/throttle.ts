@@ -19,10 +19,26 @@ import type { Stores } from '../db/handle.js';
 import type { LoginFailure } from '../db/stores/limits.js';
 import { TooManyRequestsError } from '../errors.js';
 import type { Ctx } from '../deps.js';
+import ipaddr from 'ipaddr.js';
 
 export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
 /** Failed logins for one account within the window before its logins are refused. */
 export const MAX_LOGIN_FAILURES = 5;
+/**
+ * The address a login is throttled by: an IPv4 address as it is; an IPv6 address by its /64 —
+ * one host (or one attacker) is routinely given a whole /64, and counting each of its 2^64
+ * addresses apart would let it rotate past the limit.
+ */
+export function throttledAddress(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const v6 = parsed as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  const parts = v6.parts.slice(0, 4).map((p) => p.toString(16));
+  return `${parts.join(':')}::/64`;
+}
+
 /** Failed logins from one client address, whatever the accounts, before its logins are refused. */
 export const MAX_ADDRESS_FAILURES = 20;
 

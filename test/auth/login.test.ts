@@ -173,6 +173,20 @@ describe('login throttling', () => {
     expect((await login(app, 'victim@example.com', PASSWORD, { 'x-forwarded-for': '192.0.2.66' })).status).toBe(200);
   });
 
+  it('an IPv6 client counts by its /64: rotating addresses inside it does not dodge the per-address limit', async () => {
+    const { app, deps } = await createTestApp({ env: { OUBLI_TRUST_PROXY: '1' } });
+    await staff(deps, 'victim@example.com', 'admin');
+    for (let i = 0; i < MAX_ADDRESS_FAILURES; i++) {
+      const res = await login(app, `guess${i}@example.com`, 'whatever-pass', { 'x-forwarded-for': `2001:db8:1:2::${(i + 1).toString(16)}` });
+      expect(res.status).toBe(401);
+    }
+    const blocked = await login(app, 'victim@example.com', PASSWORD, { 'x-forwarded-for': '2001:db8:1:2:ffff::99' });
+    expect(blocked.status).toBe(429);
+    expect(blocked.json.error.code).toBe('TOO_MANY_ATTEMPTS');
+    // another /64 is another client
+    expect((await login(app, 'victim@example.com', PASSWORD, { 'x-forwarded-for': '2001:db8:1:3::1' })).status).toBe(200);
+  });
+
   it('without a trusted proxy, X-Forwarded-For is ignored (cannot be used to dodge the per-address limit)', async () => {
     const { app, deps } = await createTestApp();
     await staff(deps, 'victim@example.com', 'admin');
