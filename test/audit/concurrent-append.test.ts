@@ -6,28 +6,15 @@
  * RFC 6962 recomputation over the stored entry texts agrees with.
  */
 import { fork } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTestDeps } from '../helpers/deps.js';
 import { storeLocation, TEST_STORE } from '../helpers/db.js';
 import { adminOf } from '../helpers/admin-sql.js';
+import { naiveRoot } from '../helpers/naive-merkle.js';
 import { verifyAuditLog } from '../../src/audit/verify-log.js';
 import { appendMix } from './fixtures/append-mix.js';
 
-const sha = (...parts: Uint8Array[]) => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
-};
-/** RFC 6962 §2.1 MTH, straight from the definition. */
-function naiveRoot(texts: string[]): Uint8Array {
-  if (texts.length === 0) return sha();
-  if (texts.length === 1) return sha(new Uint8Array([0]), Buffer.from(texts[0]!, 'utf8'));
-  let k = 1;
-  while (k * 2 < texts.length) k *= 2;
-  return sha(new Uint8Array([1]), naiveRoot(texts.slice(0, k)), naiveRoot(texts.slice(k)));
-}
 
 const ROUNDS = 400;
 

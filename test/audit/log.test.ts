@@ -7,22 +7,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import canonicalize from 'canonicalize';
 import { createTestDeps, type TestDeps } from '../helpers/deps.js';
 import { adminOf } from '../helpers/admin-sql.js';
+import { naiveRoot } from '../helpers/naive-merkle.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/verify.js';
 import type { AuditInput } from '../../src/audit/log.js';
 
-const sha = (...parts: Uint8Array[]) => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
-};
-/** Naive recursive MTH straight from RFC 6962 §2.1 over the entry texts. */
-function naiveRoot(texts: string[]): Uint8Array {
-  if (texts.length === 0) return sha();
-  if (texts.length === 1) return sha(new Uint8Array([0]), Buffer.from(texts[0]!, 'utf8'));
-  let k = 1;
-  while (k * 2 < texts.length) k *= 2;
-  return sha(new Uint8Array([1]), naiveRoot(texts.slice(0, k)), naiveRoot(texts.slice(k)));
-}
+
+const sha = (...parts: Uint8Array[]) => new Uint8Array(createHash('sha256').update(Buffer.concat(parts)).digest());
 
 const N = 70;
 async function logOf(n: number) {
