@@ -15,6 +15,7 @@ import { subjectConsentRoutes } from './consent/subject-routes.js';
 import { gpcRoutes } from './consent/gpc-routes.js';
 import { subjectRoutes } from './subjects/routes.js';
 import { connectorRoutes } from './deployment/routes.js';
+import { webhookRoutes } from './webhooks/routes.js';
 
 /** Routes that accept bodies above the default cap, with their own cap in bytes. */
 export const LARGE_BODY_ROUTES: Record<string, number> = {
@@ -43,6 +44,7 @@ export function createApp(deps: Deps) {
   app.route('/v1/consents', consentRoutes);
   app.route('/v1/subjects', subjectConsentRoutes);
   app.route('/v1/subjects', subjectRoutes);
+  app.route('/v1/webhooks', webhookRoutes);
   app.route('/', gpcRoutes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

@@ -9,6 +9,7 @@ import type { Connector } from '../connectors/types.js';
 import type { HealthChecks } from './deployment/health.js';
 import type { PurposeCatalog } from './consent/catalog.js';
 import type { ConsentWriter } from './consent/record.js';
+import type { OutboundClient } from '../connectors/net/index.js';
 
 /** Keyed-hash secrets kept in the data dir (never in the database). */
 export interface Secrets {
@@ -45,6 +46,11 @@ export interface Deps {
   purposes: PurposeCatalog;
   /** Group commit of single consent events (POST /v1/consents). */
   consentWrites: ConsentWriter;
+  /**
+   * The outbound client for webhook receivers (src/webhooks/client.ts): one per process, so its
+   * keep-alive pool per receiver is shared by every delivery.
+   */
+  webhookClient: OutboundClient;
   /** `ready` is false while start-up work (demo seeding) still runs; /readyz reports it. */
   startup: { ready: boolean };
 }

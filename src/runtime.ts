@@ -21,6 +21,7 @@ import { logSerializers } from './log-errors.js';
 import { DEFAULT_UNIQUE_TYPES } from './requests/review.js';
 import { PurposeCatalog } from './consent/catalog.js';
 import { ConsentWriter } from './consent/record.js';
+import { createWebhookClient } from './webhooks/client.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -137,15 +138,16 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   const keys = SigningKeys.open(join(config.dataDir, 'keys'), config.signingKey, now);
   const audit = new AuditLog(db, now);
   const logId = await audit.open(newLogId(config.publicUrl));
+  const ids = createIdGenerator(now);
   const deps: Deps = {
     config,
     db,
     now,
-    ids: createIdGenerator(now),
+    ids,
     logger,
     audit,
     keys,
-    treeHeads: new TreeHeads(db, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir), signer: processId() }),
+    treeHeads: new TreeHeads(db, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir), signer: processId(), ids }),
     secrets: loadSecrets(config.dataDir, config),
     connectors: [],
     requireApproval: [],
@@ -153,6 +155,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
     purposes: new PurposeCatalog(db),
     consentWrites: new ConsentWriter(db),
+    webhookClient: createWebhookClient({ allowPrivate: config.webhookAllowPrivate }),
     startup: { ready: true },
   };
   await deps.purposes.start();

@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import type { Deps } from './deps.js';
 import { Engine } from './engine/worker.js';
 import { startTreeHeadTicker } from './audit/ticker.js';
+import { Deliverer } from './webhooks/deliverer.js';
 
 export interface RunningServer {
   url: string;
@@ -42,10 +43,15 @@ export async function startServer(deps: Deps): Promise<RunningServer> {
   const engine = new Engine(deps);
   engine.start();
 
+  // Webhook deliveries: durable, retried, one sender per delivery across instances.
+  const webhooks = new Deliverer(deps, deps.webhookClient);
+  webhooks.start();
+
   return {
     url,
     close: async () => {
       await engine.stop();
+      await webhooks.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {

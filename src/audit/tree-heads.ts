@@ -26,6 +26,8 @@ import type { AuditLog } from './log.js';
 import type { SigningKeys } from './keys.js';
 import { formatCheckpoint, parseVerifierKey, verifyCheckpoint, type Checkpoint } from './note.js';
 import { checkTreeHead, fromHex, toHex, TREE_HEAD_TYP, verifyConsistency, type TreeHead } from './verify.js';
+import { createIdGenerator, type IdGenerator } from '../ids.js';
+import { emitWebhooks } from '../webhooks/events.js';
 
 export interface SignedTreeHead extends TreeHead {
   jws: string;
@@ -48,6 +50,8 @@ export interface TreeHeadsOptions {
   signer?: string;
   /** SIGNER_LEASE_MS unless a test says otherwise. */
   leaseMs?: number;
+  /** Ids of the webhook messages announcing each new checkpoint (the deployment's generator). */
+  ids?: IdGenerator;
 }
 
 export class TreeHeads {
@@ -58,6 +62,7 @@ export class TreeHeads {
   /** The last head `follow` saved. */
   private followed?: string;
   private readonly leaseMs: number;
+  private readonly ids: IdGenerator;
 
   constructor(
     private readonly db: Database,
@@ -69,6 +74,7 @@ export class TreeHeads {
   ) {
     this.signer = opts.signer ?? `signer_${randomBytes(8).toString('hex')}`;
     this.leaseMs = opts.leaseMs ?? SIGNER_LEASE_MS;
+    this.ids = opts.ids ?? createIdGenerator(now);
   }
 
   async latest(): Promise<SignedTreeHead | undefined> {
@@ -127,7 +133,11 @@ export class TreeHeads {
       const jws = await this.keys.sign(head, TREE_HEAD_TYP);
       // Another process may have signed the same size meanwhile: same root, either head is valid.
       const row: TreeHeadRow = { size: head.size, root: head.root, timestamp: head.timestamp, kid: this.keys.activeKid(), jws };
-      await this.db.tx((t) => t.audit.insertHead(row));
+      // Subscribers of audit.checkpoint get the C2SP checkpoint of each new head (they witness the log).
+      const announced = { type: 'audit.checkpoint' as const, at: timestamp, data: { size, root: head.root, checkpoint: this.keys.signNote(formatCheckpoint({ origin: this.logId, size, root }), this.logId) } };
+      await this.db.tx(async (t) => {
+        if (await t.audit.insertHead(row)) await emitWebhooks({ db: this.db, ids: this.ids, now: this.now }, t, [announced]);
+      });
       const stored = this.toHead(await this.db.audit.headBySize(size))!;
       this.saveCheckpoint({ origin: this.logId, size, root });
       return stored;

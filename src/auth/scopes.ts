@@ -4,6 +4,7 @@ import type { Role } from '../db/schema/users.js';
 /** What a staff session may do, by role. */
 export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   admin: SCOPES,
-  dpo: SCOPES.filter((s) => s !== 'admin'),
+  // Admins manage users, keys and webhooks; the DPO sees the webhooks' state.
+  dpo: SCOPES.filter((s) => s !== 'admin' && s !== 'webhooks:write'),
   viewer: ['audit:read', 'consents:read', 'requests:read'],
 };

@@ -12,7 +12,8 @@
  *   states before this transaction ends;
  * - repeating the current decision is recorded in the ledger (what the person did stays
  *   provable) but writes no state and no outbox row;
- * - audit entries name the person by `subjectRef` only.
+ * - audit entries name the person by `subjectRef` only; webhook messages (consent.updated, one
+ *   per state change, in the same transaction) by subject id only.
  */
 import type { Stores } from '../db/handle.js';
 import type { Ctx } from '../deps.js';
@@ -25,6 +26,7 @@ import { NotFoundError } from '../errors.js';
 import { identityKey, resolveSubjects } from '../subjects/service.js';
 import type { PreparedEvent } from './prepare.js';
 import { effectiveAt, supersedes } from './state-rule.js';
+import { emitWebhooks, type WebhookMessageInput } from '../webhooks/events.js';
 
 export const CONSENT_UPDATED = 'consent.updated' as const;
 
@@ -98,6 +100,7 @@ export async function writeConsents(t: Stores, items: PendingConsent[]): Promise
   const changed = new Map<string, ConsentState>();
   const events = new Array<NewConsentEvent>(n);
   const outbox: NewOutboxRow[] = [];
+  const announced: WebhookMessageInput[] = [];
   const out = new Array<RecordedConsent>(n);
   for (let i = 0; i < n; i++) {
     const e = items[i]!.event;
@@ -131,11 +134,18 @@ export async function writeConsents(t: Stores, items: PendingConsent[]): Promise
         payload: `{"subject":${JSON.stringify(subjectId)},"purpose":${JSON.stringify(e.purpose.id)},"decision":"${e.decision}","occurredAt":"${iso(e.occurredAt)}"}`,
         createdAt: e.recordedAt,
       });
+      announced.push({
+        type: CONSENT_UPDATED,
+        orderKey: subjectId,
+        at: e.recordedAt,
+        data: { subject: subjectId, purpose: e.purpose.id, decision: e.decision, occurredAt: iso(e.occurredAt), channel: e.channel },
+      });
     }
     out[i] = { id, subjectId, purpose: e.purpose.id, decision: e.decision, occurredAt: iso(e.occurredAt), gpcApplied: e.gpcApplied, stateChanged };
   }
   await t.consents.insertEvents(events);
   await t.consents.putStates([...changed.values()]);
   await t.outbox.append(outbox);
+  await emitWebhooks(first, t, announced);
   return out;
 }

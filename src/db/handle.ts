@@ -15,11 +15,24 @@ import { PurposeStore } from './stores/purposes.js';
 import { SubjectStore } from './stores/subjects.js';
 import { SystemStore } from './stores/system.js';
 import { TaskStore } from './stores/tasks.js';
+import { WebhookStore } from './stores/webhooks.js';
+
+/** Runs after-commit hooks; one failing does not stop the others (the commit stands either way). */
+export function runCommitHooks(hooks: (() => void)[]): void {
+  for (const fn of hooks) {
+    try {
+      fn();
+    } catch {
+      // A signal that could not be sent: its receivers still poll.
+    }
+  }
+}
 
 export abstract class Stores implements Handle {
   abstract readonly db: Database;
   abstract readonly q: Q;
   abstract readonly inTx: boolean;
+  #afterCommit: (() => void)[] = [];
   #auth?: AuthStore;
   #audit?: AuditStore;
   #consents?: ConsentStore;
@@ -31,6 +44,24 @@ export abstract class Stores implements Handle {
   #requests?: RequestStore;
   #tasks?: TaskStore;
   #system?: SystemStore;
+  #webhooks?: WebhookStore;
+
+  /**
+   * Runs `fn` once this transaction has committed (never if it rolls back): for signals that
+   * must not arrive before the change they announce — a wake-up of the instances that act on it.
+   * Only idempotent signals: a hook made inside a savepoint that rolled back still runs.
+   */
+  afterCommit(fn: () => void): void {
+    if (!this.inTx) throw new Error('afterCommit() needs a transaction');
+    this.#afterCommit.push(fn);
+  }
+
+  /** For the transaction runners (src/db/sqlite.ts, postgres.ts): the hooks made, emptied. */
+  takeCommitHooks(): (() => void)[] {
+    const hooks = this.#afterCommit;
+    this.#afterCommit = [];
+    return hooks;
+  }
 
   get auth(): AuthStore {
     return (this.#auth ??= new AuthStore(this));
@@ -64,5 +95,8 @@ export abstract class Stores implements Handle {
   }
   get system(): SystemStore {
     return (this.#system ??= new SystemStore(this));
+  }
+  get webhooks(): WebhookStore {
+    return (this.#webhooks ??= new WebhookStore(this));
   }
 }

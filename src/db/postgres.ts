@@ -15,7 +15,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import * as pgSchema from './pg-schema/index.js';
 import type { Database, Handle, Preparable, Q, Schema, Statement, TxOptions } from './database.js';
-import { Stores } from './handle.js';
+import { runCommitHooks, Stores } from './handle.js';
 
 /** What drizzle prepares for node-postgres. */
 interface PgPrepared {
@@ -118,8 +118,10 @@ export class PostgresDatabase extends Stores implements Database {
         await client.query('BEGIN');
         // All in one round trip; unnest() yields the names in (sorted) order, each locked in turn.
         if (locks.length) await client.query('select pg_advisory_xact_lock(hashtextextended(n, 0)) from unnest($1::text[]) as n', [locks]);
-        const out = await fn(new PgHandle(this, this.bound(client).q, client));
+        const handle = new PgHandle(this, this.bound(client).q, client);
+        const out = await fn(handle);
         await client.query('COMMIT');
+        runCommitHooks(handle.takeCommitHooks());
         return out;
       } catch (err) {
         try {

@@ -13,7 +13,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema/index.js';
 import type { Database as Db, Handle, Preparable, Q, Statement, TxOptions } from './database.js';
-import { Stores } from './handle.js';
+import { runCommitHooks, Stores } from './handle.js';
 import { Serial } from './serial.js';
 
 /** The statements drizzle prepares for SQLite (synchronous execution). */
@@ -94,12 +94,15 @@ export class SqliteDatabase extends Stores implements Db {
     // Locks by name are implied: the writer runs one transaction at a time, in every process.
     return this.serial.run(async () => {
       this.writer.exec('BEGIN IMMEDIATE');
+      this.txHandle.takeCommitHooks();
       try {
         const out = await fn(this.txHandle);
         this.writer.exec('COMMIT');
+        runCommitHooks(this.txHandle.takeCommitHooks());
         return out;
       } catch (err) {
         if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+        this.txHandle.takeCommitHooks();
         throw err;
       }
     });

@@ -8,6 +8,8 @@ import type { Stores } from '../db/handle.js';
 import type { DsrRequest } from '../db/schema/requests.js';
 import { NotFoundError } from '../errors.js';
 import { subjectRefOf } from '../subjects/service.js';
+import type { WebhookEvent } from '../db/schema/webhooks.js';
+import { emitWebhooks, requestEvent } from '../webhooks/events.js';
 
 /** The lock that serialises, across instances, every change to one request (see advance.ts). */
 export const requestLock = (id: string) => `request:${id}`;
@@ -56,9 +58,38 @@ export function subjectForgotten(ctx: Ctx, subjectId: string): void {
   (ctx as RefCtx).subjectRefs?.forget(subjectId);
 }
 
+/**
+ * Appends a request's audit entry; when the entry is one subscribers are told of
+ * (src/webhooks/events.ts), its webhook message is written in the same transaction.
+ */
 export async function auditRequest(ctx: Ctx, t: Stores, req: Pick<DsrRequest, 'id' | 'subjectId'>, type: string, data: Record<string, unknown> = {}): Promise<void> {
   const subjectRef = await subjectRefFor(ctx, t, req);
   await ctx.audit.append(t, { type, actor: ctx.actor, requestId: req.id, ...(subjectRef ? { subjectRef } : {}), data });
+  const event = requestEvent(type, data);
+  if (event) await announceRequest(ctx, t, req.id, event, data);
+}
+
+/** The thin payload of a request's event: ids, type, status, dates — nothing the person gave. */
+async function announceRequest(ctx: Ctx, t: Stores, requestId: string, event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
+  const row = await t.requests.get(requestId);
+  if (!row) return;
+  const reason = typeof data.reason === 'string' && /^[a-z_]{1,64}$/.test(data.reason) ? data.reason : (row.statusReasonCode ?? undefined);
+  await emitWebhooks(ctx, t, [
+    {
+      type: event,
+      orderKey: requestId,
+      at: ctx.now(),
+      data: {
+        requestId,
+        requestType: row.type,
+        status: row.status,
+        channel: row.channel,
+        dueAt: new Date(row.dueAt).toISOString(),
+        ...(event === 'erasure.requested' && typeof data.tasks === 'number' ? { silos: data.tasks } : {}),
+        ...(event === 'request.needs_attention' || event === 'request.failed' ? (reason ? { reason } : {}) : {}),
+      },
+    },
+  ]);
 }
 
 /**

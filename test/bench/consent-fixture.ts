@@ -29,6 +29,7 @@ import { newLogId } from '../../src/audit/log-id.js';
 import type { Ctx } from '../../src/deps.js';
 import { createPurpose } from '../../src/consent/purposes.js';
 import { PurposeCatalog } from '../../src/consent/catalog.js';
+import { createWebhookClient } from '../../src/webhooks/client.js';
 import { ConsentWriter } from '../../src/consent/record.js';
 import { subjectRefFromKey } from '../../src/subjects/service.js';
 import { sealSubjectKey } from '../../src/subjects/key-seal.js';
@@ -72,6 +73,7 @@ export async function benchCtx(db: Database): Promise<Ctx> {
     uniqueIdentityTypes: ['email', 'customer_id', 'loyalty_card'],
     purposes,
     consentWrites: new ConsentWriter(db),
+    webhookClient: createWebhookClient({ allowPrivate: true }),
     startup: { ready: true },
     actor: { type: 'system', id: 'bench' },
   };

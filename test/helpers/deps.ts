@@ -24,6 +24,7 @@ import { createApp } from '../../src/app.js';
 import { HealthChecks } from '../../src/deployment/health.js';
 import { DEFAULT_UNIQUE_TYPES } from '../../src/requests/review.js';
 import { PurposeCatalog } from '../../src/consent/catalog.js';
+import { createWebhookClient } from '../../src/webhooks/client.js';
 import { ConsentWriter } from '../../src/consent/record.js';
 
 export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
@@ -75,6 +76,7 @@ export async function createTestDeps(
     uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
     purposes,
     consentWrites: new ConsentWriter(db),
+    webhookClient: createWebhookClient({ allowPrivate: config.webhookAllowPrivate }),
     startup: { ready: true },
   };
 }

@@ -12,3 +12,4 @@ export * from './request-identities.js';
 export * from './tasks.js';
 export * from './leases.js';
 export * from './api-rate-limits.js';
+export * from './webhooks.js';

@@ -9,6 +9,9 @@ export const SCOPES = [
   'requests:verify',
   /** The DPO's authority: approve, deny, extend a request, decide identity conflicts. */
   'requests:approve',
+  /** Webhook endpoints and their deliveries: read them; register, change, redeliver. */
+  'webhooks:read',
+  'webhooks:write',
   'admin',
 ] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -269,8 +269,11 @@ export class AuditStore {
   }
 
   /** Stores a signed head; a head of the same size signed meanwhile by another process stays. */
-  async insertHead(row: TreeHeadRow): Promise<void> {
-    await this.h.q.insert(this.t.auditTreeHeads).values(row).onConflictDoNothing();
+  /** Stores a signed head; false when one of that size was already stored. */
+  async insertHead(row: TreeHeadRow): Promise<boolean> {
+    const { auditTreeHeads: h } = this.t;
+    const rows = await this.h.q.insert(h).values(row).onConflictDoNothing().returning({ size: h.size });
+    return rows.length === 1;
   }
 
   /** Signed heads with size in [from, to], smallest first. */

@@ -1,0 +1,277 @@
+/**
+ * Sends webhook deliveries: claims due ones (src/db/stores/webhooks.ts: leases, SKIP LOCKED, one
+ * at a time per order key), signs each attempt (Standard Webhooks: the same `webhook-id`, this
+ * attempt's `webhook-timestamp`), POSTs it through the SSRF-safe client (no redirect followed,
+ * 15 s, the answer read up to a cap), and records what happened — group-committed, so a fan-out
+ * of thousands of messages costs a few transactions, not one per message.
+ *
+ * What an answer means:
+ * - 2xx within 15 s: delivered;
+ * - 410 Gone: the receiver asks to stop — the endpoint is disabled (the DPO told);
+ * - anything else (3xx included: redirects are not followed), no answer, a refused connection:
+ *   a failed attempt, retried on the schedule of ./retry.ts (429/502/503/504's Retry-After
+ *   honoured); after the last attempt the delivery has failed. An endpoint that has not had one
+ *   success for three days is disabled.
+ *
+ * Crash safety: a delivery is `pending` until its outcome commits; a sender that dies leaves its
+ * lease to run out and the delivery becomes due again (the receiver may get it twice, with the
+ * same `webhook-id`: Standard Webhooks receivers deduplicate by it). One deliverer per process;
+ * any number of processes may share a database.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { OutboundClient } from '../../connectors/net/index.js';
+import { OutboundError, retryAfterMs } from '../../connectors/net/index.js';
+import type { Ctx, Deps } from '../deps.js';
+import type { Stores } from '../db/handle.js';
+import type { WebhookDelivery, WebhookEndpoint } from '../db/schema/webhooks.js';
+import type { AttemptRecord } from '../db/stores/webhooks.js';
+import { GroupCommit } from '../db/group-commit.js';
+import { AppError } from '../errors.js';
+import { WEBHOOK_CHANNEL } from './events.js';
+import { disableEndpoint } from './endpoints.js';
+import { endpointSigners } from './secrets.js';
+import { signWebhook, type WebhookSigner } from './signing.js';
+import { DISABLE_AFTER_MS, nextAttemptAt } from './retry.js';
+
+export const WEBHOOK_ACTOR = { type: 'system', id: 'webhooks' } as const;
+
+export interface DelivererOptions {
+  /** Names this process in delivery leases. */
+  workerId: string;
+  /** Deliveries in flight at once (this process). */
+  maxInFlight: number;
+  /** Most deliveries claimed per statement. */
+  claimBatch: number;
+  /** How often to look for due retries and expired leases when nothing wakes the deliverer. */
+  pollMs: number;
+  /** How long a claimed delivery is this process's: longer than the 15 s an attempt may take. */
+  leaseMs: number;
+}
+
+export function delivererOptions(opts: Partial<DelivererOptions> = {}): DelivererOptions {
+  return {
+    workerId: opts.workerId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    maxInFlight: opts.maxInFlight ?? 64,
+    claimBatch: opts.claimBatch ?? 100,
+    pollMs: opts.pollMs ?? 1000,
+    leaseMs: opts.leaseMs ?? 60_000,
+  };
+}
+
+/** The first bytes of a receiver's answer, kept for the operator: text only, no control characters. */
+const RESPONSE_EXCERPT_BYTES = 1024;
+function excerpt(body: Buffer): string | null {
+  if (body.length === 0) return null;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+  return body.subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8').replace(/[\u0000-\u0008\u000b-\u001f\u007f\ufffd]/g, '');
+}
+
+interface Attempt {
+  delivery: WebhookDelivery;
+  record: AttemptRecord;
+  /** The receiver answered 410 Gone. */
+  gone: boolean;
+}
+
+export class Deliverer {
+  readonly opts: DelivererOptions;
+  private readonly ctx: Ctx;
+  private readonly inflight = new Map<number, Promise<void>>();
+  private readonly controller = new AbortController();
+  private readonly outcomes: GroupCommit<Attempt, void>;
+  /** Signers per endpoint, until its secret changes (a rotation). */
+  private readonly signers = new Map<string, { sealed: Buffer; previousUntil: number | null; signers: WebhookSigner[]; until: number }>();
+  private stopped = true;
+  private loopDone: Promise<void> | null = null;
+  private kick: (() => void) | null = null;
+  private unlisten: Promise<(() => Promise<void>) | null> | null = null;
+  private pumping: Promise<void> | null = null;
+  /** Attempts recorded by this process (the benchmark reads it). */
+  delivered = 0;
+  failedAttempts = 0;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly client: OutboundClient,
+    opts: Partial<DelivererOptions> = {},
+  ) {
+    this.opts = delivererOptions(opts);
+    this.ctx = { ...deps, actor: WEBHOOK_ACTOR };
+    this.outcomes = new GroupCommit(deps.db, { max: 256, run: (t, items) => this.recordAll(t, items) });
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.unlisten = this.deps.db.listen(WEBHOOK_CHANNEL, () => this.kick?.()).catch((err: unknown) => {
+      this.deps.logger.warn({ err }, 'webhook deliverer could not listen for wake-ups');
+      return null;
+    });
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming, aborts attempts in flight (released at once, due again) and waits for them. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const unlisten = await this.unlisten;
+    this.unlisten = null;
+    await unlisten?.();
+    this.controller.abort();
+    this.kick?.();
+    await this.loopDone;
+    await Promise.allSettled([...this.inflight.values()]);
+  }
+
+  /** Sends everything due now, and waits for the outcomes (tests; the server runs the loop). */
+  async runUntilIdle(): Promise<void> {
+    for (;;) {
+      await this.pump();
+      if (this.inflight.size === 0) {
+        await this.pump();
+        if (this.inflight.size === 0) return;
+      }
+      await Promise.race(this.inflight.values());
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.pump();
+      } catch (err) {
+        this.deps.logger.error({ err }, 'webhook deliverer error');
+      }
+      if (this.stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.opts.pollMs);
+        this.kick = () => {
+          clearTimeout(timer);
+          this.kick = null;
+          setImmediate(resolve);
+        };
+      });
+    }
+  }
+
+  /** Claims and starts what there is room for; one pump at a time. */
+  private pump(): Promise<void> {
+    this.pumping ??= this.claimAndSend().finally(() => (this.pumping = null));
+    return this.pumping;
+  }
+
+  private async claimAndSend(): Promise<void> {
+    for (;;) {
+      const room = Math.min(this.opts.maxInFlight - this.inflight.size, this.opts.claimBatch);
+      if (room <= 0 || this.controller.signal.aborted) return;
+      const now = this.deps.now();
+      const claimed = await this.deps.db.tx((t) => t.webhooks.claim(this.opts.workerId, now, now + this.opts.leaseMs, room));
+      if (claimed.length === 0) return;
+      const endpoints = new Map((await this.deps.db.webhooks.endpoints()).map((e) => [e.id, e]));
+      for (const d of claimed) {
+        const run = this.send(d, endpoints.get(d.endpointId)).finally(() => {
+          this.inflight.delete(d.seq);
+          this.kick?.();
+        });
+        this.inflight.set(d.seq, run);
+      }
+      if (claimed.length < room) return;
+    }
+  }
+
+  private signersOf(e: WebhookEndpoint, now: number): WebhookSigner[] {
+    const cached = this.signers.get(e.id);
+    // Rebuilt when the secret changed (each sealing differs: its nonce) and when a rotation's overlap ends.
+    if (cached && cached.sealed.equals(e.secret) && cached.previousUntil === e.previousUntil && now < cached.until) return cached.signers;
+    const signers = endpointSigners(this.deps.secrets.masterKey, e, now);
+    const until = e.previousUntil !== null && now < e.previousUntil ? e.previousUntil : Number.POSITIVE_INFINITY;
+    this.signers.set(e.id, { sealed: e.secret, previousUntil: e.previousUntil, signers, until });
+    return signers;
+  }
+
+  /** One attempt: sign, POST, judge the answer, record it. Never throws. */
+  private async send(d: WebhookDelivery, endpoint: WebhookEndpoint | undefined): Promise<void> {
+    // Deleted meanwhile: its deliveries are gone with it; disabled meanwhile: failed by the disable.
+    if (!endpoint || endpoint.status !== 'enabled') return;
+    let status: number | null = null;
+    let error: string | null = null;
+    let response: string | null = null;
+    let retryAfter: number | null = null;
+    const started = this.deps.now();
+    try {
+      const headers = signWebhook({ id: d.id, timestamp: Math.floor(started / 1000), body: d.body }, this.signersOf(endpoint, started));
+      const res = await this.client.request({
+        url: endpoint.url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: d.body,
+        signal: this.controller.signal,
+      });
+      status = res.status;
+      response = excerpt(res.body);
+      if (status < 200 || status > 299) {
+        error = status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;
+        retryAfter = retryAfterMs(res.headers['retry-after'], this.deps.now());
+      }
+    } catch (err) {
+      if (this.controller.signal.aborted) {
+        await this.release(d);
+        return;
+      }
+      error = err instanceof OutboundError || err instanceof AppError ? `${err.code}: ${err.message}` : 'the attempt failed';
+      if (!(err instanceof OutboundError)) this.deps.logger.warn({ err, delivery: d.id }, 'webhook attempt failed unexpectedly');
+    }
+    const at = this.deps.now();
+    const ok = error === null;
+    const next = ok ? null : nextAttemptAt(at, d.attempts, status, retryAfter);
+    const record: AttemptRecord = {
+      seq: d.seq,
+      owner: this.opts.workerId,
+      status: ok ? 'delivered' : status === 410 || next === null ? 'failed' : 'pending',
+      nextAttemptAt: next ?? at,
+      lastStatus: status,
+      lastError: error?.slice(0, 500) ?? null,
+      lastResponse: response,
+      at,
+    };
+    try {
+      await this.outcomes.submit({ delivery: d, record, gone: status === 410 });
+      if (ok) this.delivered++;
+      else this.failedAttempts++;
+    } catch (err) {
+      // Not recorded: the lease runs out and the delivery is attempted again.
+      this.deps.logger.error({ err, delivery: d.id }, 'could not record a webhook attempt');
+    }
+  }
+
+  /** A shutdown cut the attempt short: due again at once (another instance may take it). */
+  private async release(d: WebhookDelivery): Promise<void> {
+    const now = this.deps.now();
+    await this.outcomes
+      .submit({ delivery: d, gone: false, record: { seq: d.seq, owner: this.opts.workerId, status: 'pending', nextAttemptAt: now, lastStatus: null, lastError: 'SHUTDOWN: the attempt was interrupted', lastResponse: null, at: now } })
+      .catch(() => {});
+  }
+
+  /** Records a group of attempts and what they mean for their endpoints. */
+  private async recordAll(t: Stores, items: Attempt[]): Promise<void[]> {
+    const succeeded = new Set<string>();
+    const failing = new Set<string>();
+    const gone = new Set<string>();
+    for (const a of items) {
+      if (!(await t.webhooks.finish(a.record))) continue; // no longer ours (the lease ran out)
+      const endpoint = a.delivery.endpointId;
+      if (a.record.status === 'delivered') succeeded.add(endpoint);
+      else if (a.gone) gone.add(endpoint);
+      else if (a.record.lastError !== null && !a.record.lastError.startsWith('SHUTDOWN')) failing.add(endpoint);
+    }
+    const now = this.deps.now();
+    for (const id of succeeded) await t.webhooks.succeeded(id);
+    for (const id of gone) await disableEndpoint(this.ctx, t, id, 'the receiver answered 410 Gone', now);
+    for (const id of failing) {
+      if (succeeded.has(id) || gone.has(id)) continue;
+      const since = await t.webhooks.failing(id, now);
+      if (since !== null && now - since >= DISABLE_AFTER_MS) await disableEndpoint(this.ctx, t, id, 'failing for three days without one success', now);
+    }
+    return items.map(() => undefined);
+  }
+}
