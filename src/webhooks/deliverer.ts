@@ -72,6 +72,8 @@ interface Attempt {
   record: AttemptRecord;
   /** The receiver answered 410 Gone. */
   gone: boolean;
+  /** An attempt that reached for the receiver and failed (counts toward disabling the endpoint). */
+  failed: boolean;
 }
 
 export class Deliverer {
@@ -161,9 +163,13 @@ export class Deliverer {
   }
 
   private async claimAndSend(): Promise<void> {
+    const refill = Math.max(1, Math.floor(Math.min(this.opts.maxInFlight, this.opts.claimBatch) / 2));
     for (;;) {
       const room = Math.min(this.opts.maxInFlight - this.inflight.size, this.opts.claimBatch);
       if (room <= 0 || this.controller.signal.aborted) return;
+      // Refill in batches, not one claim per freed slot: on PostgreSQL a claim is a round trip
+      // or three, whatever its size.
+      if (this.inflight.size > 0 && room < refill) return;
       const now = this.deps.now();
       const claimed = await this.deps.db.tx((t) => t.webhooks.claim(this.opts.workerId, now, now + this.opts.leaseMs, room));
       if (claimed.length === 0) return;
@@ -191,8 +197,13 @@ export class Deliverer {
 
   /** One attempt: sign, POST, judge the answer, record it. Never throws. */
   private async send(d: WebhookDelivery, endpoint: WebhookEndpoint | undefined): Promise<void> {
-    // Deleted meanwhile: its deliveries are gone with it; disabled meanwhile: failed by the disable.
-    if (!endpoint || endpoint.status !== 'enabled') return;
+    // Disabled (or deleted) while this delivery was being written: it fails, recoverable, unsent.
+    if (!endpoint || endpoint.status !== 'enabled') {
+      const at = this.deps.now();
+      const record: AttemptRecord = { seq: d.seq, owner: this.opts.workerId, status: 'failed', nextAttemptAt: at, lastStatus: null, lastError: 'ENDPOINT_DISABLED', lastResponse: null, at };
+      await this.outcomes.submit({ delivery: d, record, gone: false, failed: false }).catch(() => {});
+      return;
+    }
     let status: number | null = null;
     let error: string | null = null;
     let response: string | null = null;
@@ -235,7 +246,7 @@ export class Deliverer {
       at,
     };
     try {
-      await this.outcomes.submit({ delivery: d, record, gone: status === 410 });
+      await this.outcomes.submit({ delivery: d, record, gone: status === 410, failed: !ok });
       if (ok) this.delivered++;
       else this.failedAttempts++;
     } catch (err) {
@@ -248,7 +259,7 @@ export class Deliverer {
   private async release(d: WebhookDelivery): Promise<void> {
     const now = this.deps.now();
     await this.outcomes
-      .submit({ delivery: d, gone: false, record: { seq: d.seq, owner: this.opts.workerId, status: 'pending', nextAttemptAt: now, lastStatus: null, lastError: 'SHUTDOWN: the attempt was interrupted', lastResponse: null, at: now } })
+      .submit({ delivery: d, gone: false, failed: false, record: { seq: d.seq, owner: this.opts.workerId, status: 'pending', nextAttemptAt: now, lastStatus: null, lastError: 'SHUTDOWN: the attempt was interrupted', lastResponse: null, at: now } })
       .catch(() => {});
   }
 
@@ -257,12 +268,13 @@ export class Deliverer {
     const succeeded = new Set<string>();
     const failing = new Set<string>();
     const gone = new Set<string>();
+    const recorded = await t.webhooks.finishMany(items.map((a) => a.record));
     for (const a of items) {
-      if (!(await t.webhooks.finish(a.record))) continue; // no longer ours (the lease ran out)
+      if (!recorded.has(a.record.seq)) continue; // no longer ours (the lease ran out)
       const endpoint = a.delivery.endpointId;
       if (a.record.status === 'delivered') succeeded.add(endpoint);
       else if (a.gone) gone.add(endpoint);
-      else if (a.record.lastError !== null && !a.record.lastError.startsWith('SHUTDOWN')) failing.add(endpoint);
+      else if (a.failed) failing.add(endpoint);
     }
     const now = this.deps.now();
     for (const id of succeeded) await t.webhooks.succeeded(id);

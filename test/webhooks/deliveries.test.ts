@@ -356,6 +356,18 @@ describe('webhook deliveries', () => {
     }
   });
 
+  it('a delivery written pending just as its endpoint was disabled (a race) fails unsent, recoverable', async () => {
+    const e = await subscribe();
+    await t.post(grant('zoe@example.com'));
+    // The disable as a concurrent transaction that read no pending delivery would leave it.
+    await t.deps.db.tx((tx) => tx.webhooks.disable(e.id, 'race', t.deps.now()));
+    await deliverer().runUntilIdle();
+    expect(rx.received).toHaveLength(0);
+    const [row] = await deliveries(e.id);
+    expect(row).toMatchObject({ status: 'failed', lastError: 'ENDPOINT_DISABLED' });
+    expect((await call(t.app, 'GET', `/v1/webhooks/${e.id}`, { headers: t.auth })).json.failingSince).toBeNull();
+  });
+
   it('a change that rolls back writes no delivery and sends nothing', async () => {
     const e = await subscribe();
     await t.deps.db

@@ -42,7 +42,7 @@ export const webhookDeliveries = pgTable(
   },
   (t) => [
     uniqueIndex('webhook_deliveries_id_idx').on(t.id),
-    index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt),
+    index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt, t.seq),
     index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.seq),
     index('webhook_deliveries_order_idx').on(t.endpointId, t.orderKey, t.status, t.seq),
   ],

@@ -8,13 +8,18 @@
  * itself when its lease runs out. Only the head of each (endpoint, order key) chain is
  * claimable — the pending delivery with no pending one before it — so messages that must stay
  * in order are sent one at a time, in `seq` order, even across instances (a delivery in flight
- * stays `pending`). Only endpoints that are enabled are served.
+ * stays `pending`). The claim walks the due index (status, next_attempt_at, seq) in order and
+ * stops at its limit; it does not join the endpoints — a filter on them made PostgreSQL gather
+ * and sort every due row (75 ms a claim at 10,000 due, 1.6 ms without). A disabled endpoint has
+ * no pending delivery (disabling fails them, and later ones are written failed) but for a race
+ * with the disable, which the sender settles (src/webhooks/deliverer.ts).
  *
  * Outcomes are recorded by the lease holder only (`lease_owner` guard): a sender whose lease
  * ran out and was taken over records nothing.
  */
 import { and, desc, eq, gte, inArray, isNotNull, lt, lte, sql } from 'drizzle-orm';
 import type { Database, Handle } from '../database.js';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { forUpdate } from '../dialect.js';
 import type { DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent, webhookDeliveries, webhookEndpoints } from '../schema/webhooks.js';
 
@@ -66,7 +71,6 @@ function statements(db: Database) {
                   and(
                     eq(d.status, 'pending'),
                     lte(d.nextAttemptAt, p('now')),
-                    inArray(d.endpointId, q.select({ id: e.id }).from(e).where(eq(e.status, 'enabled'))),
                     // The head of its chain: no pending delivery of the same endpoint and key before it.
                     sql`not exists (select 1 from ${d} as ${earlier} where ${earlier}.endpoint_id = ${d.endpointId} and ${earlier}.order_key = ${d.orderKey} and ${earlier}.status = 'pending' and ${earlier}.seq < ${d.seq})`,
                   ),
@@ -100,6 +104,19 @@ function statements(db: Database) {
         .update(e)
         .set({ failingSince: null })
         .where(and(eq(e.id, p('id')), isNotNull(e.failingSince))),
+    ),
+    insertDelivery: db.statement('webhooks.insertDelivery', (q) =>
+      q.insert(d).values({
+        id: p('id'),
+        endpointId: p('endpointId'),
+        type: p('type'),
+        body: p('body'),
+        orderKey: p('orderKey'),
+        status: p('status'),
+        lastError: p('lastError'),
+        nextAttemptAt: p('nextAttemptAt'),
+        createdAt: p('createdAt'),
+      }),
     ),
     endpoint: db.statement<WebhookEndpoint>('webhooks.endpoint', (q) => q.select().from(e).where(eq(e.id, p('id')))),
   };
@@ -181,8 +198,31 @@ export class WebhookStore {
     return rows.length === 1;
   }
 
+  /**
+   * Measured exception, as in the consent store: on SQLite one prepared single-row statement per
+   * row (a multi-row builder statement is re-prepared at every call: 100,000 rows took 6.7 s that
+   * way, 2.5 s this way); on PostgreSQL multi-row statements of BATCH rows (one round trip each).
+   */
   async insertDeliveries(rows: NewDelivery[]): Promise<void> {
-    for (let k = 0; k < rows.length; k += BATCH) await this.h.q.insert(this.t.webhookDeliveries).values(rows.slice(k, k + BATCH));
+    if (this.h.db.dialect === 'sqlite') {
+      for (const r of rows) await this.s.insertDelivery.run(this.h, r);
+      return;
+    }
+    for (let k = 0; k < rows.length; k += BATCH) {
+      const b = rows.slice(k, k + BATCH);
+      const col = <T>(f: (r: NewDelivery) => T) => sql.param(b.map(f));
+      await this.pg.execute(
+        sql`insert into webhook_deliveries (id, endpoint_id, type, body, order_key, status, last_error, next_attempt_at, created_at)
+            select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.endpointId)}::text[], ${col((r) => r.type)}::text[], ${col((r) => r.body)}::text[],
+              ${col((r) => r.orderKey ?? null)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.lastError ?? null)}::text[],
+              ${col((r) => r.nextAttemptAt)}::bigint[], ${col((r) => r.createdAt)}::bigint[])`,
+      );
+    }
+  }
+
+  /** The PostgreSQL handle, for its own batched SQL (one parameter per column: unnest). */
+  private get pg(): NodePgDatabase {
+    return this.h.q as unknown as NodePgDatabase;
   }
 
   /** Claims up to `limit` due deliveries for `owner` until `until` (see the header). */
@@ -193,6 +233,34 @@ export class WebhookStore {
   /** Records an attempt; false when the sender no longer holds the delivery. */
   async finish(r: AttemptRecord): Promise<boolean> {
     return (await this.s.finish.run(this.h, { ...r, deliveredAt: r.status === 'delivered' ? r.at : null })) === 1;
+  }
+
+  /**
+   * Records attempts; answers the seqs recorded (those whose sender still held them). On
+   * PostgreSQL one statement per BATCH (a round trip per attempt was the deliverer's bottleneck).
+   */
+  async finishMany(rs: AttemptRecord[]): Promise<Set<number>> {
+    const done = new Set<number>();
+    if (this.h.db.dialect === 'sqlite') {
+      for (const r of rs) if (await this.finish(r)) done.add(r.seq);
+      return done;
+    }
+    for (let k = 0; k < rs.length; k += BATCH) {
+      const b = rs.slice(k, k + BATCH);
+      const col = <T>(f: (r: AttemptRecord) => T) => sql.param(b.map(f));
+      const { rows } = await this.pg.execute<{ seq: string | number }>(
+        sql`update webhook_deliveries as d set status = v.status, next_attempt_at = v.next, last_status = v.code, last_error = v.error,
+              last_response = v.response, last_attempt_at = v.at, delivered_at = case when v.status = 'delivered' then v.at end,
+              lease_owner = null, lease_expires_at = null
+            from unnest(${col((r) => r.seq)}::bigint[], ${col((r) => r.owner)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.nextAttemptAt)}::bigint[],
+              ${col((r) => r.lastStatus)}::integer[], ${col((r) => r.lastError)}::text[], ${col((r) => r.lastResponse)}::text[], ${col((r) => r.at)}::bigint[])
+              as v(seq, owner, status, next, code, error, response, at)
+            where d.seq = v.seq and d.lease_owner = v.owner and d.status = 'pending'
+            returning d.seq`,
+      );
+      for (const r of rows) done.add(Number(r.seq));
+    }
+    return done;
   }
 
   /** An endpoint's deliveries, newest first, below `beforeSeq` when given. */
