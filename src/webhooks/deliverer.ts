@@ -36,6 +36,12 @@ import { DISABLE_AFTER_MS, nextAttemptAt } from './retry.js';
 
 export const WEBHOOK_ACTOR = { type: 'system', id: 'webhooks' } as const;
 
+/** Delivered messages are kept 30 days (the endpoint's history), failed ones 90 (to recover). */
+export const KEEP_DELIVERED_MS = 30 * 86_400_000;
+export const KEEP_FAILED_MS = 90 * 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_LEASE = 'webhooks.prune';
+
 export interface DelivererOptions {
   /** Names this process in delivery leases. */
   workerId: string;
@@ -89,6 +95,7 @@ export class Deliverer {
   private kick: (() => void) | null = null;
   private unlisten: Promise<(() => Promise<void>) | null> | null = null;
   private pumping: Promise<void> | null = null;
+  private lastPrune = Number.NEGATIVE_INFINITY;
   /** Attempts recorded by this process (the benchmark reads it). */
   delivered = 0;
   failedAttempts = 0;
@@ -140,6 +147,7 @@ export class Deliverer {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       try {
+        if (this.deps.now() - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();
         await this.pump();
       } catch (err) {
         this.deps.logger.error({ err }, 'webhook deliverer error');
@@ -154,6 +162,16 @@ export class Deliverer {
         };
       });
     }
+  }
+
+  /** Drops old finished deliveries, by one instance at a time (the lease holder). */
+  async prune(): Promise<number> {
+    const now = this.deps.now();
+    this.lastPrune = now;
+    return this.deps.db.tx(async (t) => {
+      if (!(await t.leases.acquire(PRUNE_LEASE, this.opts.workerId, now, now + PRUNE_EVERY_MS))) return 0;
+      return t.webhooks.prune(now - KEEP_DELIVERED_MS, now - KEEP_FAILED_MS);
+    });
   }
 
   /** Claims and starts what there is room for; one pump at a time. */

@@ -7,7 +7,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServerResponse } from 'node:http';
 import { eq } from 'drizzle-orm';
-import { Deliverer } from '../../src/webhooks/deliverer.js';
+import { Deliverer, KEEP_DELIVERED_MS, KEEP_FAILED_MS } from '../../src/webhooks/deliverer.js';
 import { RETRY_DELAYS_MS, MAX_ATTEMPTS, DISABLE_AFTER_MS } from '../../src/webhooks/retry.js';
 import { ROTATION_OVERLAP_MS } from '../../src/webhooks/signing.js';
 import { startReceiver, streamBytes, type Received, type Receiver } from '../helpers/receiver.js';
@@ -366,6 +366,26 @@ describe('webhook deliveries', () => {
     const [row] = await deliveries(e.id);
     expect(row).toMatchObject({ status: 'failed', lastError: 'ENDPOINT_DISABLED' });
     expect((await call(t.app, 'GET', `/v1/webhooks/${e.id}`, { headers: t.auth })).json.failingSince).toBeNull();
+  });
+
+  it('finished deliveries are pruned: delivered after 30 days, failed after 90 (still recoverable until then)', async () => {
+    const e = await subscribe();
+    await t.post(grant('zoe@example.com'));
+    const d = deliverer();
+    await d.runUntilIdle();
+    answer = (_r, res) => {
+      res.writeHead(410);
+      res.end();
+    };
+    await t.post(grant('zoe@example.com', 'targeted-ads'));
+    await d.runUntilIdle();
+    expect((await deliveries(e.id)).map((x) => x.status).sort()).toEqual(['delivered', 'failed']);
+    t.deps.clock.advance(KEEP_DELIVERED_MS + 1000);
+    expect(await d.prune()).toBe(1);
+    expect((await deliveries(e.id)).map((x) => x.status)).toEqual(['failed']);
+    t.deps.clock.advance(KEEP_FAILED_MS - KEEP_DELIVERED_MS);
+    expect(await d.prune()).toBe(1);
+    expect(await deliveries(e.id)).toHaveLength(0);
   });
 
   it('a change that rolls back writes no delivery and sends nothing', async () => {

@@ -17,7 +17,7 @@
  * Outcomes are recorded by the lease holder only (`lease_owner` guard): a sender whose lease
  * ran out and was taken over records nothing.
  */
-import { and, desc, eq, gte, inArray, isNotNull, lt, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, isNotNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Database, Handle } from '../database.js';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { forUpdate } from '../dialect.js';
@@ -326,12 +326,12 @@ export class WebhookStore {
     return out;
   }
 
-  /** Drops delivered messages older than `before` (their history has served); how many. */
-  async pruneDelivered(before: number): Promise<number> {
+  /** Drops finished messages written before their cut-off (delivered, failed); how many. */
+  async prune(deliveredBefore: number, failedBefore: number): Promise<number> {
     const { webhookDeliveries: d } = this.t;
     const rows = await this.h.q
       .delete(d)
-      .where(and(eq(d.status, 'delivered'), lt(d.createdAt, before)))
+      .where(or(and(eq(d.status, 'delivered'), lt(d.createdAt, deliveredBefore)), and(eq(d.status, 'failed'), lt(d.createdAt, failedBefore))))
       .returning({ seq: d.seq });
     return rows.length;
   }
