@@ -22,6 +22,7 @@ import { DEFAULT_UNIQUE_TYPES } from './requests/review.js';
 import { PurposeCatalog } from './consent/catalog.js';
 import { ConsentWriter } from './consent/record.js';
 import { createWebhookClient } from './webhooks/client.js';
+import { announceCheckpoint } from './webhooks/events.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -139,6 +140,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   const audit = new AuditLog(db, now);
   const logId = await audit.open(newLogId(config.publicUrl));
   const ids = createIdGenerator(now);
+  const secrets = loadSecrets(config.dataDir, config);
   const deps: Deps = {
     config,
     db,
@@ -147,8 +149,8 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     logger,
     audit,
     keys,
-    treeHeads: new TreeHeads(db, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir), signer: processId(), ids }),
-    secrets: loadSecrets(config.dataDir, config),
+    treeHeads: new TreeHeads(db, audit, keys, logId, now, { checkpointFile: checkpointFileOf(config.dataDir), signer: processId(), onNewHead: (t, head) => announceCheckpoint({ db, ids, now, secrets }, t, head) }),
+    secrets,
     connectors: [],
     requireApproval: [],
     health: new HealthChecks(now),

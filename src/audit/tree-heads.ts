@@ -26,8 +26,7 @@ import type { AuditLog } from './log.js';
 import type { SigningKeys } from './keys.js';
 import { formatCheckpoint, parseVerifierKey, verifyCheckpoint, type Checkpoint } from './note.js';
 import { checkTreeHead, fromHex, toHex, TREE_HEAD_TYP, verifyConsistency, type TreeHead } from './verify.js';
-import { createIdGenerator, type IdGenerator } from '../ids.js';
-import { emitWebhooks } from '../webhooks/events.js';
+import type { Stores } from '../db/handle.js';
 
 export interface SignedTreeHead extends TreeHead {
   jws: string;
@@ -50,8 +49,11 @@ export interface TreeHeadsOptions {
   signer?: string;
   /** SIGNER_LEASE_MS unless a test says otherwise. */
   leaseMs?: number;
-  /** Ids of the webhook messages announcing each new checkpoint (the deployment's generator). */
-  ids?: IdGenerator;
+  /**
+   * Called in the transaction that stores each new head, with its C2SP checkpoint: the
+   * deployment announces it to audit.checkpoint subscribers (src/runtime.ts).
+   */
+  onNewHead?: (t: Stores, head: { size: number; root: string; timestamp: number; checkpoint: string }) => Promise<unknown>;
 }
 
 export class TreeHeads {
@@ -62,7 +64,6 @@ export class TreeHeads {
   /** The last head `follow` saved. */
   private followed?: string;
   private readonly leaseMs: number;
-  private readonly ids: IdGenerator;
 
   constructor(
     private readonly db: Database,
@@ -74,7 +75,6 @@ export class TreeHeads {
   ) {
     this.signer = opts.signer ?? `signer_${randomBytes(8).toString('hex')}`;
     this.leaseMs = opts.leaseMs ?? SIGNER_LEASE_MS;
-    this.ids = opts.ids ?? createIdGenerator(now);
   }
 
   async latest(): Promise<SignedTreeHead | undefined> {
@@ -133,10 +133,10 @@ export class TreeHeads {
       const jws = await this.keys.sign(head, TREE_HEAD_TYP);
       // Another process may have signed the same size meanwhile: same root, either head is valid.
       const row: TreeHeadRow = { size: head.size, root: head.root, timestamp: head.timestamp, kid: this.keys.activeKid(), jws };
-      // Subscribers of audit.checkpoint get the C2SP checkpoint of each new head (they witness the log).
-      const announced = { type: 'audit.checkpoint' as const, at: timestamp, data: { size, root: head.root, checkpoint: this.keys.signNote(formatCheckpoint({ origin: this.logId, size, root }), this.logId) } };
+      const announce = this.opts.onNewHead;
+      const checkpoint = announce ? this.keys.signNote(formatCheckpoint({ origin: this.logId, size, root }), this.logId) : '';
       await this.db.tx(async (t) => {
-        if (await t.audit.insertHead(row)) await emitWebhooks({ db: this.db, ids: this.ids, now: this.now }, t, [announced]);
+        if ((await t.audit.insertHead(row)) && announce) await announce(t, { size, root: head.root, timestamp, checkpoint });
       });
       const stored = this.toHead(await this.db.audit.headBySize(size))!;
       this.saveCheckpoint({ origin: this.logId, size, root });

@@ -31,6 +31,7 @@ import { AppError } from '../errors.js';
 import { WEBHOOK_CHANNEL } from './events.js';
 import { disableEndpoint } from './endpoints.js';
 import { endpointSigners } from './secrets.js';
+import { deliverySealKey, sealHolds } from './delivery-seal.js';
 import { signWebhook, type WebhookSigner } from './signing.js';
 import { DISABLE_AFTER_MS, nextAttemptAt } from './retry.js';
 
@@ -88,6 +89,7 @@ export class Deliverer {
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly controller = new AbortController();
   private readonly outcomes: GroupCommit<Attempt, void>;
+  private readonly sealKey: Buffer;
   /** Signers per endpoint, until its secret changes (a rotation). */
   private readonly signers = new Map<string, { sealed: Buffer; previousUntil: number | null; signers: WebhookSigner[]; until: number }>();
   private stopped = true;
@@ -107,6 +109,7 @@ export class Deliverer {
   ) {
     this.opts = delivererOptions(opts);
     this.ctx = { ...deps, actor: WEBHOOK_ACTOR };
+    this.sealKey = deliverySealKey(deps.secrets.masterKey);
     this.outcomes = new GroupCommit(deps.db, { max: 256, run: (t, items) => this.recordAll(t, items) });
   }
 
@@ -216,11 +219,11 @@ export class Deliverer {
   /** One attempt: sign, POST, judge the answer, record it. Never throws. */
   private async send(d: WebhookDelivery, endpoint: WebhookEndpoint | undefined): Promise<void> {
     // Disabled (or deleted) while this delivery was being written: it fails, recoverable, unsent.
-    if (!endpoint || endpoint.status !== 'enabled') {
-      const at = this.deps.now();
-      const record: AttemptRecord = { seq: d.seq, owner: this.opts.workerId, status: 'failed', nextAttemptAt: at, lastStatus: null, lastError: 'ENDPOINT_DISABLED', lastResponse: null, at };
-      await this.outcomes.submit({ delivery: d, record, gone: false, failed: false }).catch(() => {});
-      return;
+    if (!endpoint || endpoint.status !== 'enabled') return this.settleUnsent(d, 'ENDPOINT_DISABLED');
+    // Written or edited by someone without the master key: never signed, never sent.
+    if (!sealHolds(this.sealKey, d)) {
+      this.deps.logger.error({ delivery: d.id, endpoint: d.endpointId }, 'webhook delivery row does not match its seal: not sent');
+      return this.settleUnsent(d, 'DELIVERY_TAMPERED: the row does not match its seal');
     }
     let status: number | null = null;
     let error: string | null = null;
@@ -271,6 +274,13 @@ export class Deliverer {
       // Not recorded: the lease runs out and the delivery is attempted again.
       this.deps.logger.error({ err, delivery: d.id }, 'could not record a webhook attempt');
     }
+  }
+
+  /** Fails a delivery without sending it. */
+  private async settleUnsent(d: WebhookDelivery, why: string): Promise<void> {
+    const at = this.deps.now();
+    const record: AttemptRecord = { seq: d.seq, owner: this.opts.workerId, status: 'failed', nextAttemptAt: at, lastStatus: null, lastError: why, lastResponse: null, at };
+    await this.outcomes.submit({ delivery: d, record, gone: false, failed: false }).catch(() => {});
   }
 
   /** A shutdown cut the attempt short: due again at once (another instance may take it). */

@@ -22,6 +22,7 @@ import type { Stores } from '../db/handle.js';
 import type { Deps } from '../deps.js';
 import type { WebhookEvent } from '../db/schema/webhooks.js';
 import type { NewDelivery } from '../db/stores/webhooks.js';
+import { deliverySeal, deliverySealKey } from './delivery-seal.js';
 
 /** The channel the deliverers listen on for new messages. */
 export const WEBHOOK_CHANNEL = 'webhooks';
@@ -34,6 +35,9 @@ export interface WebhookMessageInput {
   /** When the change happened (ms); the body's `timestamp`. */
   at: number;
 }
+
+/** What writing messages needs: ids, the clock, and the master key (each row's seal: ./delivery-seal.ts). */
+export type Emitter = Pick<Deps, 'db' | 'ids' | 'now' | 'secrets'>;
 
 /** The audit entry types of a request that are announced, and as what. */
 const REQUEST_EVENTS: Record<string, WebhookEvent> = {
@@ -52,6 +56,11 @@ export function requestEvent(auditType: string, data: Record<string, unknown>): 
   return REQUEST_EVENTS[auditType];
 }
 
+/** audit.checkpoint: a new signed tree head, as its C2SP checkpoint (the subscriber can witness the log). */
+export function announceCheckpoint(ctx: Emitter, t: Stores, head: { size: number; root: string; timestamp: number; checkpoint: string }): Promise<number> {
+  return emitWebhooks(ctx, t, [{ type: 'audit.checkpoint', at: head.timestamp, data: { size: head.size, root: head.root, checkpoint: head.checkpoint } }]);
+}
+
 /** The body of a message, exactly as it is signed and sent. */
 export function messageBody(m: WebhookMessageInput): string {
   return JSON.stringify({ type: m.type, timestamp: new Date(m.at).toISOString(), data: m.data });
@@ -63,11 +72,12 @@ export function messageBody(m: WebhookMessageInput): string {
  * sent, and `POST /v1/webhooks/{id}/recover` can still send them once it is enabled again.
  * The deliverers are woken once the transaction commits.
  */
-export async function emitWebhooks(ctx: Pick<Deps, 'db' | 'ids' | 'now'>, t: Stores, messages: readonly WebhookMessageInput[]): Promise<number> {
+export async function emitWebhooks(ctx: Emitter, t: Stores, messages: readonly WebhookMessageInput[]): Promise<number> {
   if (messages.length === 0) return 0;
   const subscribers = await t.webhooks.subscribers();
   if (subscribers.length === 0) return 0;
   const now = ctx.now();
+  const key = deliverySealKey(ctx.secrets.masterKey);
   const rows: NewDelivery[] = [];
   for (const m of messages) {
     let body: string | undefined;
@@ -75,11 +85,13 @@ export async function emitWebhooks(ctx: Pick<Deps, 'db' | 'ids' | 'now'>, t: Sto
       if (!s.events.includes(m.type)) continue;
       body ??= messageBody(m);
       const enabled = s.status === 'enabled';
+      const id = ctx.ids('msg');
       rows.push({
-        id: ctx.ids('msg'),
+        id,
         endpointId: s.id,
         type: m.type,
         body,
+        seal: deliverySeal(key, { id, endpointId: s.id, type: m.type, body }),
         orderKey: m.orderKey ?? null,
         status: enabled ? 'pending' : 'failed',
         lastError: enabled ? null : 'ENDPOINT_DISABLED',

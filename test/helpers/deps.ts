@@ -25,6 +25,7 @@ import { HealthChecks } from '../../src/deployment/health.js';
 import { DEFAULT_UNIQUE_TYPES } from '../../src/requests/review.js';
 import { PurposeCatalog } from '../../src/consent/catalog.js';
 import { createWebhookClient } from '../../src/webhooks/client.js';
+import { announceCheckpoint } from '../../src/webhooks/events.js';
 import { ConsentWriter } from '../../src/consent/record.js';
 
 export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
@@ -59,17 +60,19 @@ export async function createTestDeps(
   const logId = await audit.open(newLogId(config.publicUrl));
   const purposes = new PurposeCatalog(db);
   await purposes.start();
+  const ids = createIdGenerator(clock.now);
+  const secrets = { pseudonymKey: randomBytes(32), masterKey: randomBytes(32) };
   return {
     clock,
     config,
     db,
     now: clock.now,
-    ids: createIdGenerator(clock.now),
+    ids,
     logger: pino({ level: 'silent' }),
     audit,
     keys,
-    treeHeads: new TreeHeads(db, audit, keys, logId, clock.now),
-    secrets: { pseudonymKey: randomBytes(32), masterKey: randomBytes(32) },
+    treeHeads: new TreeHeads(db, audit, keys, logId, clock.now, { onNewHead: (t, head) => announceCheckpoint({ db, ids, now: clock.now, secrets }, t, head) }),
+    secrets,
     connectors: [],
     requireApproval: [],
     health: new HealthChecks(clock.now),

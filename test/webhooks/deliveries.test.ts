@@ -434,6 +434,33 @@ describe('webhook deliveries', () => {
     expect(row!.status).toBe('delivered');
   });
 
+  it('a DB administrator editing a delivery body, or inserting a delivery, gets nothing signed or sent', async () => {
+    const e = await subscribe();
+    await t.post(grant('zoe@example.com'));
+    const { webhookDeliveries: d } = t.deps.db.tables;
+    const [row] = await t.deps.db.q.select().from(d);
+    const forged = row!.body.replace('"granted"', '"withdrawn"');
+    await t.deps.db.tx((tx) => tx.q.update(d).set({ body: forged }).where(eq(d.seq, row!.seq)));
+    await t.deps.db.tx((tx) => tx.q.insert(d).values({ ...row!, seq: undefined as never, id: 'msg_forged', body: forged, seal: Buffer.alloc(32) }));
+    await deliverer().runUntilIdle();
+    expect(rx.received).toHaveLength(0);
+    const rows = await deliveries(e.id);
+    expect(rows).toHaveLength(2);
+    for (const x of rows) expect(x).toMatchObject({ status: 'failed', lastError: 'DELIVERY_TAMPERED: the row does not match its seal' });
+  });
+
+  it('audit.checkpoint subscribers get each new signed checkpoint (C2SP note)', async () => {
+    const e = await subscribe(['audit.checkpoint']);
+    await t.post(grant('zoe@example.com'));
+    await t.deps.treeHeads.sign();
+    await deliverer().runUntilIdle();
+    expect(rx.received).toHaveLength(1);
+    const msg = verifyWith(e.secret!, rx.received[0]!);
+    expect(msg.type).toBe('audit.checkpoint');
+    expect(String(msg.data.checkpoint)).toContain(`\n${msg.data.size}\n`);
+    expect(msg.data.checkpoint).toBe(await t.deps.treeHeads.checkpoint());
+  });
+
   it('secrets are sealed in the database: the row holds no whsec_, and a secret copied to another endpoint does not open', async () => {
     const a = await subscribe();
     const b = await subscribe();

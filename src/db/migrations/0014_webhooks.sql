@@ -4,6 +4,7 @@ CREATE TABLE `webhook_deliveries` (
 	`endpoint_id` text NOT NULL,
 	`type` text NOT NULL,
 	`body` text NOT NULL,
+	`seal` blob NOT NULL,
 	`order_key` text,
 	`status` text NOT NULL,
 	`attempts` integer DEFAULT 0 NOT NULL,

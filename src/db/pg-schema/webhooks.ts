@@ -27,6 +27,7 @@ export const webhookDeliveries = pgTable(
     endpointId: text('endpoint_id').notNull(),
     type: text('type').$type<WebhookEvent>().notNull(),
     body: text('body').notNull(),
+    seal: bytea('seal').notNull(),
     orderKey: text('order_key'),
     status: text('status').$type<DeliveryStatus>().notNull(),
     attempts: integer('attempts').notNull().default(0),

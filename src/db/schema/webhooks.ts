@@ -66,6 +66,8 @@ export const webhookDeliveries = sqliteTable(
     endpointId: text('endpoint_id').notNull(),
     type: text('type').$type<WebhookEvent>().notNull(),
     body: text('body').notNull(),
+    /** MAC of id, endpoint, type and body under a master-key-derived key (src/webhooks/delivery-seal.ts). */
+    seal: blob('seal', { mode: 'buffer' }).notNull(),
     orderKey: text('order_key'),
     status: text('status').$type<DeliveryStatus>().notNull(),
     attempts: integer('attempts').notNull().default(0),

@@ -28,7 +28,7 @@ const p = sql.placeholder;
 const BATCH = 500;
 
 export type NewEndpoint = typeof webhookEndpoints.$inferInsert;
-export type NewDelivery = Pick<typeof webhookDeliveries.$inferInsert, 'id' | 'endpointId' | 'type' | 'body' | 'orderKey' | 'status' | 'nextAttemptAt' | 'createdAt' | 'lastError'>;
+export type NewDelivery = Pick<typeof webhookDeliveries.$inferInsert, 'id' | 'endpointId' | 'type' | 'body' | 'seal' | 'orderKey' | 'status' | 'nextAttemptAt' | 'createdAt' | 'lastError'>;
 export type EndpointPatch = Partial<Pick<WebhookEndpoint, 'url' | 'description' | 'events' | 'status' | 'disabledReason' | 'disabledAt' | 'failingSince' | 'secret' | 'previousSecret' | 'previousUntil' | 'scheme'>>;
 
 /** What an endpoint's subscription needs at write time: no secret. */
@@ -111,6 +111,7 @@ function statements(db: Database) {
         endpointId: p('endpointId'),
         type: p('type'),
         body: p('body'),
+        seal: p('seal'),
         orderKey: p('orderKey'),
         status: p('status'),
         lastError: p('lastError'),
@@ -212,8 +213,8 @@ export class WebhookStore {
       const b = rows.slice(k, k + BATCH);
       const col = <T>(f: (r: NewDelivery) => T) => sql.param(b.map(f));
       await this.pg.execute(
-        sql`insert into webhook_deliveries (id, endpoint_id, type, body, order_key, status, last_error, next_attempt_at, created_at)
-            select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.endpointId)}::text[], ${col((r) => r.type)}::text[], ${col((r) => r.body)}::text[],
+        sql`insert into webhook_deliveries (id, endpoint_id, type, body, seal, order_key, status, last_error, next_attempt_at, created_at)
+            select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.endpointId)}::text[], ${col((r) => r.type)}::text[], ${col((r) => r.body)}::text[], ${col((r) => r.seal)}::bytea[],
               ${col((r) => r.orderKey ?? null)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.lastError ?? null)}::text[],
               ${col((r) => r.nextAttemptAt)}::bigint[], ${col((r) => r.createdAt)}::bigint[])`,
       );
