@@ -87,7 +87,7 @@ const ConnectorObject = z.object({
   id: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1–64 characters of [a-z0-9_-]'),
   title: z.string().min(1),
   lookupBy: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'identity types are lower-case [a-z0-9_]')),
-  capabilities: z.object({ access: z.boolean(), erasure: z.boolean(), rectification: z.boolean().optional(), restriction: z.boolean().optional() }),
+  capabilities: z.object({ access: z.boolean(), erasure: z.boolean(), callback: z.boolean().optional(), rectification: z.boolean().optional(), restriction: z.boolean().optional() }),
   access: Fn,
   erase: Fn,
   health: Fn.optional(),
