@@ -224,7 +224,7 @@ export class Engine {
     const code = ce?.code ?? (err instanceof AppError ? err.code : 'CONNECTOR_ERROR');
     const retryable = ce ? ce.retryable : !(err instanceof AppError);
     const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
-    const r = await this.outcomes.submit({ kind: 'failed', task, code, message, retryable });
+    const r = await this.outcomes.submit({ kind: 'failed', task, code, message, retryable, ...(ce?.retryAfterMs !== undefined ? { retryAfterMs: ce.retryAfterMs } : {}) });
     this.schedule(r.fx);
     if (!r.recorded) return;
     this.deps.logger.warn({ taskId: task.id, connector: task.connectorId, code, attempts: task.attempts, final: r.final }, 'connector task failed');

@@ -42,6 +42,12 @@ export interface TaskCounts {
    * recorded. The evidence src/requests/review.ts judges; no value ever appears here.
    */
   evidence?: { id: number | null; type: string; by: number[] | null; collection?: string }[];
+  /**
+   * A task `waiting` for its silo's callback (src/engine/waiting.ts): when it first asked, the
+   * deadline, the reminder period and how many reminders went out. Its `nextAttemptAt` is the
+   * next reminder or the deadline, whichever comes first.
+   */
+  wait?: { since: number; answerBy: number; remindEveryMs: number | null; reminders: number };
 }
 
 /**

@@ -1,0 +1,60 @@
+/**
+ * Tasks that wait for their silo's answer: the callback a call is given, and the schedule of a
+ * task once its silo answered Pending — its deadline and its reminders. Pure but for the clock
+ * and the config; ./answers.ts records the answers, reminders and deadlines.
+ *
+ * Invariant: everything a call of one task is given — the token, the message id, `since`, the
+ * announced deadline — is the same for every attempt and reminder of that task, so the silo
+ * deduplicates and any instance can check the answer.
+ */
+import type { CallbackContext, Pending } from '../../connectors/types.js';
+import type { Ctx } from '../deps.js';
+import type { Task, TaskCounts } from '../db/schema/tasks.js';
+import { callbackKey, callbackMessageId, callbackToken } from './callback-token.js';
+
+/** How long a silo has to answer when it does not say (Pending.answerBy): 7 days. */
+export const DEFAULT_ANSWER_WITHIN_MS = 7 * 24 * 60 * 60 * 1000;
+/** The longest wait a silo may ask for: beyond it, the request's own deadline is at stake. */
+export const MAX_ANSWER_WITHIN_MS = 90 * 24 * 60 * 60 * 1000;
+/** Reminders no closer than this, whatever the silo asks. */
+export const MIN_REMIND_EVERY_MS = 60_000;
+
+/** Where callbacks reach this deployment: OUBLI_PUBLIC_URL, else the address it listens on. */
+export function callbackBase(config: Ctx['config']): string {
+  if (config.publicUrl) return config.publicUrl.replace(/\/+$/, '');
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
+}
+
+/** The callback of a task's call: the same token, message id and `since` for every call of it. */
+export function callbackFor(ctx: Pick<Ctx, 'config' | 'secrets' | 'now'>, task: Task, reminder: number): CallbackContext {
+  const token = callbackToken(callbackKey(ctx.secrets.masterKey), task);
+  const wait = task.result?.wait;
+  return {
+    url: `${callbackBase(ctx.config)}/v1/callbacks/${token}`,
+    token,
+    messageId: callbackMessageId(task.id),
+    since: wait?.since ?? ctx.now(),
+    ...(wait ? { answerBy: wait.answerBy } : {}),
+    reminder,
+  };
+}
+
+/**
+ * The schedule of a task its silo answered Pending: the deadline (the silo's, within bounds,
+ * else 7 days after the first ask), the reminder period, and when to look next. A task that
+ * waited before (a call run again after a crash) keeps its deadline and reminder count.
+ */
+export function waitOf(ctx: Pick<Ctx, 'now'>, task: Task, pending: Pending, since: number): { wait: NonNullable<TaskCounts['wait']>; next: number } {
+  const before = task.result?.wait;
+  const first = before?.since ?? since;
+  const answerBy = before?.answerBy ?? Math.min(pending.answerBy ?? first + DEFAULT_ANSWER_WITHIN_MS, first + MAX_ANSWER_WITHIN_MS);
+  const remindEveryMs = pending.remindEveryMs === undefined ? null : Math.max(MIN_REMIND_EVERY_MS, pending.remindEveryMs);
+  const wait = { since: first, answerBy, remindEveryMs, reminders: before?.reminders ?? 0 };
+  return { wait, next: nextCheck(ctx.now(), wait) };
+}
+
+/** The next look at a waiting task: its next reminder, or its deadline if that comes first. */
+export function nextCheck(now: number, wait: NonNullable<TaskCounts['wait']>): number {
+  return wait.remindEveryMs === null ? wait.answerBy : Math.min(now + wait.remindEveryMs, wait.answerBy);
+}
