@@ -116,6 +116,8 @@ function connectorLabel(entry: unknown, index: number): string {
 export interface BuildOptions {
   /** OUBLI_PHONE_REGION: how declared connectors read phone numbers written without a country code. */
   phoneRegion?: CountryCode;
+  /** OUBLI_WEBHOOK_ALLOW_PRIVATE: webhook connectors may reach loopback and private networks. */
+  webhookAllowPrivate?: boolean;
 }
 
 /** Validates a loaded module's config and builds its connectors (no I/O). */
@@ -129,7 +131,7 @@ export function buildDeployment(raw: unknown, source: string | null = null, opts
   top.data.connectors.forEach((entry, index) => {
     if (isDeclaredConnector(entry)) {
       try {
-        connectors.push(declaredConnector(entry, { phoneRegion: opts.phoneRegion }));
+        connectors.push(declaredConnector(entry, { phoneRegion: opts.phoneRegion, webhookAllowPrivate: opts.webhookAllowPrivate }));
       } catch (err) {
         problems.push((err as Error).message);
       }
