@@ -7,8 +7,8 @@
  * Answers, and what changes:
  * - a token of no task, or whose MAC does not match the task as it now stands (forged, or
  *   the task row edited) → CALLBACK_NOT_FOUND, nothing changes;
- * - a task that no longer waits (answered, timed out, cancelled, or being recorded by another
- *   answer right now) → CALLBACK_GONE, nothing changes;
+ * - a task that no longer waits (answered, past its deadline, cancelled, its request no longer
+ *   running, or being recorded by another answer right now) → CALLBACK_GONE, nothing changes;
  * - an answer that does not fit (schema, phase, a malformed record) → CALLBACK_INVALID,
  *   nothing changes;
  * - `completed` → the task done (records spooled for the export); `failed` → the task failed
@@ -31,11 +31,12 @@ const notFound = () => new NotFoundError('CALLBACK_NOT_FOUND', 'no task waits fo
 const gone = () => new GoneError('CALLBACK_GONE', 'this task is no longer waiting for an answer (answered, timed out or cancelled)');
 
 /** The task a callback token names, if it is genuine and the task still waits. */
-export async function findWaitingTask(ctx: Pick<Ctx, 'db' | 'secrets'>, token: string): Promise<Task> {
+export async function findWaitingTask(ctx: Pick<Ctx, 'db' | 'secrets' | 'now'>, token: string): Promise<Task> {
   const id = taskIdOfToken(token);
   const task = id ? await ctx.db.tasks.get(id) : undefined;
   if (!task || !tokenMatches(callbackKey(ctx.secrets.masterKey), token, task)) throw notFound();
-  if (task.status !== 'waiting') throw gone();
+  // Past its deadline a task takes no answer, even before the sweep has failed it.
+  if (task.status !== 'waiting' || (task.result?.wait?.answerBy ?? Number.POSITIVE_INFINITY) <= ctx.now()) throw gone();
   return task;
 }
 

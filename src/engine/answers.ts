@@ -6,6 +6,8 @@
  * deadlines.
  *
  * Invariants:
+ * - **in time, for a running request**: an answer is taken only before the task's deadline
+ *   and while its request runs; the deadline itself fails the task whatever the request;
  * - **once**: an answer is taken by a guarded claim (`waiting` → `running` under a lease of
  *   its own, in a transaction holding the request's lock); of any number of answers at once —
  *   a burst of the same callback, a callback racing a reminder's answer or the deadline — one
@@ -21,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../deps.js';
+import type { Stores } from '../db/handle.js';
 import type { Task } from '../db/schema/tasks.js';
 import { addEffects, noEffects, type Effects } from '../requests/advance.js';
 import { auditRequest, requestLock } from '../requests/audit.js';
@@ -54,9 +57,20 @@ export async function answerTask(ctx: Ctx, task: Task, answer: Answer, via: Via,
   const searchable = new Set(ctx.connectors.flatMap((c) => c.lookupBy));
   const spools = answer.kind === 'result' && answer.read.kind === 'access' && task.phase === 'access' && (await ctx.db.requests.progress(task.requestId))?.type !== 'erasure';
 
+  // An answer is taken only before the deadline, for a request still running (a task a DB
+  // administrator set back to `waiting` on a finished request takes none).
+  const claim = async (t: Stores) => {
+    if (via !== 'deadline') {
+      const req = await t.requests.progress(task.requestId);
+      const current = await t.tasks.get(task.id);
+      if (req?.status !== 'running' || !current?.result?.wait || current.result.wait.answerBy <= now) return null;
+    }
+    return t.tasks.claimWaiting(task.id, lease, dueBy);
+  };
+
   if (!spools) {
     return ctx.db.tx(async (t) => {
-      const held = await t.tasks.claimWaiting(task.id, lease, dueBy);
+      const held = await claim(t);
       if (!held) return { recorded: false, fx: noEffects() };
       if (answer.kind === 'failed') return recordFailure(ctx, t, { kind: 'failed', task: held, code: answer.code, message: answer.message, retryable: false, via }, owner, opts);
       const outcome = await outcomeOf(ctx, { task: held, call: await searchedIdentities(t, held), keepRecords: false }, answer.read);
@@ -65,7 +79,7 @@ export async function answerTask(ctx: Ctx, task: Task, answer: Answer, via: Via,
   }
 
   // Records to keep: claimed first, so that one answer alone writes the task's spool file.
-  const held = await ctx.db.tx((t) => t.tasks.claimWaiting(task.id, lease, dueBy), locks);
+  const held = await ctx.db.tx(claim, locks);
   if (!held) return { recorded: false, fx: noEffects() };
   let outcome;
   try {

@@ -86,7 +86,7 @@ describe('webhook connector: erasure', () => {
     const completed = await h.auditData('task.completed');
     expect(completed).toHaveLength(1);
     expect(completed[0]!.data).toMatchObject({ taskId: task!.id, via: 'callback', deleted: 2, retained: 1 });
-    expect(completed[0]!.actor).toEqual({ type: 'system', id: 'callback' });
+    expect(JSON.parse(completed[0]!.text).actor).toEqual({ type: 'system', id: 'callback' });
     // The request's copy of the identifiers is gone with the erasure.
     expect(await h.identityValues(id)).toBe(0);
     await assertNoSecretsWritten(h, [m.body.data.callbackToken!]);
