@@ -54,7 +54,11 @@ export function tokenMatches(key: CallbackKey, token: string, task: Bound): bool
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
-/** The message id (Standard Webhooks `webhook-id`) of every call and reminder of one task. */
-export function callbackMessageId(taskId: string): string {
-  return `msg_${taskId}`;
+/**
+ * The message id (Standard Webhooks `webhook-id`) of every attempt and reminder of one series
+ * of a task's calls (`since`: when it began). A task the DPO retries after a failure asks anew:
+ * another id, which a receiver that deduplicates does not drop.
+ */
+export function callbackMessageId(taskId: string, since: number): string {
+  return `msg_${taskId}_${since.toString(36)}`;
 }

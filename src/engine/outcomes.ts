@@ -20,6 +20,7 @@ import type { BuiltExport } from '../requests/export.js';
 import { MAX_IDENTITIES } from '../requests/plan.js';
 import type { CallOutcome } from './run-task.js';
 import { backoffDelay, type EngineOptions } from './options.js';
+import { keptThroughRetry } from './waiting.js';
 
 export type Outcome =
   | ({ kind: 'done'; task: Task; via?: Via } & CallOutcome)
@@ -215,7 +216,8 @@ export async function recordFailure(ctx: Ctx, t: Stores, o: Extract<Outcome, { k
     id: task.id,
     owner,
     status: final ? 'failed' : 'queued',
-    result: null,
+    // A retry of a callback connector's call sends the same message (./waiting.ts).
+    result: final ? null : keptThroughRetry(task),
     code,
     error: o.message,
     finishedAt: final ? now : null,

@@ -30,14 +30,42 @@ export function callbackBase(config: Ctx['config']): string {
 export function callbackFor(ctx: Pick<Ctx, 'config' | 'secrets' | 'now'>, task: Task, reminder: number): CallbackContext {
   const token = callbackToken(callbackKey(ctx.secrets.masterKey), task);
   const wait = task.result?.wait;
+  const since = seriesOf(task) ?? ctx.now();
   return {
     url: `${callbackBase(ctx.config)}/v1/callbacks/${token}`,
     token,
-    messageId: callbackMessageId(task.id),
-    since: wait?.since ?? ctx.now(),
+    messageId: callbackMessageId(task.id, since),
+    since,
     ...(wait ? { answerBy: wait.answerBy } : {}),
     reminder,
   };
+}
+
+/** When the task's current series of calls began, if one did (see TaskCounts.asked). */
+export function seriesOf(task: Pick<Task, 'result'>): number | undefined {
+  return task.result?.wait?.since ?? task.result?.asked;
+}
+
+/**
+ * What a task's result keeps through a retryable failure: the start of its series of calls,
+ * so that the retry sends the very message the failed attempt sent. Null when it has none.
+ */
+export function keptThroughRetry(task: Pick<Task, 'result'>): TaskCounts | null {
+  const asked = seriesOf(task);
+  return asked === undefined ? null : { collections: [], found: 0, deleted: 0, masked: 0, retained: 0, asked };
+}
+
+/**
+ * Before the first call of a series to a connector that answers through a callback: its start
+ * is recorded (by the lease holder, outside any transaction's network call), so that every
+ * attempt of the series — a retry after a timeout included — sends the same message. Answers
+ * the task as it now stands; unchanged when a series is under way or the connector has no callback.
+ */
+export async function startSeries(ctx: Pick<Ctx, 'db' | 'now'>, task: Task, owner: string, callback: boolean): Promise<Task> {
+  if (!callback || seriesOf(task) !== undefined) return task;
+  const result: TaskCounts = { collections: [], found: 0, deleted: 0, masked: 0, retained: 0, asked: ctx.now() };
+  await ctx.db.tx((t) => t.tasks.setHeldResult(task.id, owner, result));
+  return { ...task, result };
 }
 
 /**
@@ -47,7 +75,7 @@ export function callbackFor(ctx: Pick<Ctx, 'config' | 'secrets' | 'now'>, task: 
  */
 export function waitOf(ctx: Pick<Ctx, 'now'>, task: Task, pending: Pending, since: number): { wait: NonNullable<TaskCounts['wait']>; next: number } {
   const before = task.result?.wait;
-  const first = before?.since ?? since;
+  const first = seriesOf(task) ?? since;
   const answerBy = before?.answerBy ?? Math.min(pending.answerBy ?? first + DEFAULT_ANSWER_WITHIN_MS, first + MAX_ANSWER_WITHIN_MS);
   const remindEveryMs = pending.remindEveryMs === undefined ? null : Math.max(MIN_REMIND_EVERY_MS, pending.remindEveryMs);
   const wait = { since: first, answerBy, remindEveryMs, reminders: before?.reminders ?? 0 };

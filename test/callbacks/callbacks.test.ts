@@ -67,7 +67,7 @@ describe('webhook connector: erasure', () => {
     expect(task!.nextAttemptAt).toBe(T0 + DAY);
     const m = h.lastMessage();
     expect(m.verified).toBe(true);
-    expect(m.id).toBe(`msg_${task!.id}`);
+    expect(m.id).toBe(`msg_${task!.id}_${T0.toString(36)}`);
     expect(m.body.data).toMatchObject({ answerBy: new Date(T0 + 7 * DAY).toISOString() });
     expect(m.body.data.callbackUrl).toBe(`http://127.0.0.1:8080/v1/callbacks/${m.body.data.callbackToken}`);
     expect(m.body.data.callbackToken).toMatch(/^cbk_tsk_[0-9a-z]+\.[A-Za-z0-9_-]{43}$/);

@@ -34,6 +34,12 @@ export interface TaskCounts {
   retained: number;
   discovered?: number;
   pendingRef?: string;
+  /**
+   * Connectors answering through a callback: when this series of calls began — the time of
+   * the message every attempt, retry and reminder of it sends (src/engine/waiting.ts). Kept
+   * across retryable failures; a task failed for good and retried by the DPO starts a new one.
+   */
+  asked?: number;
   /** Ids (request_identities) of the identities the call searched by. */
   searched?: number[];
   /**

@@ -265,6 +265,17 @@ export class TaskStore {
     await this.s.setResult.run(this.h, { id, result: json(result) });
   }
 
+  /** Sets the result of a task `owner` holds (before its call: what every attempt must send alike); false when it lost it. */
+  async setHeldResult(id: string, owner: string, result: TaskCounts): Promise<boolean> {
+    const { tasks: t } = this.t;
+    const rows = await this.h.q
+      .update(t)
+      .set({ result })
+      .where(and(eq(t.id, id), eq(t.status, 'running'), eq(t.leaseOwner, owner)))
+      .returning({ id: t.id });
+    return rows.length === 1;
+  }
+
   /** Keeps a long step's lease alive; false when it was lost. */
   async extendLease(id: string, owner: string, until: number): Promise<boolean> {
     return (await this.s.extendLease.run(this.h, { id, owner, until })) === 1;
