@@ -22,6 +22,7 @@
  *   one reminder fewer; the deadline still holds.
  */
 import { randomBytes } from 'node:crypto';
+import { ConnectorError } from '../../connectors/types.js';
 import type { Ctx } from '../deps.js';
 import type { Stores } from '../db/handle.js';
 import type { Task } from '../db/schema/tasks.js';
@@ -151,7 +152,11 @@ async function remind(ctx: Ctx, task: Task, now: number): Promise<Effects> {
     if (asked.read.kind === 'pending') return noEffects(); // still working on it
     return (await answerTask(ctx, task, { kind: 'result', read: asked.read }, 'reminder')).fx;
   } catch (err) {
-    // A reminder is a courtesy: its failure changes nothing (the deadline still holds).
+    // The silo's own word that it failed ends the task, as a `failed` callback would.
+    if (err instanceof ConnectorError && err.code === 'SILO_FAILED') {
+      return (await answerTask(ctx, task, { kind: 'failed', code: err.code, message: err.message.slice(0, 600) }, 'reminder')).fx;
+    }
+    // Any other failure of a reminder changes nothing: it is a courtesy (the deadline still holds).
     const code = (err as { code?: unknown })?.code;
     ctx.logger.warn({ taskId: task.id, connector: task.connectorId, code: typeof code === 'string' ? code : undefined }, 'reminder failed');
     return noEffects();

@@ -167,6 +167,22 @@ describe('webhook connector: reminders and the deadline', () => {
     expect((await h.answer(h.lastMessage().body.data.callbackUrl!, { status: 'completed', deleted: 1 })).status).toBe(410);
   });
 
+  it('a reminder answered `failed` at once fails the task; a reminder the system cannot take (503) changes nothing', async () => {
+    const h = await erasureHarness();
+    const id = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    h.sys.override = (_r, res) => ((res.statusCode = 503), res.end(), true);
+    h.deps.clock.set(T0 + DAY);
+    await h.engine.sweep();
+    expect((await h.tasksOf(id))[0]).toMatchObject({ status: 'waiting', nextAttemptAt: T0 + 2 * DAY });
+    h.sys.override = (_r, res) => (res.end(JSON.stringify({ status: 'failed', message: 'no such account' })), true);
+    h.deps.clock.set(T0 + 2 * DAY);
+    await h.engine.sweep();
+    const req = await h.request(id);
+    expect(req.status).toBe('needs_attention');
+    expect(req.tasks[0].lastError).toEqual({ code: 'SILO_FAILED', message: 'connector "helpdesk": erasure.requested: the system reported a failure: no such account' });
+  });
+
   it('a crash between taking an access answer and recording it: the engine takes the task over and asks again, same message and token', async () => {
     const h = await callbackHarness({ mode: 'async' });
     open.push(h);

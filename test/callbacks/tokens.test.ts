@@ -154,4 +154,14 @@ describe('callback tokens', () => {
     expect(bad.status).toBe(401);
     expect((await h.answer(url, body)).status).toBe(200);
   });
+
+  it('is in the OpenAPI document, public (no security), with its answer schema and error codes', async () => {
+    const { h } = await waitingErasure();
+    const { call } = await import('../helpers/http.js');
+    const doc = (await call(h.app, 'GET', '/openapi.json')).json;
+    const op = doc.paths['/v1/callbacks/{token}'].post;
+    expect(op.security).toBeUndefined();
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '404', '410', '413', '415']);
+    expect(JSON.stringify(op.requestBody)).toContain('completed');
+  });
 });
