@@ -163,6 +163,24 @@ describe('webhook connector: access', () => {
     await assertNoSecretsWritten(h, [m.body.data.callbackToken!]);
   });
 
+  it('a burst of the same access answer: one 200 spools and records it, the others 410; records above the default body cap (2 MB) are taken', async () => {
+    const h = await harness({ mode: 'async' });
+    const id = await h.submit('portability', [{ type: 'email', value: ALICE.email }]);
+    await h.engine.runUntilIdle();
+    const m = h.lastMessage();
+    const tickets = Array.from({ length: 2000 }, (_, i) => ({ id: `t${i}`, body: 'x'.repeat(1000) }));
+    const body = { status: 'completed', collections: [{ name: 'tickets', portable: true, records: tickets }] };
+    expect(JSON.stringify(body).length).toBeGreaterThan(h.deps.config.bodyLimit);
+    const results = await Promise.all(Array.from({ length: 10 }, () => h.answer(m.body.data.callbackUrl!, body)));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 410, 410, 410, 410, 410, 410, 410, 410, 410]);
+    await h.engine.runUntilIdle();
+    expect((await h.request(id)).status).toBe('completed');
+    const zip = await h.app.request(`/v1/requests/${id}/export`, { headers: h.auth });
+    const data = JSON.parse((await unzip(Buffer.from(await zip.arrayBuffer()))).get('data.json')!.toString());
+    expect(data.connectors.helpdesk.tickets).toHaveLength(2000);
+    expect((await h.auditData('task.completed')).filter((e) => e.data.via === 'callback')).toHaveLength(1);
+  });
+
   it('an access answer that does not validate is 400 CALLBACK_INVALID and changes nothing', async () => {
     const h = await harness({ mode: 'async' });
     const id = await h.submit('access', [{ type: 'email', value: ALICE.email }]);
