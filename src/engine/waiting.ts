@@ -1,11 +1,14 @@
 /**
- * Tasks that wait for their silo's answer: the callback a call is given, and the schedule of a
- * task once its silo answered Pending — its deadline and its reminders. Pure but for the clock
- * and the config; ./answers.ts records the answers, reminders and deadlines.
+ * Tasks that wait for their silo's answer: the callback a call is given, the start of a series
+ * of calls (recorded before its first call: `startSeries`, the one write here), and the
+ * schedule of a task once its silo answered Pending — its deadline and its reminders.
+ * ./answers.ts records the answers, reminders and deadlines.
  *
- * Invariant: everything a call of one task is given — the token, the message id, `since`, the
- * announced deadline — is the same for every attempt and reminder of that task, so the silo
- * deduplicates and any instance can check the answer.
+ * Invariant: everything a call of one series is given — the token, the message id, `since`,
+ * the announced deadline — is the same for every attempt, retry and reminder of it, so the
+ * silo deduplicates and any instance can check the answer. A series ends when the task does;
+ * a task the DPO retries after a final failure starts another (a new message id and deadline,
+ * the same token: it is the task's, accepted only while the task waits).
  */
 import type { CallbackContext, Pending } from '../../connectors/types.js';
 import type { Ctx } from '../deps.js';
