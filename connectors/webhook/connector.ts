@@ -2,9 +2,8 @@
  * The webhook connector: an internal system that erases (and exports) its own data, told so by
  * a signed webhook, answering at once or later through oubli's callback.
  *
- * Each call POSTs one Standard Webhooks message (connectors/../src/webhooks/signing.ts: the
- * `webhook-id`, `webhook-timestamp` and `webhook-signature` headers, v1 HMAC or v1a Ed25519
- * per the secret), body:
+ * Each call POSTs one Standard Webhooks message (the `webhook-id`, `webhook-timestamp` and
+ * `webhook-signature` headers, v1 HMAC or v1a Ed25519 per the secret), body:
  *
  *   { "type": "erasure.requested" | "access.requested", "timestamp": "<first ask, ISO 8601>",
  *     "data": { "requestId", "connector", "identities": [{ "type", "hash" | "value" }],
@@ -27,6 +26,9 @@
  *
  * Logs and errors name the connector, the event and the status — never an identity, the
  * token, the secret or a body.
+ *
+ * (The one connector importing from src/: the signing of src/webhooks/signing.ts, pure
+ * node:crypto shared with oubli's own webhook deliveries, so both sign alike.)
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { signerFromSecret, signWebhook, type WebhookSigner } from '../../src/webhooks/signing.js';
