@@ -163,5 +163,26 @@ export default defineConfig({
         },
       },
     },
+    // An internal system that erases (and exports) its own data, told by a signed webhook and
+    // answering at once or later through oubli's callback (README: "Internal systems: the
+    // webhook connector"). Uncomment and point it at the system:
+    //
+    // {
+    //   id: 'helpdesk',
+    //   title: 'Helpdesk (internal)',
+    //   driver: 'webhook',
+    //   url: 'https://helpdesk.internal.example/oubli/events',
+    //   // Standard Webhooks secret: whsec_… (HMAC, any Standard Webhooks library verifies it),
+    //   // or whsk_… (Ed25519: give the system the whpk_… public key instead).
+    //   secret: process.env.HELPDESK_WEBHOOK_SECRET,
+    //   lookupBy: ['email', 'customer_id'],
+    //   // 'hashed' (default): SHA-256 hex of the normalised value, keyed (HMAC) by hashKey when given.
+    //   identities: 'hashed',
+    //   hashKey: process.env.HELPDESK_HASH_KEY,
+    //   capabilities: { access: true, erasure: true },
+    //   answerWithin: '7d', // then the task fails (CALLBACK_TIMEOUT) and the request needs the DPO
+    //   remindEvery: '1d', // the same message again while unanswered (false: no reminders)
+    //   allowPrivateNetwork: ['10.20.0.0/16'],
+    // },
   ],
 });

@@ -7,6 +7,7 @@
  *   results and no error;
  * - an aborted signal is honoured (rejects) and changes nothing;
  * - a dry run reports what erasure would do and changes nothing;
+ * - without `ctx.callback` (every call here), access answers at once, never Pending;
  * - erase removes the person; access afterwards finds nothing but declared retained data;
  * - a second erase is harmless (nothing more deleted or masked);
  * - every collection searched is listed, with how it was searched (`matchedBy`), 0 records included;
@@ -133,13 +134,23 @@ export function conformanceContext(opts: { dryRun?: boolean; signal?: AbortSigna
   };
 }
 
+/**
+ * An access call without `ctx.callback` (as every call of this suite): the connector answers
+ * now — a Pending here breaks the contract.
+ */
+async function accessNow(connector: Connector, who: Identity[], ctx: ConnectorContext): Promise<AccessResult> {
+  const r = await connector.access(who, ctx);
+  expect(isPending(r), 'access without a callback answers synchronously, never Pending').toBe(false);
+  return r as AccessResult;
+}
+
 const total = (r: AccessResult) => r.collections.reduce((n, c) => n + c.records.length, 0);
 
 /** Access, then again with whatever the connector discovered that it can itself search by. */
 async function expandWithin(connector: Connector, start: Identity[]): Promise<{ who: Identity[]; result: AccessResult; discoveredTypes: Set<string> }> {
   const who = [...start];
   const discoveredTypes = new Set<string>();
-  let result = await connector.access(who, conformanceContext());
+  let result = await accessNow(connector, who, conformanceContext());
   for (let round = 0; round < 5; round++) {
     let added = false;
     for (const d of result.discovered) {
@@ -150,7 +161,7 @@ async function expandWithin(connector: Connector, start: Identity[]): Promise<{ 
       added = true;
     }
     if (!added) break;
-    result = await connector.access(who, conformanceContext());
+    result = await accessNow(connector, who, conformanceContext());
   }
   return { who, result, discoveredTypes };
 }
@@ -252,7 +263,7 @@ export function describeConnectorConformance(name: string, setup: ConformanceSet
       assertAttribution(before, who);
       // Searched by one identity alone, a record can only have been led to by it.
       const one = who.filter((w) => connector.lookupBy.includes(w.type)).slice(0, 1);
-      const alone = await connector.access(one, conformanceContext());
+      const alone = await accessNow(connector, one, conformanceContext());
       assertAttribution(alone, one);
     });
 
@@ -263,7 +274,7 @@ export function describeConnectorConformance(name: string, setup: ConformanceSet
         { type: 'customer_id', value: '987654321' },
         { type: 'loyalty_card', value: '0000000000000' },
       ];
-      const r = await connector.access(absent, conformanceContext());
+      const r = await accessNow(connector, absent, conformanceContext());
       expect(total(r)).toBe(0);
       expect(r.discovered).toEqual([]);
       // "Nothing here" is said plainly: every collection is listed, with how it was searched.
@@ -280,20 +291,20 @@ export function describeConnectorConformance(name: string, setup: ConformanceSet
     });
 
     test('identity types it does not search by are ignored', async ({ connector }) => {
-      const r = await connector.access([{ type: 'zz_unknown_type', value: 'anything' }], conformanceContext());
+      const r = await accessNow(connector, [{ type: 'zz_unknown_type', value: 'anything' }], conformanceContext());
       expect(total(r)).toBe(0);
-      const mixed = await connector.access([{ type: 'zz_unknown_type', value: 'anything' }, ...who], conformanceContext());
+      const mixed = await accessNow(connector, [{ type: 'zz_unknown_type', value: 'anything' }, ...who], conformanceContext());
       expect(total(mixed)).toBe(total(before));
     });
 
     test('an aborted signal is honoured and changes nothing', async ({ connector }) => {
       const ac = new AbortController();
       ac.abort(new Error('test abort'));
-      await expect(connector.access(who, conformanceContext({ signal: ac.signal }))).rejects.toBeTruthy();
+      await expect(Promise.resolve().then(() => connector.access(who, conformanceContext({ signal: ac.signal })))).rejects.toBeTruthy();
       if (connector.capabilities.erasure) {
         await expect(connector.erase(who, conformanceContext({ signal: ac.signal }))).rejects.toBeTruthy();
       }
-      const after = await connector.access(who, conformanceContext());
+      const after = await accessNow(connector, who, conformanceContext());
       expect(after.collections).toEqual(before.collections);
     });
 
@@ -304,7 +315,7 @@ export function describeConnectorConformance(name: string, setup: ConformanceSet
       assertErasureShape(preview);
       const touched = preview.collections.reduce((n, c) => n + c.deleted + c.masked + c.retained, 0);
       expect(touched).toBeGreaterThan(0);
-      const after = await connector.access(who, conformanceContext());
+      const after = await accessNow(connector, who, conformanceContext());
       expect(after.collections).toEqual(before.collections);
     });
 
@@ -315,7 +326,7 @@ export function describeConnectorConformance(name: string, setup: ConformanceSet
       assertErasureShape(r);
       erased = r;
       expect(r.collections.reduce((n, c) => n + c.deleted + c.masked, 0)).toBeGreaterThan(0);
-      const after = await connector.access(who, conformanceContext());
+      const after = await accessNow(connector, who, conformanceContext());
       for (const c of after.collections) {
         if (c.records.length === 0) continue;
         const declared = r.collections.find((x) => x.name === c.name);
@@ -380,13 +391,13 @@ export function describeMatchingConformance(name: string, setup: MatchingSetup) 
         // What earlier cases left in the silo may be this identity (the Belgian case's
         // look-alike `0470 12 34 56` is, in a French silo, +33470123456): a silo that finds it
         // is right. Look-alikes are judged against that baseline.
-        const leftover = total(await connector.access(who, conformanceContext()));
+        const leftover = total(await accessNow(connector, who, conformanceContext()));
         for (const o of c.other) await silo.put(c.type, o);
-        expect(total(await connector.access(who, conformanceContext())), 'look-alikes alone are not found').toBe(leftover);
+        expect(total(await accessNow(connector, who, conformanceContext())), 'look-alikes alone are not found').toBe(leftover);
         for (const w of c.same) {
           const as = JSON.stringify(w);
           await silo.put(c.type, w);
-          const found = await connector.access(who, conformanceContext());
+          const found = await accessNow(connector, who, conformanceContext());
           expect(total(found), `found when the silo wrote ${as}`).toBeGreaterThan(0);
           expect(JSON.stringify(found.collections), `the export holds the value as the silo wrote it (${as})`).toContain(JSON.stringify(w).slice(1, -1));
           if (!connector.capabilities.erasure) continue;
@@ -399,7 +410,7 @@ export function describeMatchingConformance(name: string, setup: MatchingSetup) 
           const erased = await connector.erase(who, conformanceContext());
           if (isPending(erased)) continue;
           expect(await silo.remaining(c.type, w), `the record written ${as} is gone`).toBe(0);
-          const verification = await connector.access(who, conformanceContext());
+          const verification = await accessNow(connector, who, conformanceContext());
           for (const col of verification.collections) {
             const kept = erased.collections.find((x) => x.name === col.name)?.retained ?? 0;
             expect(col.records.length, `${col.name}: the verification finds nothing left but retained records (${as})`).toBeLessThanOrEqual(kept);

@@ -13,6 +13,12 @@
  *   number) and says per collection how (`matchedBy`). access and erase locate records the
  *   same way, so the erasure's verification (an access) sees whatever the erasure missed.
  * - **access** has no side effect and may be retried freely.
+ * - **Callbacks** (capabilities.callback): a silo that answers later — an internal system told
+ *   by a webhook — gets `ctx.callback` (where and with which token to answer) and may return
+ *   `Pending`, from erase and from access alike; the task waits until the silo posts its answer
+ *   to `ctx.callback.url`, or until the deadline. Called again for the same task (a retry, a
+ *   reminder), it must send the same request: same message id, same token. Without
+ *   `ctx.callback` (a preview, the conformance suite) a connector answers synchronously.
  * - **erase is idempotent**: a retry after a crash, or a second erasure, must be harmless and
  *   report what remains (zero deleted the second time). Erasure of one silo happens in one
  *   transaction of that silo where the silo has transactions.
@@ -66,6 +72,29 @@ export interface ConnectorContext {
   dryRun: boolean;
   /** Structured logger; never log personal values. */
   log: ConnectorLogger;
+  /**
+   * For connectors that answer later (capabilities.callback), on engine calls only: where the
+   * silo posts its answer. Deterministic per task, so a retry or a reminder sends the same.
+   */
+  callback?: CallbackContext;
+}
+
+/**
+ * Where and how a silo answers a task later: `POST {url}` with the body of
+ * connectors/callback.ts. The token (also the last segment of `url`) is the answer's only
+ * credential: secret, accepted once, while the task waits. Never log it.
+ */
+export interface CallbackContext {
+  url: string;
+  token: string;
+  /** Stable per task (a Standard Webhooks `webhook-id`): every attempt and reminder carries it, so the silo deduplicates. */
+  messageId: string;
+  /** When the task first asked (ms since the epoch): the same in every reminder. */
+  since: number;
+  /** The deadline the first call announced (ms since the epoch), on reminders; absent on the first call. */
+  answerBy?: number;
+  /** 0 on the task's call, then 1, 2… for each reminder. */
+  reminder: number;
 }
 
 export interface ConnectorLogger {
@@ -136,10 +165,18 @@ export interface ErasureResult {
   collections: ErasureCollectionResult[];
 }
 
-/** Erasure accepted by an asynchronous silo; completed later through a callback. */
+/**
+ * A request accepted by an asynchronous silo, answered later through `ctx.callback` (an
+ * erasure; an access only when the call had a callback). The task waits until then.
+ */
 export interface Pending {
   pending: true;
+  /** The silo's own reference (kept with the task, shown to the DPO): never personal data. */
   ref: string;
+  /** The latest answer accepted (ms since the epoch); past it the task fails (CALLBACK_TIMEOUT). Default: 7 days. */
+  answerBy?: number;
+  /** Ask again (the same call, the same callback) this often while unanswered (ms). Default: never. */
+  remindEveryMs?: number;
 }
 
 export interface Health {
@@ -176,6 +213,8 @@ export interface LookupReport {
 export interface ConnectorCapabilities {
   access: boolean;
   erasure: boolean;
+  /** Answers through a callback (see ConnectorContext.callback): the engine gives one. */
+  callback?: boolean;
   rectification?: boolean;
   restriction?: boolean;
 }
@@ -187,8 +226,11 @@ export interface Connector {
   /** Identity types this connector can search by. */
   lookupBy: string[];
   capabilities: ConnectorCapabilities;
-  /** Everything held on the person, by collection, plus identities discovered on the way. */
-  access(who: Identity[], ctx: ConnectorContext): Promise<AccessResult>;
+  /**
+   * Everything held on the person, by collection, plus identities discovered on the way.
+   * `Pending` only when `ctx.callback` is given: the records then come to the callback.
+   */
+  access(who: Identity[], ctx: ConnectorContext): Promise<AccessResult | Pending>;
   /** Delete or mask per policy. Idempotent: a retry after a crash must be harmless. */
   erase(who: Identity[], ctx: ConnectorContext): Promise<ErasureResult | Pending>;
   /** Cheap liveness check of the silo. */
@@ -237,6 +279,6 @@ export class ConnectorError extends Error {
   }
 }
 
-export function isPending(r: ErasureResult | Pending): r is Pending {
+export function isPending<T extends object>(r: T | Pending): r is Pending {
   return (r as Pending).pending === true;
 }

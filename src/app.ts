@@ -16,10 +16,12 @@ import { gpcRoutes } from './consent/gpc-routes.js';
 import { subjectRoutes } from './subjects/routes.js';
 import { connectorRoutes } from './deployment/routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
+import { CALLBACK_BODY_LIMIT, callbackRoutes } from './callbacks/routes.js';
 
-/** Routes that accept bodies above the default cap, with their own cap in bytes. */
+/** Routes that accept bodies above the default cap, with their own cap in bytes (`/*`: every path below). */
 export const LARGE_BODY_ROUTES: Record<string, number> = {
   '/v1/consents/batch': 8 * 1024 * 1024,
+  '/v1/callbacks/*': CALLBACK_BODY_LIMIT,
 };
 
 /**
@@ -40,6 +42,7 @@ export function createApp(deps: Deps) {
   app.route('/docs', docsRoutes);
   app.route('/v1/requests', requestRoutes);
   app.route('/v1/connectors', connectorRoutes);
+  app.route('/v1/callbacks', callbackRoutes);
   app.route('/v1/purposes', purposeRoutes);
   app.route('/v1/consents', consentRoutes);
   app.route('/v1/subjects', subjectConsentRoutes);

@@ -15,6 +15,8 @@ export class AppError extends Error {
 export class ValidationError extends AppError {}
 export class NotFoundError extends AppError {}
 export class ConflictError extends AppError {}
+/** The thing existed and is no more (a callback for a task already answered). */
+export class GoneError extends AppError {}
 export class UnauthenticatedError extends AppError {}
 export class ForbiddenError extends AppError {}
 export class PayloadTooLargeError extends AppError {}

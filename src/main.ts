@@ -121,7 +121,7 @@ async function main(argv: string[]): Promise<void> {
       // schemas before anything listens; none found → no connectors.
       let deployment;
       try {
-        deployment = await loadDeployment(process.cwd(), config.configFile, { phoneRegion: config.phoneRegion });
+        deployment = await loadDeployment(process.cwd(), config.configFile, { phoneRegion: config.phoneRegion, webhookAllowPrivate: config.webhookAllowPrivate });
       } catch (err) {
         if (err instanceof DeploymentConfigError) fail(`invalid deployment config — ${err.message}`, 1);
         throw err;

@@ -31,6 +31,7 @@ import { selectText } from './paths.js';
 export interface HttpConnector extends Connector {
   readonly config: ParsedHttpConfig;
   /** Synchronous silo: never Pending. */
+  access(who: Identity[], ctx: ConnectorContext): Promise<AccessResult>;
   erase(who: Identity[], ctx: ConnectorContext): Promise<ErasureResult>;
   close(): Promise<void>;
 }

@@ -40,6 +40,7 @@ export interface SqlConnector extends Connector {
   readonly config: ParsedSqlConfig;
   readonly dialect: Driver['dialect'];
   /** Synchronous silo: never Pending. */
+  access(who: Identity[], ctx: ConnectorContext): Promise<AccessResult>;
   erase(who: Identity[], ctx: ConnectorContext): Promise<ErasureResult>;
   health(ctx: ConnectorContext): Promise<Health>;
   init(): Promise<void>;

@@ -87,7 +87,7 @@ const ConnectorObject = z.object({
   id: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1–64 characters of [a-z0-9_-]'),
   title: z.string().min(1),
   lookupBy: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'identity types are lower-case [a-z0-9_]')),
-  capabilities: z.object({ access: z.boolean(), erasure: z.boolean(), rectification: z.boolean().optional(), restriction: z.boolean().optional() }),
+  capabilities: z.object({ access: z.boolean(), erasure: z.boolean(), callback: z.boolean().optional(), rectification: z.boolean().optional(), restriction: z.boolean().optional() }),
   access: Fn,
   erase: Fn,
   health: Fn.optional(),
@@ -116,6 +116,8 @@ function connectorLabel(entry: unknown, index: number): string {
 export interface BuildOptions {
   /** OUBLI_PHONE_REGION: how declared connectors read phone numbers written without a country code. */
   phoneRegion?: CountryCode;
+  /** OUBLI_WEBHOOK_ALLOW_PRIVATE: webhook connectors may reach loopback and private networks. */
+  webhookAllowPrivate?: boolean;
 }
 
 /** Validates a loaded module's config and builds its connectors (no I/O). */
@@ -129,7 +131,7 @@ export function buildDeployment(raw: unknown, source: string | null = null, opts
   top.data.connectors.forEach((entry, index) => {
     if (isDeclaredConnector(entry)) {
       try {
-        connectors.push(declaredConnector(entry, { phoneRegion: opts.phoneRegion }));
+        connectors.push(declaredConnector(entry, { phoneRegion: opts.phoneRegion, webhookAllowPrivate: opts.webhookAllowPrivate }));
       } catch (err) {
         problems.push((err as Error).message);
       }

@@ -20,11 +20,20 @@ import type { BuiltExport } from '../requests/export.js';
 import { MAX_IDENTITIES } from '../requests/plan.js';
 import type { CallOutcome } from './run-task.js';
 import { backoffDelay, type EngineOptions } from './options.js';
+import { keptThroughRetry } from './waiting.js';
 
 export type Outcome =
-  | ({ kind: 'done'; task: Task } & CallOutcome)
-  | { kind: 'failed'; task: Task; code: string; message: string; retryable: boolean }
+  | ({ kind: 'done'; task: Task; via?: Via } & CallOutcome)
+  | { kind: 'failed'; task: Task; code: string; message: string; retryable: boolean; retryAfterMs?: number; via?: Via }
   | { kind: 'exported'; task: Task; built: BuiltExport | null };
+
+/** How a waiting task's outcome came (src/engine/waiting.ts); absent: the task's own call. */
+export type Via = 'callback' | 'reminder' | 'deadline';
+
+/** A silo's Retry-After is honoured up to this (a longer one is the silo's mistake, not a plan). */
+const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
+
+type RetryOptions = Pick<EngineOptions, 'maxAttempts' | 'backoffBaseMs' | 'backoffMaxMs' | 'random'>;
 
 export interface Recorded {
   /** False when this worker no longer held the task (its outcome was dropped). */
@@ -80,117 +89,12 @@ export class OutcomeRecorder {
     }
   }
 
-  private async recordDone(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'done' }>): Promise<Recorded> {
-    const { task, counts } = o;
-    const now = ctx.now();
-    const held = await t.tasks.finish({ id: task.id, owner: this.opts.workerId, status: o.status, result: counts, code: null, error: null, finishedAt: now, next: task.nextAttemptAt });
-    if (!held) return { recorded: false, fx: noEffects() };
-    const req = { id: task.requestId, subjectId: held.subjectId };
-    const { added: followed, limited, evidence } = await this.addDiscovered(t, task, o.discovered);
-    if (task.phase === 'access') await t.tasks.setResult(task.id, { ...counts, evidence });
-    await auditRequest(ctx, t, req, o.status === 'waiting' ? 'task.pending' : 'task.completed', {
-      taskId: task.id,
-      connector: task.connectorId,
-      phase: task.phase,
-      round: task.round,
-      attempts: task.attempts,
-      found: counts.found,
-      deleted: counts.deleted,
-      masked: counts.masked,
-      retained: counts.retained,
-      collections: counts.collections.map((c) => ({
-        name: c.name,
-        ...(task.phase === 'erase'
-          ? {
-              deleted: c.deleted,
-              masked: c.masked,
-              retained: c.retained,
-              ...(c.retainedBecause ? { retainedBecause: c.retainedBecause } : {}),
-              ...(c.retainedFields ? { retainedFields: c.retainedFields } : {}),
-            }
-          : { found: c.found }),
-      })),
-      ...(followed.length ? { discovered: followed } : {}),
-      ...(limited ? { identityLimitReached: MAX_IDENTITIES } : {}),
-    });
-    return { recorded: true, fx: await advance(ctx, t, task.requestId) };
+  private recordDone(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'done' }>): Promise<Recorded> {
+    return recordDone(ctx, t, o, this.opts.workerId, this.searchable);
   }
 
-  /**
-   * Stores the identities an access call found (bounded) and returns the call's evidence for
-   * the judgement at the end of the round: every identity found, known before or not, by id.
-   * New ones wait as `pending` until that judgement. One over the bound is still evidence
-   * (`id: null`): a value nobody could check cannot make a record look consistent.
-   */
-  private async addDiscovered(t: Stores, task: Task, discovered: Discovery[]) {
-    const added: { type: string; reason: string; weak?: true }[] = [];
-    const evidence: NonNullable<TaskCounts['evidence']> = [];
-    let limited = false;
-    if (discovered.length === 0) return { added, limited, evidence };
-    const rows = await t.requests.identities(task.requestId);
-    const known = new Map(rows.filter((i) => i.value !== null).map((i) => [`${i.type}\u0000${i.value}`, i.id]));
-    let count = rows.length;
-    for (const d of discovered) {
-      const { identity } = d;
-      const key = `${identity.type}\u0000${identity.value}`;
-      let id = known.get(key);
-      if (id !== undefined) {
-        if (!d.weak) await t.requests.strengthenIdentity(id);
-      } else if (count >= MAX_IDENTITIES) {
-        limited = true; // bounded expansion: the DPO sees it in the audit entry
-      } else {
-        id = await t.requests.insertIdentity({
-          requestId: task.requestId,
-          type: identity.type,
-          value: identity.value,
-          masked: maskIdentity(identity),
-          source: task.connectorId,
-          collection: d.collection ?? null,
-          reason: d.reason,
-          round: task.round,
-          searchable: this.searchable.has(identity.type),
-          state: 'pending',
-          weak: d.weak,
-          depth: 0,
-          why: null,
-        });
-        if (id !== undefined) known.set(key, id);
-        count++;
-        added.push({ type: identity.type, reason: d.reason, ...(d.weak ? { weak: true as const } : {}) });
-      }
-      evidence.push({ id: id ?? null, type: identity.type, by: d.by, ...(d.collection ? { collection: d.collection } : {}) });
-    }
-    return { added, limited, evidence };
-  }
-
-  private async recordFailure(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'failed' }>): Promise<Recorded> {
-    const { task, code, retryable } = o;
-    const final = !retryable || task.attempts >= this.opts.maxAttempts;
-    const now = ctx.now();
-    const next = final ? task.nextAttemptAt : now + backoffDelay(task.attempts, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.random);
-    const held = await t.tasks.finish({
-      id: task.id,
-      owner: this.opts.workerId,
-      status: final ? 'failed' : 'queued',
-      result: null,
-      code,
-      error: o.message,
-      finishedAt: final ? now : null,
-      next,
-    });
-    if (!held) return { recorded: false, fx: noEffects() };
-    const req = (await t.requests.progress(task.requestId))!;
-    // The code only: connector messages may quote the values they failed on.
-    await auditRequest(ctx, t, req, final ? 'task.failed' : 'task.retry_scheduled', {
-      taskId: task.id,
-      connector: task.connectorId,
-      phase: task.phase,
-      attempts: task.attempts,
-      code,
-      retryable,
-      ...(final ? {} : { nextAttemptAt: new Date(next).toISOString() }),
-    });
-    return { recorded: true, final, fx: final ? await advance(ctx, t, task.requestId) : noEffects() };
+  private recordFailure(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'failed' }>): Promise<Recorded> {
+    return recordFailure(ctx, t, o, this.opts.workerId, this.opts);
   }
 
   /** The export step: its task done and the request completed with the archive, together. */
@@ -206,3 +110,131 @@ export class OutcomeRecorder {
   }
 }
 
+/**
+ * Records a done (or waiting) outcome of a task `owner` holds, in the caller's transaction
+ * (which holds the request's lock): the task row, the identities found, the audit entry, and
+ * whatever the request moves on to. Shared by the engine's calls and a waiting task's answer
+ * (./waiting.ts), so both move a request on the same way.
+ */
+export async function recordDone(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'done' }>, owner: string, searchable: ReadonlySet<string>): Promise<Recorded> {
+  const { task, counts } = o;
+  const now = ctx.now();
+  const held = await t.tasks.finish({ id: task.id, owner, status: o.status, result: counts, code: null, error: null, finishedAt: now, next: o.next ?? task.nextAttemptAt });
+  if (!held) return { recorded: false, fx: noEffects() };
+  const req = { id: task.requestId, subjectId: held.subjectId };
+  const { added: followed, limited, evidence } = await addDiscovered(t, task, o.discovered, searchable);
+  if (task.phase === 'access') await t.tasks.setResult(task.id, { ...counts, evidence });
+  await auditRequest(ctx, t, req, o.status === 'waiting' ? 'task.pending' : 'task.completed', {
+    taskId: task.id,
+    connector: task.connectorId,
+    phase: task.phase,
+    round: task.round,
+    attempts: task.attempts,
+    found: counts.found,
+    deleted: counts.deleted,
+    masked: counts.masked,
+    retained: counts.retained,
+    collections: counts.collections.map((c) => ({
+      name: c.name,
+      ...(task.phase === 'erase'
+        ? {
+            deleted: c.deleted,
+            masked: c.masked,
+            retained: c.retained,
+            ...(c.retainedBecause ? { retainedBecause: c.retainedBecause } : {}),
+            ...(c.retainedFields ? { retainedFields: c.retainedFields } : {}),
+          }
+        : { found: c.found }),
+    })),
+    ...(followed.length ? { discovered: followed } : {}),
+    ...(limited ? { identityLimitReached: MAX_IDENTITIES } : {}),
+    ...(counts.wait ? { answerBy: new Date(counts.wait.answerBy).toISOString() } : {}),
+    ...(o.via ? { via: o.via } : {}),
+  });
+  return { recorded: true, fx: await advance(ctx, t, task.requestId) };
+}
+
+/**
+ * Stores the identities an access call found (bounded) and returns the call's evidence for
+ * the judgement at the end of the round: every identity found, known before or not, by id.
+ * New ones wait as `pending` until that judgement. One over the bound is still evidence
+ * (`id: null`): a value nobody could check cannot make a record look consistent.
+ */
+async function addDiscovered(t: Stores, task: Task, discovered: Discovery[], searchable: ReadonlySet<string>) {
+  const added: { type: string; reason: string; weak?: true }[] = [];
+  const evidence: NonNullable<TaskCounts['evidence']> = [];
+  let limited = false;
+  if (discovered.length === 0) return { added, limited, evidence };
+  const rows = await t.requests.identities(task.requestId);
+  const known = new Map(rows.filter((i) => i.value !== null).map((i) => [`${i.type}\u0000${i.value}`, i.id]));
+  let count = rows.length;
+  for (const d of discovered) {
+    const { identity } = d;
+    const key = `${identity.type}\u0000${identity.value}`;
+    let id = known.get(key);
+    if (id !== undefined) {
+      if (!d.weak) await t.requests.strengthenIdentity(id);
+    } else if (count >= MAX_IDENTITIES) {
+      limited = true; // bounded expansion: the DPO sees it in the audit entry
+    } else {
+      id = await t.requests.insertIdentity({
+        requestId: task.requestId,
+        type: identity.type,
+        value: identity.value,
+        masked: maskIdentity(identity),
+        source: task.connectorId,
+        collection: d.collection ?? null,
+        reason: d.reason,
+        round: task.round,
+        searchable: searchable.has(identity.type),
+        state: 'pending',
+        weak: d.weak,
+        depth: 0,
+        why: null,
+      });
+      if (id !== undefined) known.set(key, id);
+      count++;
+      added.push({ type: identity.type, reason: d.reason, ...(d.weak ? { weak: true as const } : {}) });
+    }
+    evidence.push({ id: id ?? null, type: identity.type, by: d.by, ...(d.collection ? { collection: d.collection } : {}) });
+  }
+  return { added, limited, evidence };
+}
+
+/**
+ * Records a failed attempt of a task `owner` holds, in the caller's transaction: retried later
+ * (with backoff, no sooner than the silo's Retry-After), or failed for good — then the request
+ * moves on (to needs_attention once nothing else is open).
+ */
+export async function recordFailure(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'failed' }>, owner: string, opts: RetryOptions): Promise<Recorded> {
+  const { task, code, retryable } = o;
+  const final = !retryable || task.attempts >= opts.maxAttempts;
+  const now = ctx.now();
+  const backoff = backoffDelay(task.attempts, opts.backoffBaseMs, opts.backoffMaxMs, opts.random);
+  const next = final ? task.nextAttemptAt : now + Math.max(backoff, Math.min(o.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+  const held = await t.tasks.finish({
+    id: task.id,
+    owner,
+    status: final ? 'failed' : 'queued',
+    // A retry of a callback connector's call sends the same message (./waiting.ts).
+    result: final ? null : keptThroughRetry(task),
+    code,
+    error: o.message,
+    finishedAt: final ? now : null,
+    next,
+  });
+  if (!held) return { recorded: false, fx: noEffects() };
+  const req = (await t.requests.progress(task.requestId))!;
+  // The code only: connector messages may quote the values they failed on.
+  await auditRequest(ctx, t, req, final ? 'task.failed' : 'task.retry_scheduled', {
+    taskId: task.id,
+    connector: task.connectorId,
+    phase: task.phase,
+    attempts: task.attempts,
+    code,
+    retryable,
+    ...(final ? {} : { nextAttemptAt: new Date(next).toISOString() }),
+    ...(o.via ? { via: o.via } : {}),
+  });
+  return { recorded: true, final, fx: final ? await advance(ctx, t, task.requestId) : noEffects() };
+}

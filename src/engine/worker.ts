@@ -33,6 +33,7 @@ import { runMaintenance } from './maintenance.js';
 import { ENGINE_ACTOR, engineOptions, type EngineOptions } from './options.js';
 import { OutcomeRecorder, type Outcome } from './outcomes.js';
 import { callConnector } from './run-task.js';
+import { startSeries } from './waiting.js';
 
 export { backoffDelay, type EngineOptions } from './options.js';
 
@@ -172,6 +173,8 @@ export class Engine {
     const ac = new AbortController();
     this.controllers.add(ac);
     const cancel = task.phase === 'finalize' ? () => undefined : timeLimit(ac, this.opts.timeoutMs);
+    // The task as its outcome must see it (with the start of its series of calls, once recorded).
+    let current = task;
     try {
       if (task.phase === 'finalize') {
         await this.finalize(task);
@@ -183,15 +186,16 @@ export class Engine {
       const req = task.phase === 'access' ? await this.deps.db.requests.progress(task.requestId) : undefined;
       if (task.phase === 'access' && !req) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
       const keepRecords = req !== undefined && req.type !== 'erasure';
-      const outcome = await callConnector(this.ctx, { task, connector, keepRecords, signal: ac.signal, timed: (ms) => (this.connectorMs += ms) });
-      const r = await this.record({ kind: 'done', task, ...outcome });
+      current = await startSeries(this.ctx, task, this.opts.workerId, connector.capabilities.callback === true);
+      const outcome = await callConnector(this.ctx, { task: current, connector, keepRecords, signal: ac.signal, timed: (ms) => (this.connectorMs += ms) });
+      const r = await this.record({ kind: 'done', task: current, ...outcome });
       if (r) this.deps.logger.debug({ taskId: task.id, connector: task.connectorId, phase: task.phase }, 'connector task done');
     } catch (err) {
       if (this.stopped && ac.signal.aborted && (ac.signal.reason as ConnectorError | undefined)?.code === 'SHUTDOWN') {
         await this.deps.db.tx((t) => t.tasks.release(task.id, this.opts.workerId));
         return;
       }
-      await this.recordFailure(task, err);
+      await this.recordFailure(current, err);
     } finally {
       cancel();
       this.controllers.delete(ac);
@@ -224,7 +228,7 @@ export class Engine {
     const code = ce?.code ?? (err instanceof AppError ? err.code : 'CONNECTOR_ERROR');
     const retryable = ce ? ce.retryable : !(err instanceof AppError);
     const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
-    const r = await this.outcomes.submit({ kind: 'failed', task, code, message, retryable });
+    const r = await this.outcomes.submit({ kind: 'failed', task, code, message, retryable, ...(ce?.retryAfterMs !== undefined ? { retryAfterMs: ce.retryAfterMs } : {}) });
     this.schedule(r.fx);
     if (!r.recorded) return;
     this.deps.logger.warn({ taskId: task.id, connector: task.connectorId, code, attempts: task.attempts, final: r.final }, 'connector task failed');

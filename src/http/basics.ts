@@ -128,6 +128,11 @@ export function basics(deps: Deps, largeBodyRoutes: Record<string, number>): Mid
   const pageHeaders = Object.entries(securityHeaders(https));
   const apiHeaders = Object.entries(apiSecurityHeaders(https));
   const nextId = requestIds(deps.now);
+  // Entries ending in `/*` cap every path below them (a route with a parameter).
+  const prefixes = Object.entries(largeBodyRoutes)
+    .filter(([route]) => route.endsWith('/*'))
+    .map(([route, max]) => [route.slice(0, -1), max] as const);
+  const capOf = (path: string) => largeBodyRoutes[path] ?? prefixes.find(([p]) => path.startsWith(p))?.[1] ?? deps.config.bodyLimit;
   const limits = new Map<number, MiddlewareHandler>();
   const limitFor = (maxSize: number) => {
     let mw = limits.get(maxSize);
@@ -162,7 +167,7 @@ export function basics(deps: Deps, largeBodyRoutes: Record<string, number>): Mid
       for (const [k, v] of headers) c.header(k, v);
     }
     if (BODYLESS.has(method)) return next();
-    const maxSize = largeBodyRoutes[path] ?? deps.config.bodyLimit;
+    const maxSize = capOf(path);
     // On Node, a declared Content-Length (which Node's parser holds the body to) is checked from
     // the socket's headers: hono's bodyLimit reads c.req.raw, which builds the full WHATWG
     // request (~50 µs) even for a route that reads its body straight from the socket.

@@ -5,6 +5,7 @@ import {
   AppError,
   ConflictError,
   ForbiddenError,
+  GoneError,
   NotFoundError,
   PayloadTooLargeError,
   TooManyRequestsError,
@@ -19,6 +20,7 @@ function statusOf(err: AppError): ContentfulStatusCode {
   if (err instanceof ForbiddenError) return 403;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
+  if (err instanceof GoneError) return 410;
   if (err instanceof PayloadTooLargeError) return 413;
   if (err instanceof TooManyRequestsError) return 429;
   return 500;

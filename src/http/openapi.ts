@@ -38,6 +38,7 @@ const DESCRIPTIONS: Record<number, string> = {
   403: 'Authenticated but not allowed (INSUFFICIENT_SCOPE)',
   404: 'Not found',
   409: 'Conflict with the current state',
+  410: 'Gone: no longer accepted',
   413: 'Body too large (PAYLOAD_TOO_LARGE)',
   415: 'Unsupported media type',
   429: 'Too many attempts (see Retry-After)',

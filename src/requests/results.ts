@@ -59,8 +59,17 @@ const ErasureSchema = z.union([
       }),
     ),
   }),
-  z.object({ pending: z.literal(true), ref: z.string().min(1).max(500) }),
+  PendingSchema(),
 ]);
+
+function PendingSchema() {
+  return z.object({
+    pending: z.literal(true),
+    ref: z.string().min(1).max(500),
+    answerBy: z.number().int().min(0).optional(),
+    remindEveryMs: z.number().int().min(1000).optional(),
+  });
+}
 
 function malformed(what: string, error: z.ZodError): ConnectorError {
   const where = error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
@@ -100,6 +109,13 @@ export function validateAccess(value: unknown): AccessResult {
     }),
     discovered: envelope.data.discovered,
   };
+}
+
+/** A connector's Pending (from erase, or from an access given a callback). */
+export function validatePending(value: unknown): Pending {
+  const r = PendingSchema().safeParse(value);
+  if (!r.success) throw malformed('pending', r.error);
+  return r.data as Pending;
 }
 
 export function validateErasure(value: unknown): ErasureResult | Pending {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from '../../connectors/sql/sqlite-binding.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SILOS, INVOICE_BASIS, demoConnectors, demoCustomer, demoSiloPath, ensureDemoSilos, listDemoCustomers, readDemoManifest } from '../../connectors/demo/index.js';
-import type { Connector, ConnectorContext, Identity } from '../../connectors/types.js';
+import { isPending, type Connector, type ConnectorContext, type Identity } from '../../connectors/types.js';
 
 const ctx = (dryRun = false): ConnectorContext => ({
   signal: new AbortController().signal,
@@ -29,6 +29,7 @@ async function expand(connectors: Connector[], start: Identity[]): Promise<{ who
     for (const c of connectors) {
       if (!c.lookupBy.some((t) => who.some((w) => w.type === t))) continue;
       const r = await c.access(who, ctx());
+      if (isPending(r)) throw new Error(`${c.id}: a demo silo answers at once`);
       for (const d of r.discovered) if (!known(d)) (d.weak ? weak : who).push({ type: d.type, value: d.value });
     }
     if (who.length === before) break;

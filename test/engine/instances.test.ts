@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AccessResult, Connector } from '../../connectors/types.js';
+import type { Connector } from '../../connectors/types.js';
 import { createApp } from '../../src/app.js';
 import { Engine } from '../../src/engine/worker.js';
 import { exportFileOf } from '../../src/requests/spool.js';
@@ -42,7 +42,7 @@ function barrier(connectors: SyntheticConnector[]): void {
   for (const c of connectors) {
     const access = c.access.bind(c);
     let first = true;
-    c.access = async (who, ctx): Promise<AccessResult> => {
+    c.access = async (who, ctx) => {
       if (first) {
         first = false;
         if (--waiting === 0) open();

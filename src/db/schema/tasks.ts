@@ -34,6 +34,12 @@ export interface TaskCounts {
   retained: number;
   discovered?: number;
   pendingRef?: string;
+  /**
+   * Connectors answering through a callback: when this series of calls began — the time of
+   * the message every attempt, retry and reminder of it sends (src/engine/waiting.ts). Kept
+   * across retryable failures; a task failed for good and retried by the DPO starts a new one.
+   */
+  asked?: number;
   /** Ids (request_identities) of the identities the call searched by. */
   searched?: number[];
   /**
@@ -42,6 +48,12 @@ export interface TaskCounts {
    * recorded. The evidence src/requests/review.ts judges; no value ever appears here.
    */
   evidence?: { id: number | null; type: string; by: number[] | null; collection?: string }[];
+  /**
+   * A task `waiting` for its silo's callback (src/engine/waiting.ts): when it first asked, the
+   * deadline, the reminder period and how many reminders went out. Its `nextAttemptAt` is the
+   * next reminder or the deadline, whichever comes first.
+   */
+  wait?: { since: number; answerBy: number; remindEveryMs: number | null; reminders: number };
 }
 
 /**

@@ -265,6 +265,17 @@ export class TaskStore {
     await this.s.setResult.run(this.h, { id, result: json(result) });
   }
 
+  /** Sets the result of a task `owner` holds (before its call: what every attempt must send alike); false when it lost it. */
+  async setHeldResult(id: string, owner: string, result: TaskCounts): Promise<boolean> {
+    const { tasks: t } = this.t;
+    const rows = await this.h.q
+      .update(t)
+      .set({ result })
+      .where(and(eq(t.id, id), eq(t.status, 'running'), eq(t.leaseOwner, owner)))
+      .returning({ id: t.id });
+    return rows.length === 1;
+  }
+
   /** Keeps a long step's lease alive; false when it was lost. */
   async extendLease(id: string, owner: string, until: number): Promise<boolean> {
     return (await this.s.extendLease.run(this.h, { id, owner, until })) === 1;
@@ -308,6 +319,54 @@ export class TaskStore {
       .where(and(eq(t.status, 'running'), lte(t.leaseExpiresAt, now)))
       .limit(limit);
     return rows.map((r) => r.connectorId);
+  }
+
+  async get(id: string): Promise<Task | undefined> {
+    const { tasks: t } = this.t;
+    const [row] = await this.h.q.select().from(t).where(eq(t.id, id)).limit(1);
+    return row;
+  }
+
+  /**
+   * Takes a task that waits for its silo's answer (a callback, a reminder's answer, its
+   * deadline) as a claim would — `running` under `lease`, so that only the taker records its
+   * outcome (`finish`) — but without counting an attempt. With `dueBy`, only when its next
+   * check is due by then (the sweep). Null when it no longer waits: answered, cancelled, or
+   * taken by another.
+   */
+  async claimWaiting(id: string, lease: Lease, dueBy?: number): Promise<Task | null> {
+    const { tasks: t } = this.t;
+    const [row] = await this.h.q
+      .update(t)
+      .set({ status: 'running', leaseOwner: lease.owner, leaseExpiresAt: lease.until })
+      .where(and(eq(t.id, id), eq(t.status, 'waiting'), dueBy === undefined ? undefined : lte(t.nextAttemptAt, dueBy)))
+      .returning();
+    return row ?? null;
+  }
+
+  /** Waiting tasks whose next check (a reminder or the deadline) is due, oldest first. */
+  waitingDue(now: number, limit: number): Promise<Task[]> {
+    const { tasks: t } = this.t;
+    return this.h.q
+      .select()
+      .from(t)
+      .where(and(eq(t.status, 'waiting'), lte(t.nextAttemptAt, now)))
+      .orderBy(asc(t.nextAttemptAt))
+      .limit(limit);
+  }
+
+  /**
+   * Moves a waiting task's next check on (a reminder sent): compare-and-set on the check it was
+   * due at, so that of two sweeps only one sends it. False when the task changed meanwhile.
+   */
+  async rescheduleWaiting(id: string, dueAt: number, next: number, result: TaskCounts): Promise<boolean> {
+    const { tasks: t } = this.t;
+    const rows = await this.h.q
+      .update(t)
+      .set({ nextAttemptAt: next, result })
+      .where(and(eq(t.id, id), eq(t.status, 'waiting'), eq(t.nextAttemptAt, dueAt)))
+      .returning({ id: t.id });
+    return rows.length === 1;
   }
 
   async status(id: string): Promise<TaskStatus | undefined> {
