@@ -303,6 +303,36 @@ describe('webhook deliveries', () => {
     expect(() => verifyWith(e.secret!, after)).toThrow();
   });
 
+  it('a secret rotated while a delivery is in flight: that attempt verifies with the old secret, its retry with either', async () => {
+    const e = await subscribe();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    answer = async (_r, res) => {
+      if (rx.received.length === 1) {
+        await held;
+        res.writeHead(500);
+      } else res.writeHead(204);
+      res.end();
+    };
+    await t.post(grant('zoe@example.com'));
+    const d = deliverer();
+    const running = d.runUntilIdle();
+    while (rx.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const fresh = (await call(t.app, 'POST', `/v1/webhooks/${e.id}/rotate-secret`, { headers: t.auth })).json.secret as string;
+    release();
+    await running;
+    const first = rx.received[0]!;
+    expect(verifyWith(e.secret!, first).type).toBe('consent.updated');
+    expect(() => verifyWith(fresh, first)).toThrow();
+    t.deps.clock.advance(10_000);
+    await d.runUntilIdle();
+    const retry = rx.received[1]!;
+    expect(retry.headers['webhook-id']).toBe(first.headers['webhook-id']);
+    expect(verifyWith(e.secret!, retry).type).toBe('consent.updated');
+    expect(verifyWith(fresh, retry).type).toBe('consent.updated');
+    expect((await deliveries(e.id))[0]!.status).toBe('delivered');
+  });
+
   it('v1a endpoints are signed with Ed25519; the public key is given once and listed in the webhook JWKS', async () => {
     const e = await subscribe(['consent.updated'], { scheme: 'v1a' });
     expect(e.publicKey).toMatch(/^whpk_/);
