@@ -72,3 +72,22 @@ describe('a hostile receiver', () => {
     expect(d!.lastResponse).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/);
   });
 });
+
+describe('a burst of rotations', () => {
+  it('every secret handed out signs the next message: concurrent rotations do not lose one', async () => {
+    for (let round = 0; round < 5; round++) {
+      const e = await subscribe();
+      const rotations = await Promise.all([0, 1].map(() => call(t.app, 'POST', `/v1/webhooks/${e.id}/rotate-secret`, { headers: t.auth })));
+      const given = rotations.filter((r) => r.status === 200).map((r) => r.json.secret as string);
+      for (const r of rotations) expect([200, 409], r.text).toContain(r.status);
+      expect(given.length).toBeGreaterThan(0);
+      rx.received.length = 0;
+      await t.post(grant(`zoe${round}@example.com`));
+      await deliverer().runUntilIdle();
+      expect(rx.received).toHaveLength(1);
+      // A receiver given any of these secrets verifies the message.
+      for (const s of given) expect(() => new Webhook(s).verify(rx.received[0]!.body, rx.received[0]!.headers as Record<string, string>)).not.toThrow();
+      expect((await call(t.app, 'DELETE', `/v1/webhooks/${e.id}`, { headers: t.auth })).status).toBe(204);
+    }
+  });
+});
