@@ -91,3 +91,19 @@ describe('a burst of rotations', () => {
     }
   });
 });
+
+describe('receiver URLs', () => {
+  it('IPv4-compatible IPv6 (::a.b.c.d, deprecated) is refused like any special-purpose address', async () => {
+    for (const a of ['::127.0.0.1', '::7f00:1', '::10.0.0.1', '::a9fe:a9fe', '::808:808']) expect(judgeAddress(a, false).allowed, a).toBe(false);
+    // :: and ::1 keep their own verdicts; IPv4-mapped still judged as its IPv4.
+    expect(judgeAddress('::1', true).allowed).toBe(true);
+    expect(judgeAddress('::', true).allowed).toBe(false);
+    expect(judgeAddress('::ffff:8.8.8.8', false).allowed).toBe(true);
+    t.deps.webhookClient = createWebhookClient({ allowPrivate: false });
+    for (const url of ['http://[::127.0.0.1]/x', 'http://[::7f00:1]:8080/x', 'http://[0:0:0:0:0:0:a9fe:a9fe]/latest/meta-data/']) {
+      const r = await call(t.app, 'POST', '/v1/webhooks', { headers: t.auth, body: { url, events: ['consent.updated'] } });
+      expect(r.status, url).toBe(400);
+      expect(r.json.error.code, url).toBe('WEBHOOK_ADDRESS_FORBIDDEN');
+    }
+  });
+});
