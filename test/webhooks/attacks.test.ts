@@ -107,3 +107,30 @@ describe('receiver URLs', () => {
     }
   });
 });
+
+describe('another master key', () => {
+  it('nothing is sent, unsigned or otherwise; the failure is logged as an error, and the JWKS refuses loudly', async () => {
+    const e = await subscribe();
+    const v1a = await call(t.app, 'POST', '/v1/webhooks', { headers: t.auth, body: { url: `${rx.url}/a`, events: ['consent.updated'], scheme: 'v1a' } });
+    expect(v1a.status).toBe(201);
+    await t.post(grant('zoe@example.com'));
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const wrongKey = { ...t.deps, secrets: { ...t.deps.secrets, masterKey: randomBytes(32) }, logger: pino({ level: 'warn' }, sink) };
+    await deliverer(wrongKey).runUntilIdle();
+    expect(rx.received).toHaveLength(0);
+    const [d] = await deliveries(e.id);
+    expect(d!.status).not.toBe('delivered');
+    expect(lines.some((l) => JSON.parse(l).level >= 50), lines.join('')).toBe(true);
+    // The webhook key set does not answer with keys it cannot vouch for.
+    const { createApp } = await import('../../src/app.js');
+    const jwks = await call(createApp(wrongKey), 'GET', '/v1/webhooks/jwks.json', { headers: t.auth });
+    expect(jwks.status).toBe(500);
+    expect(jwks.text).not.toContain('whsk_');
+  });
+});
