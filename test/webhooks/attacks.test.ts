@@ -92,6 +92,39 @@ describe('a burst of rotations', () => {
   });
 });
 
+describe('a burst of redeliveries and recoveries', () => {
+  it('10 redeliveries and 10 recoveries at once: one 202 each way, each message sent once more, no lease left behind', async () => {
+    const e = await subscribe();
+    await t.post(grant('zoe@example.com'));
+    await deliverer().runUntilIdle();
+    const [d] = (await call(t.app, 'GET', `/v1/webhooks/${e.id}/deliveries`, { headers: t.auth })).json.deliveries as { id: string }[];
+    const redo = await Promise.all(Array.from({ length: 10 }, () => call(t.app, 'POST', `/v1/webhooks/deliveries/${d!.id}/redeliver`, { headers: t.auth })));
+    expect(redo.map((r) => r.status).sort()).toEqual([202, ...Array(9).fill(409)]);
+    await deliverer().runUntilIdle();
+    expect(rx.received.map((r) => r.headers['webhook-id'])).toEqual([d!.id, d!.id]);
+    // Failed, then recovered ten times at once: queued once, sent once.
+    answer = (_r, res) => {
+      res.writeHead(410);
+      res.end();
+    };
+    await t.post(grant('zoe@example.com', 'targeted-ads'));
+    await deliverer().runUntilIdle();
+    answer = (_r, res) => {
+      res.writeHead(204);
+      res.end();
+    };
+    expect((await call(t.app, 'PATCH', `/v1/webhooks/${e.id}`, { headers: t.auth, body: { enabled: true } })).status).toBe(200);
+    const since = new Date(t.deps.now() - 60_000).toISOString();
+    const rec = await Promise.all(Array.from({ length: 10 }, () => call(t.app, 'POST', `/v1/webhooks/${e.id}/recover`, { headers: t.auth, body: { since } })));
+    expect(rec.map((r) => r.json.requeued).reduce((a, b) => a + b, 0)).toBe(1);
+    rx.received.length = 0;
+    await deliverer().runUntilIdle();
+    expect(rx.received).toHaveLength(1);
+    const rows = await t.deps.db.webhooks.deliveries(e.id, 10);
+    for (const r of rows) expect(r).toMatchObject({ status: 'delivered', leaseOwner: null });
+  });
+});
+
 describe('receiver URLs', () => {
   it('IPv4-compatible IPv6 (::a.b.c.d, deprecated) is refused like any special-purpose address', async () => {
     for (const a of ['::127.0.0.1', '::7f00:1', '::10.0.0.1', '::a9fe:a9fe', '::808:808']) expect(judgeAddress(a, false).allowed, a).toBe(false);
