@@ -30,12 +30,13 @@ const Count = z.number().int().min(0).max(1e12);
 /** Collection names reach the audit log: identifiers, not text. */
 export const COLLECTION_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$/;
 const CollectionName = z.string().regex(COLLECTION_NAME, 'a collection name is 1–100 characters of letters, digits and _ . : -');
-// A legal basis, kept in the audit log: no control characters, no address, no long number.
+// A legal basis, kept in the audit log: no control, bidi, zero-width or separator characters
+// (text that displays as other text), no address, no long number.
 const Basis = z
   .string()
   .min(3)
   .max(300)
-  .refine((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s), 'holds a control character')
+  .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/.test(s), 'holds a control, bidi or invisible character')
   .refine((s) => !/@|\d{6,}/.test(s), 'states a legal basis, not data (no address, no long number)');
 
 const ErasedCollection = z

@@ -62,7 +62,9 @@ export function judgeAddress(address: string, policy: PrivateNetworkPolicy): Add
   const parsed = ipaddr.parse(address);
   const target = unwrap(parsed);
   const normalized = target.toNormalizedString();
-  const range = target.range();
+  // IPv4-compatible IPv6 (::a.b.c.d, deprecated by RFC 4291): no receiver lives there, and a
+  // host still tunnelling it would reach the IPv4 it carries. (:: and ::1 are judged below.)
+  const range = isIpv4Compatible(target) ? 'ipv4Compatible' : target.range();
   if (METADATA.includes(normalized) || METADATA.includes(parsed.toNormalizedString())) {
     return { allowed: false, address, range: 'metadata', reason: 'metadata' };
   }
@@ -71,6 +73,12 @@ export function judgeAddress(address: string, policy: PrivateNetworkPolicy): Add
   if (policy === true) return { allowed: true, address, range };
   if (policy !== false && policy.some((cidr) => inCidr(target, cidr))) return { allowed: true, address, range };
   return { allowed: false, address, range, reason: 'private' };
+}
+
+function isIpv4Compatible(a: Address): boolean {
+  if (a.kind() !== 'ipv6') return false;
+  const p = (a as ipaddr.IPv6).parts;
+  return p.slice(0, 6).every((x) => x === 0) && (p[6] !== 0 || p[7]! > 1);
 }
 
 function inCidr(a: Address, cidr: string): boolean {

@@ -66,12 +66,18 @@ export function delivererOptions(opts: Partial<DelivererOptions> = {}): Delivere
   };
 }
 
-/** The first bytes of a receiver's answer, kept for the operator: text only, no control characters. */
+/**
+ * The first bytes of a receiver's answer, kept for the operator: text only — no control
+ * characters (C0 but tab and line feed, C1), no bidi overrides or isolates, zero-width
+ * characters, line or paragraph separators, nor BOM: a hostile receiver cannot make the
+ * excerpt display as something else (as connectors/callback.ts cleanMessage keeps a silo's).
+ */
 const RESPONSE_EXCERPT_BYTES = 1024;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+const NOT_KEPT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufffd]/g;
 function excerpt(body: Buffer): string | null {
   if (body.length === 0) return null;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
-  return body.subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8').replace(/[\u0000-\u0008\u000b-\u001f\u007f\ufffd]/g, '');
+  return body.subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8').replace(NOT_KEPT, '') || null;
 }
 
 interface Attempt {

@@ -87,8 +87,8 @@ async function audit(ctx: Ctx, t: Stores, type: string, data: Record<string, unk
   await ctx.audit.append(t, { type, actor: ctx.actor, data });
 }
 
-async function mustExist(t: Stores, id: string): Promise<WebhookEndpoint> {
-  const e = await t.webhooks.endpoint(id);
+async function mustExist(t: Stores, id: string, lock = false): Promise<WebhookEndpoint> {
+  const e = lock ? await t.webhooks.lockEndpoint(id) : await t.webhooks.endpoint(id);
   if (!e) throw new NotFoundError('WEBHOOK_NOT_FOUND', 'no such webhook endpoint');
   return e;
 }
@@ -146,7 +146,7 @@ export async function updateEndpoint(ctx: Ctx, id: string, change: EndpointChang
   const url = change.url === undefined ? undefined : await checkedUrl(ctx, change.url);
   const now = ctx.now();
   const row = await ctx.db.tx(async (t) => {
-    const before = await mustExist(t, id);
+    const before = await mustExist(t, id, true);
     const enable = change.enabled === true && before.status === 'disabled';
     const disable = change.enabled === false && before.status === 'enabled';
     await t.webhooks.updateEndpoint(
@@ -194,7 +194,8 @@ export async function deleteEndpoint(ctx: Ctx, id: string): Promise<void> {
 export async function rotateSecret(ctx: Ctx, id: string): Promise<PublicEndpoint & EndpointCredential> {
   const now = ctx.now();
   return ctx.db.tx(async (t) => {
-    const before = await mustExist(t, id);
+    // Locked: two rotations at once must not both keep the same previous secret (one new secret lost).
+    const before = await mustExist(t, id, true);
     const { stored, given } = newCredential(before.scheme);
     await t.webhooks.updateEndpoint(
       id,

@@ -142,6 +142,17 @@ export class WebhookStore {
     return this.s.endpoint.first(this.h, { id });
   }
 
+  /**
+   * The endpoint, its row locked until the transaction ends (PostgreSQL; SQLite's one writer
+   * serialises anyway): a change computed from the row as read — a rotation, whose new
+   * previous secret is the current one — cannot be overwritten by one made at the same time.
+   */
+  async lockEndpoint(id: string): Promise<WebhookEndpoint | undefined> {
+    const { webhookEndpoints: e } = this.t;
+    const [row] = await forUpdate(this.h.db, this.h.q.select().from(e).where(eq(e.id, id)));
+    return row;
+  }
+
   /** Every endpoint, newest first. */
   endpoints(): Promise<WebhookEndpoint[]> {
     const { webhookEndpoints: e } = this.t;
