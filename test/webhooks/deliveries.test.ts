@@ -219,6 +219,8 @@ describe('webhook deliveries', () => {
     const rec = await call(t.app, 'POST', `/v1/webhooks/${e.id}/recover`, { headers: t.auth, body: { since: new Date(0).toISOString() } });
     expect(rec.status, rec.text).toBe(202);
     expect(rec.json.requeued).toBe(2);
+    // Each recovered message starts a fresh retry schedule (not one last try).
+    expect((await deliveries(e.id)).map((x) => x.attempts)).toEqual([0, 0]);
     await d.runUntilIdle();
     expect(rx.received).toHaveLength(3);
     expect((await deliveries(e.id)).every((x) => x.status === 'delivered')).toBe(true);

@@ -292,23 +292,23 @@ export class WebhookStore {
     return row;
   }
 
-  /** Sends a finished delivery (delivered or failed) again, now; false when it is still pending. */
+  /** Sends a finished delivery (delivered or failed) again, now, with a fresh retry schedule; false when it is still pending. */
   async redeliver(id: string, now: number): Promise<boolean> {
     const { webhookDeliveries: d } = this.t;
     const rows = await this.h.q
       .update(d)
-      .set({ status: 'pending', nextAttemptAt: now, leaseOwner: null, leaseExpiresAt: null })
+      .set({ status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseExpiresAt: null })
       .where(and(eq(d.id, id), inArray(d.status, ['delivered', 'failed'])))
       .returning({ id: d.id });
     return rows.length === 1;
   }
 
-  /** Queues again every failed delivery of the endpoint created at or after `since`; how many. */
+  /** Queues again, with a fresh retry schedule, every failed delivery of the endpoint created at or after `since`; how many. */
   async recover(endpointId: string, since: number, now: number): Promise<number> {
     const { webhookDeliveries: d } = this.t;
     const rows = await this.h.q
       .update(d)
-      .set({ status: 'pending', nextAttemptAt: now, leaseOwner: null, leaseExpiresAt: null })
+      .set({ status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseExpiresAt: null })
       .where(and(eq(d.endpointId, endpointId), eq(d.status, 'failed'), gte(d.createdAt, since)))
       .returning({ seq: d.seq });
     return rows.length;
