@@ -32,6 +32,7 @@ import { buildRequestExport } from './finalize.js';
 import { runMaintenance } from './maintenance.js';
 import { ENGINE_ACTOR, engineOptions, type EngineOptions } from './options.js';
 import { OutcomeRecorder, type Outcome } from './outcomes.js';
+import { BackgroundLoop } from '../background-loop.js';
 import { callConnector } from './run-task.js';
 import { startSeries } from './waiting.js';
 
@@ -49,10 +50,7 @@ export class Engine {
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly perConnector = new Map<string, number>();
   private readonly controllers = new Set<AbortController>();
-  private stopped = true;
-  private loopDone: Promise<void> | null = null;
-  private kick: (() => void) | null = null;
-  private unlisten: Promise<(() => Promise<void>) | null> | null = null;
+  private readonly loop: BackgroundLoop;
   private lastSweep = Number.NEGATIVE_INFINITY;
   private checkLeases = true;
   /** Pumps run one at a time (the loop, runUntilIdle and kicks may ask at once). */
@@ -60,7 +58,6 @@ export class Engine {
   /** Effects of recorded outcomes not applied yet (see schedule). */
   private pending: Effects | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
-  private readonly waker = () => this.kick?.();
   /** Wall time spent inside connector calls (ms), for the overhead benchmark. */
   connectorMs = 0;
 
@@ -73,56 +70,35 @@ export class Engine {
     this.connectors = new Map(deps.connectors.map((c) => [c.id, c]));
     this.scheduler = new Scheduler(deps, this.opts, [...this.connectors.keys()]);
     this.outcomes = new OutcomeRecorder(this.ctx, this.opts);
+    this.loop = new BackgroundLoop({
+      db: deps.db,
+      channel: ENGINE_CHANNEL,
+      pollMs: this.opts.pollMs,
+      logger: deps.logger,
+      name: 'engine',
+      turn: () => this.turn(),
+      // A quiet moment: look for leases to take over.
+      onQuiet: () => (this.checkLeases = true),
+    });
   }
 
   /** Starts the background loop (the server does; tests call runUntilIdle instead). */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.unlisten = this.deps.db.listen(ENGINE_CHANNEL, this.waker).catch((err: unknown) => {
-      // Without notifications the loop still finds the work by polling.
-      this.deps.logger.warn({ err }, 'engine could not listen for wake-ups');
-      return null;
-    });
-    this.loopDone = this.loop();
+    this.loop.start();
   }
 
   /** Aborts calls in flight (their tasks are released for another run) and waits for them. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    const unlisten = await this.unlisten;
-    this.unlisten = null;
-    await unlisten?.();
-    for (const c of this.controllers) c.abort(new ConnectorError('SHUTDOWN', 'service shutting down', true));
-    this.kick?.();
-    await this.loopDone;
+    await this.loop.stop(() => {
+      for (const c of this.controllers) c.abort(new ConnectorError('SHUTDOWN', 'service shutting down', true));
+    });
     await Promise.allSettled([...this.inflight.values()]);
     await this.flushEffects();
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        if (this.deps.now() - this.lastSweep >= this.opts.sweepEveryMs) await this.sweep();
-        await this.pump();
-      } catch (err) {
-        this.deps.logger.error({ err }, 'engine loop error');
-      }
-      if (this.stopped) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          // A quiet moment: look for leases to take over.
-          this.checkLeases = true;
-          resolve();
-        }, this.opts.pollMs);
-        this.kick = () => {
-          clearTimeout(timer);
-          this.kick = null;
-          // Outcomes finishing in the same turn share one pump.
-          setImmediate(resolve);
-        };
-      });
-    }
+  private async turn(): Promise<void> {
+    if (this.deps.now() - this.lastSweep >= this.opts.sweepEveryMs) await this.sweep();
+    await this.pump();
   }
 
   /** Runs every due task (and whatever they lead to) until nothing is due or running. */
@@ -144,7 +120,7 @@ export class Engine {
   }
 
   private async pumpOnce(): Promise<number> {
-    if (this.stopped && this.loopDone) return 0;
+    if (this.loop.stopping) return 0;
     const checkLeases = this.checkLeases;
     this.checkLeases = false;
     const claimed = await this.scheduler.claim({ inflight: this.inflight.size, running: (id) => this.perConnector.get(id) ?? 0 }, checkLeases);
@@ -164,7 +140,7 @@ export class Engine {
       .catch((err: unknown) => this.deps.logger.error({ err, key }, 'engine job failed'))
       .finally(() => {
         this.inflight.delete(key);
-        this.kick?.();
+        this.loop.wake();
       });
     this.inflight.set(key, wrapped);
   }
@@ -191,7 +167,7 @@ export class Engine {
       const r = await this.record({ kind: 'done', task: current, ...outcome });
       if (r) this.deps.logger.debug({ taskId: task.id, connector: task.connectorId, phase: task.phase }, 'connector task done');
     } catch (err) {
-      if (this.stopped && ac.signal.aborted && (ac.signal.reason as ConnectorError | undefined)?.code === 'SHUTDOWN') {
+      if (this.loop.stopping && ac.signal.aborted && (ac.signal.reason as ConnectorError | undefined)?.code === 'SHUTDOWN') {
         await this.deps.db.tx((t) => t.tasks.release(task.id, this.opts.workerId));
         return;
       }
@@ -257,7 +233,7 @@ export class Engine {
     } catch (err) {
       this.deps.logger.warn({ err }, 'engine could not apply the effects of its outcomes');
     }
-    if (fx.tasks > 0) this.kick?.();
+    if (fx.tasks > 0) this.loop.wake();
   }
 
   /** The periodic clean-up (./maintenance.ts): expiries, retention, leftover files. */

@@ -27,6 +27,7 @@ import type { Stores } from '../db/handle.js';
 import type { WebhookDelivery, WebhookEndpoint } from '../db/schema/webhooks.js';
 import type { AttemptRecord } from '../db/stores/webhooks.js';
 import { GroupCommit } from '../db/group-commit.js';
+import { BackgroundLoop } from '../background-loop.js';
 import { AppError } from '../errors.js';
 import { WEBHOOK_CHANNEL } from './events.js';
 import { disableEndpoint } from './endpoints.js';
@@ -98,10 +99,7 @@ export class Deliverer {
   private readonly sealKey: Buffer;
   /** Signers per endpoint, until its secret changes (a rotation). */
   private readonly signers = new Map<string, { sealed: Buffer; previousUntil: number | null; signers: WebhookSigner[]; until: number }>();
-  private stopped = true;
-  private loopDone: Promise<void> | null = null;
-  private kick: (() => void) | null = null;
-  private unlisten: Promise<(() => Promise<void>) | null> | null = null;
+  private readonly loop: BackgroundLoop;
   private pumping: Promise<void> | null = null;
   private lastPrune = Number.NEGATIVE_INFINITY;
   /** Attempts recorded by this process (the benchmark reads it). */
@@ -116,28 +114,17 @@ export class Deliverer {
     this.opts = delivererOptions(opts);
     this.ctx = { ...deps, actor: WEBHOOK_ACTOR };
     this.sealKey = deliverySealKey(deps.secrets.masterKey);
+    this.loop = new BackgroundLoop({ db: deps.db, channel: WEBHOOK_CHANNEL, pollMs: this.opts.pollMs, logger: deps.logger, name: 'webhook deliverer', turn: () => this.turn() });
     this.outcomes = new GroupCommit(deps.db, { max: 256, run: (t, items) => this.recordAll(t, items) });
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.unlisten = this.deps.db.listen(WEBHOOK_CHANNEL, () => this.kick?.()).catch((err: unknown) => {
-      this.deps.logger.warn({ err }, 'webhook deliverer could not listen for wake-ups');
-      return null;
-    });
-    this.loopDone = this.loop();
+    this.loop.start();
   }
 
   /** Stops claiming, aborts attempts in flight (released at once, due again) and waits for them. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    const unlisten = await this.unlisten;
-    this.unlisten = null;
-    await unlisten?.();
-    this.controller.abort();
-    this.kick?.();
-    await this.loopDone;
+    await this.loop.stop(() => this.controller.abort());
     await Promise.allSettled([...this.inflight.values()]);
   }
 
@@ -153,24 +140,9 @@ export class Deliverer {
     }
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        if (this.deps.now() - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();
-        await this.pump();
-      } catch (err) {
-        this.deps.logger.error({ err }, 'webhook deliverer error');
-      }
-      if (this.stopped) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.pollMs);
-        this.kick = () => {
-          clearTimeout(timer);
-          this.kick = null;
-          setImmediate(resolve);
-        };
-      });
-    }
+  private async turn(): Promise<void> {
+    if (this.deps.now() - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();
+    await this.pump();
   }
 
   /** Drops old finished deliveries, by one instance at a time (the lease holder). */
@@ -204,7 +176,7 @@ export class Deliverer {
       for (const d of claimed) {
         const run = this.send(d, endpoints.get(d.endpointId)).finally(() => {
           this.inflight.delete(d.seq);
-          this.kick?.();
+          this.loop.wake();
         });
         this.inflight.set(d.seq, run);
       }

@@ -9,12 +9,12 @@
  * BENCH_DOWN_S and BENCH_EVENTS change the scenario's size.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { oubli, serve, type Served } from '../cli/helpers.js';
 import { report } from './util.js';
+import { freePort } from '../helpers/receiver.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1000);
 const DOWN_S = Number(process.env.BENCH_DOWN_S ?? 60);
@@ -22,13 +22,6 @@ const DEADLINE_S = DOWN_S + 8 * 60;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'oubli-bench-down-'));

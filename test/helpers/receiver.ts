@@ -55,6 +55,15 @@ export async function startReceiver(handler: Handler): Promise<Receiver> {
   };
 }
 
+/** A port on 127.0.0.1 that nothing listens on (yet): a receiver that is down. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
 /** Writes `bytes` bytes of `a` in 64 KiB chunks, respecting backpressure (stops if the peer leaves). */
 export function streamBytes(res: ServerResponse, bytes: number): void {
   res.writeHead(200, { 'content-type': 'application/json' });

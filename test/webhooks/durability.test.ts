@@ -7,12 +7,12 @@
  * (test/bench/webhooks-receiver-down.bench.ts does the same with real processes and real time.)
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Deliverer } from '../../src/webhooks/deliverer.js';
 import { consentApp, grant } from '../consent/helpers.js';
 import { call } from '../helpers/http.js';
 import { closePeerDeps, createPeerDeps } from '../helpers/deps.js';
+import { freePort } from '../helpers/receiver.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -22,14 +22,6 @@ afterEach(async () => {
   }
 });
 
-/** A port that nothing listens on (yet). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('webhook durability', () => {
   it('receiver down for 60 s, the deliverer killed mid-attempt and replaced: every event delivered, duplicates only by webhook-id', async () => {
