@@ -22,7 +22,6 @@ const DEADLINE_S = DOWN_S + 8 * 60;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'oubli-bench-down-'));
   const env = { OUBLI_WEBHOOK_ALLOW_PRIVATE: '1', HOST: '127.0.0.1' };

@@ -22,7 +22,6 @@ afterEach(async () => {
   }
 });
 
-
 describe('webhook durability', () => {
   it('receiver down for 60 s, the deliverer killed mid-attempt and replaced: every event delivered, duplicates only by webhook-id', async () => {
     const t = await consentApp({ env: { OUBLI_WEBHOOK_ALLOW_PRIVATE: '1' } });
