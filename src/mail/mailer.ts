@@ -69,18 +69,17 @@ function smtpError(err: unknown): MailError {
 }
 
 export function smtpMailer(url: string, from: string): Mailer {
-  const transport: Transporter = nodemailer.createTransport(url, {
+  const transport: Transporter = nodemailer.createTransport({
+    url,
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 20_000,
-    disableFileAccess: true,
-    disableUrlAccess: true,
   });
   return {
     async send(mail) {
       const msg = message(from, mail);
       try {
-        await transport.sendMail(msg);
+        await transport.sendMail({ ...msg, disableFileAccess: true, disableUrlAccess: true });
       } catch (err) {
         throw smtpError(err);
       }
