@@ -137,6 +137,9 @@ export async function verifyCode(ctx: Ctx, input: { token: unknown; code: unknow
   const id = sha256(input.token);
   const clientRef = pseudonym(ctx.secrets.pseudonymKey, 'pclient', throttledAddress(input.client));
   const guessRef = pseudonym(ctx.secrets.pseudonymKey, 'pcode', id);
+  // A spent code answers as such without a guess being counted (none is checked).
+  const before = await ctx.db.portal.code(id);
+  if (before && before.expiresAt > ctx.now() && before.attempts >= MAX_CODE_ATTEMPTS) throw new ForbiddenError('CODE_LOCKED', 'too many wrong codes');
   // Every guess counts against the address (guessing across many emails from one place).
   const attempt = await reserveLoginAttempt(ctx, guessRef, clientRef);
   const now = ctx.now();
