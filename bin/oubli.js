@@ -23,7 +23,7 @@ function sourceKey() {
       const p = join(dir, e.name);
       if (e.isDirectory()) {
         if (e.name !== 'node_modules' && !e.name.startsWith('.')) walk(p);
-      } else if (/\.(ts|mts|js|mjs|json|sql)$/.test(e.name)) {
+      } else if (/\.(ts|tsx|mts|js|mjs|json|sql)$/.test(e.name)) {
         const s = statSync(p);
         h.update(`${p}\0${s.size}\0${s.mtimeMs}\n`);
       }

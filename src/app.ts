@@ -17,6 +17,8 @@ import { subjectRoutes } from './subjects/routes.js';
 import { connectorRoutes } from './deployment/routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { CALLBACK_BODY_LIMIT, callbackRoutes } from './callbacks/routes.js';
+import { portalRoutes } from './web/portal-routes.js';
+import { mailboxRoutes } from './web/mailbox-routes.js';
 
 /** Routes that accept bodies above the default cap, with their own cap in bytes (`/*`: every path below). */
 export const LARGE_BODY_ROUTES: Record<string, number> = {
@@ -49,6 +51,8 @@ export function createApp(deps: Deps) {
   app.route('/v1/subjects', subjectRoutes);
   app.route('/v1/webhooks', webhookRoutes);
   app.route('/', gpcRoutes);
+  app.route('/privacy', portalRoutes(deps));
+  if (deps.demo) app.route('/dev/mailbox', mailboxRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

@@ -14,6 +14,15 @@ function key32() {
 }
 
 /**
+ * A link shown to people: http(s) only (a `javascript:` URL in an href would run), or a path
+ * of this site; `mailto:` where asked.
+ */
+function webUrl(opts: { mailto?: boolean } = {}) {
+  const scheme = opts.mailto ? /^(https?:\/\/|mailto:|\/(?!\/))/i : /^(https?:\/\/|\/(?!\/))/i;
+  return z.string().trim().max(2000).regex(scheme, `must be an http(s) URL${opts.mailto ? ', a mailto: link' : ''} or a path starting with /`).regex(/^[^\s"<>]+$/, 'must not contain spaces, quotes or angle brackets').optional();
+}
+
+/**
  * Everything the service reads from its environment, parsed once. Nothing below this module
  * reads process.env: the parsed Config is passed down.
  */
@@ -68,6 +77,15 @@ const EnvSchema = z.object({
    * Webhook receivers on loopback and private networks (tests, the demo). Off: a receiver's
    * URL must resolve to public addresses only, checked when connecting.
    */
+  /** The privacy portal's branding (src/web/brand.ts): shown on every page and e-mail. */
+  OUBLI_COMPANY_NAME: z.string().trim().min(1).max(100).regex(/^[^\p{Cc}]+$/u, 'must be one line of text').default('oubli'),
+  OUBLI_COMPANY_LOGO_URL: webUrl(),
+  OUBLI_PRIMARY_COLOR: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour such as #1f4fd1').default('#1f4fd1'),
+  OUBLI_PRIVACY_POLICY_URL: webUrl(),
+  OUBLI_CONTACT_URL: webUrl({ mailto: true }),
+  /** SMTP for the portal's e-mails (smtp:// or smtps://user:pass@host:port); unset: files in <data dir>/mailbox. */
+  OUBLI_SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL').optional(),
+  OUBLI_MAIL_FROM: z.string().trim().regex(/^[^\p{Cc}<>]{0,100}<[^\s@<>]+@[^\s@<>]+>$|^[^\s@<>]+@[^\s@<>]+$/u, 'must be an address, or "Name <address>"').default('oubli <no-reply@localhost>'),
   OUBLI_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1', 'false', 'true'], { error: 'must be 1 or 0 (true or false)' }).default('0').transform((v) => v === '1' || v === 'true'),
 });
 
@@ -130,6 +148,18 @@ export interface Config {
   taskMaxAttempts: number;
   connectorConcurrency: number;
   webhookAllowPrivate: boolean;
+  portal: Brand;
+  smtpUrl?: string;
+  mailFrom: string;
+}
+
+/** Who the privacy portal speaks for (OUBLI_COMPANY_NAME, …). */
+export interface Brand {
+  companyName: string;
+  logoUrl?: string;
+  primaryColor: string;
+  privacyPolicyUrl?: string;
+  contactUrl?: string;
 }
 
 export class ConfigError extends Error {}
@@ -168,5 +198,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     taskMaxAttempts: e.OUBLI_TASK_MAX_ATTEMPTS,
     connectorConcurrency: e.OUBLI_CONNECTOR_CONCURRENCY,
     webhookAllowPrivate: e.OUBLI_WEBHOOK_ALLOW_PRIVATE,
+    portal: {
+      companyName: e.OUBLI_COMPANY_NAME,
+      logoUrl: e.OUBLI_COMPANY_LOGO_URL,
+      primaryColor: e.OUBLI_PRIMARY_COLOR.toLowerCase(),
+      privacyPolicyUrl: e.OUBLI_PRIVACY_POLICY_URL,
+      contactUrl: e.OUBLI_CONTACT_URL,
+    },
+    smtpUrl: e.OUBLI_SMTP_URL,
+    mailFrom: e.OUBLI_MAIL_FROM,
   };
 }

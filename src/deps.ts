@@ -10,6 +10,7 @@ import type { HealthChecks } from './deployment/health.js';
 import type { PurposeCatalog } from './consent/catalog.js';
 import type { ConsentWriter } from './consent/record.js';
 import type { OutboundClient } from '../connectors/net/index.js';
+import type { Mailer } from './mail/mailer.js';
 
 /** Keyed-hash secrets kept in the data dir (never in the database). */
 export interface Secrets {
@@ -51,6 +52,10 @@ export interface Deps {
    * keep-alive pool per receiver is shared by every delivery.
    */
   webhookClient: OutboundClient;
+  /** The portal's e-mail (src/mail/mailer.ts): SMTP, or files in <data dir>/mailbox. */
+  mailer: Mailer;
+  /** True under `oubli demo` only: shows the file mailbox at /dev/mailbox. Never set by `serve`. */
+  demo?: boolean;
   /** `ready` is false while start-up work (demo seeding) still runs; /readyz reports it. */
   startup: { ready: boolean };
 }

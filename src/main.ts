@@ -145,6 +145,8 @@ async function main(argv: string[]): Promise<void> {
       const deps = await buildDeps(config);
       // The demo always uses the demo silos, whatever oubli.config.ts the directory holds.
       deps.connectors = demoConnectors(config.dataDir);
+      // The file mailbox at /dev/mailbox: this branch alone sets it (never `serve`).
+      deps.demo = true;
       deps.startup.ready = false;
       await serveUntilSignal(deps, (url) => runDemo(deps, url, { customers }));
       return;

@@ -23,6 +23,7 @@ import { PurposeCatalog } from './consent/catalog.js';
 import { ConsentWriter } from './consent/record.js';
 import { createWebhookClient } from './webhooks/client.js';
 import { announceCheckpoint } from './webhooks/events.js';
+import { createMailer } from './mail/mailer.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -56,7 +57,7 @@ export class DataDirError extends Error {}
 
 /** Files of the data dir that hold secrets or personal data, kept 0600 whatever made them. */
 const PRIVATE_FILES = ['oubli.db', 'oubli.db-wal', 'oubli.db-shm'];
-const PRIVATE_DIRS = ['keys', 'secrets', 'audit', 'exports', 'demo'];
+const PRIVATE_DIRS = ['keys', 'secrets', 'audit', 'exports', 'demo', 'mailbox'];
 
 /**
  * Makes the data dir private to this user: created 0700; an existing one that others can read
@@ -158,6 +159,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     purposes: new PurposeCatalog(db),
     consentWrites: new ConsentWriter(db),
     webhookClient: createWebhookClient({ allowPrivate: config.webhookAllowPrivate }),
+    mailer: createMailer(config, now),
     startup: { ready: true },
   };
   await deps.purposes.start();

@@ -11,6 +11,7 @@ import { LeaseStore } from './stores/leases.js';
 import { LimitStore } from './stores/limits.js';
 import { RequestStore } from './stores/requests.js';
 import { OutboxStore } from './stores/outbox.js';
+import { PortalStore } from './stores/portal.js';
 import { PurposeStore } from './stores/purposes.js';
 import { SubjectStore } from './stores/subjects.js';
 import { SystemStore } from './stores/system.js';
@@ -39,6 +40,7 @@ export abstract class Stores implements Handle {
   #leases?: LeaseStore;
   #limits?: LimitStore;
   #outbox?: OutboxStore;
+  #portal?: PortalStore;
   #purposes?: PurposeStore;
   #subjects?: SubjectStore;
   #requests?: RequestStore;
@@ -80,6 +82,9 @@ export abstract class Stores implements Handle {
   }
   get outbox(): OutboxStore {
     return (this.#outbox ??= new OutboxStore(this));
+  }
+  get portal(): PortalStore {
+    return (this.#portal ??= new PortalStore(this));
   }
   get purposes(): PurposeStore {
     return (this.#purposes ??= new PurposeStore(this));

@@ -46,6 +46,7 @@ export async function runDemo(deps: Deps, url: string, opts: { customers?: numbe
       `  API           ${url}/v1`,
       `  API reference ${url}/docs`,
       `  Health        ${url}/readyz`,
+      `  Privacy portal ${url}/privacy  (codes arrive at ${url}/dev/mailbox)`,
       '',
       'one-time credentials (new at every start; keep them now):',
       `  admin login   ${DEMO_ADMIN_EMAIL}`,

@@ -56,7 +56,7 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
 }
 
 /** `ownOrigin`: OUBLI_PUBLIC_URL's origin when set, else the request URL's. */
-function assertSameOrigin(c: Context<AppEnv>, ownOrigin: string): void {
+export function assertSameOrigin(c: Context<AppEnv>, ownOrigin: string): void {
   const site = c.req.header('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') throw new ForbiddenError('CSRF_REJECTED', 'cross-site request refused');
   const origin = c.req.header('origin');

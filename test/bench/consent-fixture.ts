@@ -9,6 +9,7 @@
  * tree frontier kept in memory, instead of going through AuditLog.appendMany one call per event.
  * Afterwards 200 random entries are checked: leaf hash and inclusion proof against the root.
  */
+import { createMailer } from '../../src/mail/mailer.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import canonicalize from 'canonicalize';
@@ -68,6 +69,7 @@ export async function benchCtx(db: Database): Promise<Ctx> {
     treeHeads: new TreeHeads(db, audit, keys, logId, now),
     secrets: { pseudonymKey: randomBytes(32), masterKey: BENCH_MASTER_KEY },
     connectors: [],
+    mailer: createMailer({ dataDir: '/tmp/oubli-bench-unused', mailFrom: 'bench@localhost' }, now),
     requireApproval: [],
     health: new HealthChecks(now),
     uniqueIdentityTypes: ['email', 'customer_id', 'loyalty_card'],

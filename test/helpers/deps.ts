@@ -27,6 +27,7 @@ import { PurposeCatalog } from '../../src/consent/catalog.js';
 import { createWebhookClient } from '../../src/webhooks/client.js';
 import { announceCheckpoint } from '../../src/webhooks/events.js';
 import { ConsentWriter } from '../../src/consent/record.js';
+import { createMailer } from '../../src/mail/mailer.js';
 
 export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
 
@@ -80,6 +81,7 @@ export async function createTestDeps(
     purposes,
     consentWrites: new ConsentWriter(db),
     webhookClient: createWebhookClient({ allowPrivate: config.webhookAllowPrivate }),
+    mailer: createMailer(config, clock.now),
     startup: { ready: true },
   };
 }

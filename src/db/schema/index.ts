@@ -13,3 +13,4 @@ export * from './tasks.js';
 export * from './leases.js';
 export * from './api-rate-limits.js';
 export * from './webhooks.js';
+export * from './portal.js';

@@ -1,0 +1,132 @@
+/**
+ * The frame of every portal page: `<html lang>`, the skip link, the brand, the language switch
+ * and sign-out, the footer (policy, contact, accessibility statement). Server-rendered with
+ * hono/jsx, which escapes every value; no script, no inline style.
+ */
+import type { Child } from 'hono/jsx';
+import type { Brand } from '../config.js';
+import type { Lang, T } from './i18n.js';
+
+export interface PageCtx {
+  lang: Lang;
+  t: T;
+  brand: Brand;
+  /** The path of this page (the language switch comes back to it). */
+  path: string;
+  /** The CSRF token of this page's forms. */
+  csrf: string;
+  signedIn: boolean;
+}
+
+export const STYLESHEET_PATH = '/privacy/assets/portal.css';
+
+export function Layout(props: { p: PageCtx; title: string; children?: Child }) {
+  const { p } = props;
+  const other: Lang = p.lang === 'fr' ? 'en' : 'fr';
+  const switchHref = `/privacy/lang?to=${other}&next=${encodeURIComponent(p.path)}`;
+  return (
+    <html lang={p.lang}>
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        <title>{`${props.title} — ${p.brand.companyName}`}</title>
+        <link rel="stylesheet" href={STYLESHEET_PATH} />
+      </head>
+      <body>
+        <a class="skip" href="#main">
+          {p.t('nav.skip')}
+        </a>
+        <header class="top">
+          <a class="brand" href="/privacy">
+            {p.brand.logoUrl ? <img src={p.brand.logoUrl} alt="" /> : null}
+            <span>{p.brand.companyName}</span>
+            <span class="hint">{p.t('portal.title')}</span>
+          </a>
+          <nav aria-label={p.t('portal.title')}>
+            <a href={switchHref} hreflang={other} lang={other}>
+              {p.t('lang.switch')}
+            </a>
+            {p.signedIn ? (
+              <form class="inline" method="post" action="/privacy/sign-out">
+                <input type="hidden" name="csrf" value={p.csrf} />
+                <button class="link" type="submit">
+                  {p.t('nav.signOut')}
+                </button>
+              </form>
+            ) : null}
+          </nav>
+        </header>
+        <main id="main" tabindex={-1}>
+          <h1>{props.title}</h1>
+          {props.children}
+        </main>
+        <footer>
+          <ul>
+            {p.brand.privacyPolicyUrl ? (
+              <li>
+                <a href={p.brand.privacyPolicyUrl}>{p.t('footer.policy')}</a>
+              </li>
+            ) : null}
+            {p.brand.contactUrl ? (
+              <li>
+                <a href={p.brand.contactUrl}>{p.t('footer.contact')}</a>
+              </li>
+            ) : null}
+            <li>
+              <a href="/privacy/accessibility">{p.t('footer.accessibility')}</a>
+            </li>
+          </ul>
+        </footer>
+      </body>
+    </html>
+  );
+}
+
+export function Notice(props: { kind?: 'error' | 'ok'; children?: Child }) {
+  return (
+    <div class={props.kind ? `notice ${props.kind}` : 'notice'} role={props.kind === 'error' ? 'alert' : 'status'}>
+      {props.children}
+    </div>
+  );
+}
+
+/** A text input with its visible label, hint and error, tied by aria-describedby / aria-invalid. */
+export function Field(props: {
+  id: string;
+  label: string;
+  hint: string;
+  error?: string;
+  type: 'email' | 'text';
+  value?: string;
+  autocomplete: string;
+  inputmode?: 'email' | 'numeric';
+  maxlength: number;
+}) {
+  const describedBy = [`${props.id}-hint`, props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ');
+  return (
+    <div>
+      <label for={props.id}>{props.label}</label>
+      <span class="hint" id={`${props.id}-hint`}>
+        {props.hint}
+      </span>
+      {props.error ? (
+        <span class="field-error" id={`${props.id}-error`}>
+          {props.error}
+        </span>
+      ) : null}
+      <input
+        id={props.id}
+        name={props.id}
+        type={props.type}
+        value={props.value ?? ''}
+        autocomplete={props.autocomplete}
+        inputmode={props.inputmode}
+        maxlength={props.maxlength}
+        required
+        aria-describedby={describedBy}
+        aria-invalid={props.error ? 'true' : undefined}
+      />
+    </div>
+  );
+}
