@@ -425,9 +425,10 @@ describe('engine: crash safety (leases)', () => {
     // Worker A runs until the erase pass, then "dies" while `hang` erases (its promise never settles for us).
     const a = h.engine;
     const run = a.runUntilIdle();
-    await new Promise((r) => setTimeout(r, 100));
-    const running = (await h.deps.db.tasks.ofRequest(id)).filter((t) => t.status === 'running').map((t) => ({ connector: t.connectorId, owner: t.leaseOwner }));
-    expect(running).toEqual([{ connector: 'hang', owner: a.opts.workerId }]);
+    // Until A is stuck in `hang`'s erase alone (how long that takes depends on the machine's load).
+    const runningNow = async () => (await h.deps.db.tasks.ofRequest(id)).filter((t) => t.status === 'running').map((t) => ({ connector: t.connectorId, owner: t.leaseOwner }));
+    for (let waited = 0; waited < 10_000 && (hang.calls.erase === 0 || silos.all.some((s) => s.calls.erase === 0) || (await runningNow()).length !== 1); waited += 25) await new Promise((r) => setTimeout(r, 25));
+    expect(await runningNow()).toEqual([{ connector: 'hang', owner: a.opts.workerId }]);
     const erasedBefore = silos.all.map((s) => s.calls.erase);
     expect(erasedBefore).toEqual([1, 1, 1, 1, 1]);
 
