@@ -4,7 +4,7 @@
  * the stylesheet. Pages, not API: HTML answers, errors shown as pages in the person's language.
  *
  * Every page: the portal CSP (src/web/brand.ts; no inline script or style), nosniff (src/http/
- * basics.ts), no caching of personal pages. Every POST: same Origin / Sec-Fetch-Site as the staff
+ * basics.ts), Referrer-Policy same-origin, no caching of personal pages. Every POST: same Origin / Sec-Fetch-Site as the staff
  * API's check (src/http/auth.ts), then the CSRF token of the form (src/portal/sessions.ts).
  * Redirects after a POST (303) so a reload never re-sends a form; `next=` of the language switch
  * only ever leads to a path of the portal.
@@ -116,6 +116,9 @@ export function portalRoutes(deps: Deps) {
     c.header('content-security-policy', csp);
     c.header('x-frame-options', 'DENY');
     c.header('x-content-type-options', 'nosniff');
+    // Not the pages' usual no-referrer: under it browsers send `Origin: null` with a form's POST,
+    // which the same-origin check must refuse. same-origin still tells other sites nothing.
+    c.header('referrer-policy', 'same-origin');
     c.header('cache-control', 'no-store');
     c.header('vary', 'Cookie, Accept-Language, Sec-GPC');
     c.set('session', await findPortalSession(deps, getCookie(c, PORTAL_SESSION_COOKIE)));
