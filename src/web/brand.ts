@@ -51,7 +51,7 @@ header.top nav{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center}
 main{max-width:42rem;margin:0 auto;padding:1rem}
 h1{font-size:1.6rem;line-height:1.25;margin:1rem 0}
 h2{font-size:1.2rem;margin:0}
-footer{max-width:42rem;margin:2rem auto 0;padding:1rem;border-top:1px solid var(--line);font-size:.95rem}
+footer{width:calc(100% - 2rem);max-width:40rem;margin:2rem auto 0;padding:1rem 0;border-top:1px solid var(--line);font-size:.95rem}
 footer ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.5rem 1.25rem}
 label{display:block;font-weight:600;margin-top:1rem}
 .hint{display:block;color:var(--muted);font-size:.95rem}
@@ -67,6 +67,7 @@ form.inline{display:inline}
 .notice.ok{border-left-color:var(--ok)}
 fieldset.purpose{border:1px solid var(--line);border-radius:.4rem;margin:1rem 0;padding:1rem}
 fieldset.purpose legend{font-weight:700;font-size:1.1rem;padding:0 .3rem}
+fieldset.purpose>p:first-of-type{margin-top:.25rem}
 .meta{color:var(--muted);font-size:.95rem}
 .choices{display:grid;grid-template-columns:1fr 1fr;gap:.75rem;margin-top:.75rem}
 .choices button{width:100%;background:var(--bg);color:var(--primary)}
