@@ -49,6 +49,8 @@ export function Layout(props: { p: PageCtx; title: string; children?: Child }) {
             <a href={switchHref} hreflang={other} lang={other}>
               {p.t('lang.switch')}
             </a>
+            {p.signedIn ? <a href="/privacy/consents">{p.t('nav.consents')}</a> : null}
+            {p.signedIn ? <a href="/privacy/requests">{p.t('nav.requests')}</a> : null}
             {p.signedIn ? (
               <form class="inline" method="post" action="/privacy/sign-out">
                 <input type="hidden" name="csrf" value={p.csrf} />

@@ -58,6 +58,11 @@ describe('portal pages', () => {
       await signIn(kit, `q-${lang}@example.com`, b);
       assertPage(await b.get('/privacy/consents'), lang);
       assertPage(await b.get('/privacy/consents', { 'sec-gpc': '1' }), lang);
+      assertPage(await b.get('/privacy/requests'), lang);
+      assertPage(await b.get('/privacy/requests/erasure'), lang);
+      const opened = await b.post('/privacy/requests', { type: 'access' });
+      assertPage(await b.follow(opened), lang);
+      assertPage(await b.get('/privacy/requests/req_00000000000000000000000000'), lang);
     }
     const css = await kit.app.request('/privacy/assets/portal.css');
     expect(css.headers.get('content-type')).toMatch(/^text\/css/);
