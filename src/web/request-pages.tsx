@@ -11,6 +11,10 @@ import { Layout, Notice, type PageCtx } from './layout.js';
 /** The CNIL's complaint page (GDPR Art. 77); the text names the person's own authority too. */
 export const CNIL_COMPLAINT_URL = 'https://www.cnil.fr/fr/plaintes';
 
+/** A count's message in the page's plural form (`…one` / `…other`: French says "0 enregistrement"). */
+const counted = (p: PageCtx, key: 'erasure.deleted' | 'erasure.masked' | 'erasure.kept' | 'erasure.keptLaw', n: number, params: Record<string, string> = {}) =>
+  p.t(`${key}.${new Intl.PluralRules(p.lang).select(n) === 'one' ? 'one' : 'other'}`, { n, ...params });
+
 const typeKey = (t: RequestType) => `requests.type.${t}` as MessageKey;
 const statusKey = (r: DsrRequest) => `requests.status.${r.status}` as MessageKey;
 
@@ -66,10 +70,10 @@ export function ErasurePage(props: { p: PageCtx; plan: ErasurePlan }) {
         <section class="silo" aria-label={s.title}>
           <h2>{s.title}</h2>
           <ul>
-            {s.deleted > 0 ? <li>{p.t('erasure.deleted', { n: s.deleted })}</li> : null}
-            {s.masked > 0 ? <li>{p.t('erasure.masked', { n: s.masked })}</li> : null}
+            {s.deleted > 0 ? <li>{counted(p, 'erasure.deleted', s.deleted)}</li> : null}
+            {s.masked > 0 ? <li>{counted(p, 'erasure.masked', s.masked)}</li> : null}
             {s.retained.map((k) => (
-              <li>{k.because ? p.t('erasure.kept', { n: k.records, because: k.because }) : p.t('erasure.keptLaw', { n: k.records })}</li>
+              <li>{k.because ? counted(p, 'erasure.kept', k.records, { because: k.because }) : counted(p, 'erasure.keptLaw', k.records)}</li>
             ))}
             {s.unreachable ? <li>{p.t('erasure.unreachable')}</li> : null}
           </ul>

@@ -7,6 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ALICE, syntheticSilos } from '../../helpers/synthetic-connector.js';
 import { browserSkipReason, horizontalOverflow, launchBrowser, mailedCode, openPage, screenshot, seriousViolations, servePortal, signInThroughPages, type Served } from './kit.js';
 
 const skip = browserSkipReason();
@@ -27,6 +28,7 @@ afterEach(async () => {
 
 async function start(width: number, lang: 'fr' | 'en'): Promise<{ page: Page; errors: string[] }> {
   served = await servePortal();
+  served.kit.deps.connectors = syntheticSilos([ALICE]).all;
   const opened = await openPage(browser, { width, height: width < 600 ? 740 : 800, locale: lang === 'fr' ? 'fr-FR' : 'en-US' });
   context = opened.context;
   return opened;
@@ -35,7 +37,8 @@ async function start(width: number, lang: 'fr' | 'en'): Promise<{ page: Page; er
 /**
  * Walks through every page the portal has — sign-in (blank, with an error, with a notice), code
  * (blank, with an error, resent), the consent centre (fresh, after a choice, under GPC), the
- * accessibility statement, a 404 — calling `visit` on each.
+ * requests (the list, the erasure's confirmation, a request's status), the accessibility
+ * statement, a 404 — calling `visit` on each.
  */
 async function everyPage(page: Page, lang: 'fr' | 'en', visit: (name: string) => Promise<void>): Promise<void> {
   const base = served!.base;
@@ -46,7 +49,7 @@ async function everyPage(page: Page, lang: 'fr' | 'en', visit: (name: string) =>
   await page.getByRole('button', { name: label('Recevoir un code', 'Send me a code'), exact: true }).click();
   await page.waitForLoadState();
   await visit('sign-in-error');
-  await page.getByLabel(label('Adresse e-mail', 'Email address')).fill('dana@example.com');
+  await page.getByLabel(label('Adresse e-mail', 'Email address')).fill(ALICE.email);
   await page.getByRole('button', { name: label('Recevoir un code', 'Send me a code'), exact: true }).click();
   await page.waitForURL('**/privacy/code');
   await visit('code');
@@ -71,6 +74,15 @@ async function everyPage(page: Page, lang: 'fr' | 'en', visit: (name: string) =>
   await page.waitForURL('**/privacy/consents?saved=targeted-ads&gpc=1**');
   await visit('consents-gpc');
   await page.setExtraHTTPHeaders({});
+  await page.getByRole('link', { name: label('Vos demandes', 'Your requests') }).click();
+  await page.waitForURL('**/privacy/requests');
+  await visit('requests');
+  await page.getByRole('link', { name: label('Voir ce qui serait effacé', 'See what would be erased') }).click();
+  await page.waitForURL('**/privacy/requests/erasure');
+  await visit('erasure-confirm');
+  await page.getByRole('button', { name: label('Confirmer : effacer mes données', 'Confirm: erase my data') }).click();
+  await page.waitForURL('**/privacy/requests/req_*?m=opened');
+  await visit('request-status');
   await page.goto(`${base}/privacy/accessibility`);
   await visit('accessibility');
   await page.goto(`${base}/privacy/nowhere`);
@@ -95,7 +107,7 @@ describe.skipIf(skip)('portal accessibility in chromium', () => {
         const v = await seriousViolations(page);
         if (v.length) found[name] = v;
       });
-      expect(seen).toHaveLength(11);
+      expect(seen).toHaveLength(14);
       expect(found).toEqual({});
       expect(cspViolations(errors)).toEqual([]);
     });

@@ -1,13 +1,16 @@
 /**
  * The privacy portal in a real browser (Debian's chromium through playwright-core, ./kit.ts):
  * sign-in with the code read from the SMTP receiver and pasted, a consent change, the receipt
- * download and its signature, the language switch both ways, and keyboard-only use.
+ * download and its signature, the language switch both ways, keyboard-only use, and an erasure
+ * asked with the keyboard alone and followed to completion on its status page.
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { compactVerify, importJWK } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { call } from '../../helpers/http.js';
+import { ALICE, syntheticSilos } from '../../helpers/synthetic-connector.js';
+import { Engine } from '../../../src/engine/worker.js';
 import { browserSkipReason, launchBrowser, mailedCode, openPage, screenshot, servePortal, signInThroughPages, type Served } from './kit.js';
 
 const skip = browserSkipReason();
@@ -140,6 +143,48 @@ describe.skipIf(skip)('privacy portal in chromium', () => {
     expect(await page.getAttribute('html', 'lang')).toBe('en');
     await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Manage your privacy choices');
     await screenshot(page, 'sign-in-en');
+  });
+
+  it('asks for an erasure with the keyboard alone, from /privacy to the submitted request in under 60 s, and follows it to completion', async () => {
+    const page = await start();
+    served!.kit.deps.connectors = syntheticSilos([ALICE]).all;
+    const t0 = Date.now();
+    await page.goto(`${served!.base}/privacy`);
+    await tabTo(page, '#email');
+    await page.keyboard.type(ALICE.email);
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/privacy/code');
+    await tabTo(page, '#code');
+    await page.keyboard.type(await mailedCode(served!, 1));
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/privacy/consents');
+    await tabTo(page, 'a[href="/privacy/requests"]');
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/privacy/requests');
+    await tabTo(page, 'a[href="/privacy/requests/erasure"]');
+    expect(await focusVisible(page)).toBe(true);
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/privacy/requests/erasure');
+    await expect(page.getByRole('region', { name: 'Synthetic shop' }).textContent()).resolves.toContain('1 enregistrement gardé, parce que : legal obligation');
+    await tabTo(page, 'button[type=submit]:not(.link)');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Confirmer : effacer mes données');
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/privacy/requests/req_*?m=opened');
+    const elapsed = Date.now() - t0;
+    expect(elapsed).toBeLessThan(60_000);
+    await screenshot(page, 'request-erasure-received');
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Effacement de mes données');
+    await expect(page.locator('main').textContent()).resolves.toContain('Votre identité est vérifiée');
+
+    await new Engine(served!.kit.deps, { random: () => 0.5, backoffBaseMs: 1000 }).runUntilIdle();
+    await page.reload();
+    const main = (await page.locator('main').textContent())!;
+    expect(main).toContain('Terminée le 1 mars 2026.');
+    expect(main).toContain('Synthetic shop : terminé');
+    expect(main).toContain('Vos données ont été effacées');
+    await expect(page.getByRole('link', { name: 'Adresser une réclamation à la CNIL' }).getAttribute('href')).resolves.toBe('https://www.cnil.fr/fr/plaintes');
+    await screenshot(page, 'request-erasure-completed');
+    console.info(`erasure asked in the browser ${elapsed} ms after opening /privacy`);
   });
 
   it('works with the keyboard alone: sign-in and a consent change with Tab and Enter, focus always visible', async () => {
