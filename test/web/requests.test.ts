@@ -54,6 +54,7 @@ describe('requests from the privacy portal', () => {
     expect(opened.text).toContain('Votre identité est vérifiée');
     expect(opened.text).toContain('Reçue le 1 mars 2026');
     expect(opened.text).toContain('Nous vous répondrons au plus tard le 1 avril 2026.');
+    expect((await b.get(`/privacy/requests/${id}/archive`)).status).toBe(404); // not ready yet
 
     await engine.runUntilIdle();
     const done = await b.get(`/privacy/requests/${id}`);
@@ -102,6 +103,7 @@ describe('requests from the privacy portal', () => {
     expect(confirm.text).toContain('Confirmer : effacer mes données');
 
     const id = await ask(b, 'erasure', { confirm: 'yes' });
+    expect((await b.get(`/privacy/requests/${id}/archive`)).status).toBe(404); // no archive for an erasure
     await engine.runUntilIdle();
     expect((await kit.deps.db.requests.get(id))!.status).toBe('completed');
     const done = await b.get(`/privacy/requests/${id}`);
