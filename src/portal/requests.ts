@@ -21,9 +21,10 @@ import { REQUEST_TYPES } from '../db/schema/requests.js';
 import type { TaskStatus } from '../db/schema/tasks.js';
 import { FINALIZE_CONNECTOR } from '../db/schema/tasks.js';
 import { NotFoundError } from '../errors.js';
-import { OPEN, openRequest } from '../requests/service.js';
+import { OPEN, TERMINAL, openRequest } from '../requests/service.js';
 import { previewErasure } from '../requests/preview.js';
 import { downloadExport, type ExportDownload } from '../requests/downloads.js';
+import { requestReceipt } from '../requests/receipt.js';
 import type { PortalSessionView } from './sessions.js';
 
 export const PORTAL_REQUEST_TYPES: readonly RequestType[] = REQUEST_TYPES;
@@ -79,6 +80,8 @@ export interface PortalRequestView {
   silos: SiloProgress[];
   /** An access or portability archive is ready to download. */
   archive: boolean;
+  /** The request is finished: its signed receipt can be downloaded. */
+  receipt: boolean;
 }
 
 const RANK: Record<SiloProgress['state'], number> = { done: 0, waiting: 1, working: 2, delayed: 3 };
@@ -97,7 +100,12 @@ export async function portalRequest(ctx: Ctx, s: PortalSessionView, id: string):
     if (had === undefined || RANK[state] > RANK[had]) bySilo.set(t.connectorId, state);
   }
   const silos = [...bySilo].map(([cid, state]) => ({ title: titles.get(cid) ?? cid, state })).sort((a, b) => a.title.localeCompare(b.title));
-  return { request, silos, archive: request.type !== 'erasure' && request.status === 'completed' && request.exportPath !== null };
+  return {
+    request,
+    silos,
+    archive: request.type !== 'erasure' && request.status === 'completed' && request.exportPath !== null,
+    receipt: TERMINAL.includes(request.status),
+  };
 }
 
 /** What an erasure would do, per silo, in the person's terms. */
@@ -134,4 +142,15 @@ export async function portalErasurePlan(ctx: Ctx, s: PortalSessionView): Promise
 export async function portalArchive(ctx: Ctx, s: PortalSessionView, id: string): Promise<ExportDownload> {
   const req = await portalRequestRow(ctx, s, id);
   return downloadExport(asPerson(ctx, s), req.id);
+}
+
+/**
+ * The signed receipt of the person's finished request (src/requests/receipt.ts: its audit
+ * entries with inclusion proofs and the tree head they are proven against), or NotFoundError
+ * before it is finished.
+ */
+export async function portalRequestReceipt(ctx: Ctx, s: PortalSessionView, id: string): Promise<string> {
+  const req = await portalRequestRow(ctx, s, id);
+  if (!TERMINAL.includes(req.status)) throw new NotFoundError('REQUEST_NOT_FOUND', 'no receipt before the request is finished');
+  return (await requestReceipt(asPerson(ctx, s), req)).jws;
 }

@@ -64,6 +64,8 @@ button.link{background:none;border:none;color:var(--primary);text-decoration:und
 form.inline{display:inline}
 .actions{margin-top:1rem;display:flex;flex-wrap:wrap;gap:.75rem;align-items:center}
 .notice{border-left:4px solid var(--primary);background:var(--soft);padding:.75rem 1rem;margin:1rem 0}
+.notice>p:first-child{margin-top:0}
+.notice>p:last-child{margin-bottom:0}
 .notice.error{border-left-color:var(--error)}
 .notice.ok{border-left-color:var(--ok)}
 fieldset.purpose{border:1px solid var(--line);border-radius:.4rem;margin:1rem 0;padding:1rem}

@@ -1,7 +1,7 @@
 /**
  * /privacy/requests: a signed-in person's requests (src/portal/requests.ts) — the list and the
  * three requests they can make, the erasure's confirmation step, a status page per request, the
- * archive of a completed access or portability request.
+ * archive of a completed access or portability request, the signed receipt of a finished one.
  *
  * Same rules as the rest of the portal (./portal-routes.tsx): every POST passes the same-origin
  * check and the form's CSRF token; an erasure is opened only from the confirmation page's form
@@ -13,7 +13,7 @@ import type { Context, Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import type { RequestType } from '../db/schema/requests.js';
-import { PORTAL_REQUEST_TYPES, openPortalRequest, portalArchive, portalErasurePlan, portalRequest, portalRequests } from '../portal/requests.js';
+import { PORTAL_REQUEST_TYPES, openPortalRequest, portalArchive, portalErasurePlan, portalRequest, portalRequestReceipt, portalRequests } from '../portal/requests.js';
 import { ctxOf, guardedForm, pageContext, render, type PEnv } from './portal-routes.js';
 import { ErrorPage } from './pages.js';
 import { ErasurePage, RequestPage, RequestsPage } from './request-pages.js';
@@ -68,6 +68,18 @@ export function mountRequestRoutes(app: Hono<PEnv>, deps: Deps, publicOrigin: st
       const m = c.req.query('m');
       const notice = m === 'opened' ? p.t('requests.opened') : m === 'existing' ? p.t('requests.existing') : undefined;
       return render(c, <RequestPage p={p} view={view} notice={notice} formatDate={(ms) => fmt.format(ms)} />);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'REQUEST_NOT_FOUND') return notFound(c);
+      throw err;
+    }
+  });
+
+  app.get('/requests/:id/receipt', async (c) => {
+    const session = c.get('session');
+    if (!session) return c.redirect('/privacy?m=ended', 303);
+    try {
+      const jws = await portalRequestReceipt(ctxOf(c), session, c.req.param('id'));
+      return c.body(jws, 200, { 'content-type': 'application/jose', 'content-disposition': `attachment; filename="request-receipt-${c.req.param('id')}.jws"` });
     } catch (err) {
       if (err instanceof AppError && err.code === 'REQUEST_NOT_FOUND') return notFound(c);
       throw err;

@@ -141,6 +141,16 @@ export function RequestPage(props: { p: PageCtx; view: PortalRequestView; notice
       {r.status === 'denied' ? (
 <Notice kind="error">{p.t('requests.deniedBecause', { reason: r.statusReason ?? '' })}</Notice>
       ) : null}
+      {view.receipt ? (
+        <div class="notice">
+          <p>
+            <a href={`/privacy/requests/${r.id}/receipt`} download>
+              {p.t('requests.receipt')}
+            </a>
+          </p>
+          <p class="meta">{p.t('requests.receiptHow')}</p>
+        </div>
+      ) : null}
       {r.status === 'denied' || r.status === 'completed' ? (
         <p>
           {p.t('requests.complain')} <a href={CNIL_COMPLAINT_URL}>{p.t('requests.complainLink')}</a>

@@ -9,6 +9,8 @@ import { ALICE, BOB, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { Engine } from '../../src/engine/worker.js';
 import { denyRequest } from '../../src/requests/service.js';
 import { systemCtx } from '../helpers/deps.js';
+import { call } from '../helpers/http.js';
+import { checkReceipt } from '../../src/audit/verify.js';
 
 let kit: PortalKit;
 let engine: Engine;
@@ -55,6 +57,8 @@ describe('requests from the privacy portal', () => {
     expect(opened.text).toContain('Reçue le 1 mars 2026');
     expect(opened.text).toContain('Nous vous répondrons au plus tard le 1 avril 2026.');
     expect((await b.get(`/privacy/requests/${id}/archive`)).status).toBe(404); // not ready yet
+    expect((await b.get(`/privacy/requests/${id}/receipt`)).status).toBe(404); // no receipt before the end
+    expect(opened.text).not.toContain('/receipt');
 
     await engine.runUntilIdle();
     const done = await b.get(`/privacy/requests/${id}`);
@@ -67,6 +71,17 @@ describe('requests from the privacy portal', () => {
     const zip = await b.get(`/privacy/requests/${id}/archive`);
     expect(zip.status).toBe(200);
     expect(zip.headers.get('content-type')).toBe('application/zip');
+
+    // The signed receipt, checkable offline against the public keys.
+    expect(done.text).toContain(`href="/privacy/requests/${id}/receipt"`);
+    const receipt = await b.get(`/privacy/requests/${id}/receipt`);
+    expect(receipt.status).toBe(200);
+    expect(receipt.headers.get('content-disposition')).toBe(`attachment; filename="request-receipt-${id}.jws"`);
+    const jwks = (await call(kit.app, 'GET', '/.well-known/jwks.json')).json as any;
+    const log = (await kit.deps.treeHeads.current()).log; // this deployment's log id
+    const checked = await checkReceipt(receipt.text, jwks, log);
+    expect(checked.ok, JSON.stringify(checked)).toBe(true);
+    expect(checked.ok && checked.value.request).toMatchObject({ id, type: 'access', status: 'completed' });
 
     const again = await b.get('/privacy/requests');
     expect(again.text).toContain(`href="/privacy/requests/${id}"`);
@@ -136,6 +151,8 @@ describe('requests from the privacy portal', () => {
     const bob = await signIn(kit, BOB.email);
     expect((await bob.get(`/privacy/requests/${aliceId}`)).status).toBe(404);
     expect((await bob.get(`/privacy/requests/${aliceId}/archive`)).status).toBe(404);
+    expect((await bob.get(`/privacy/requests/${aliceId}/receipt`)).status).toBe(404);
+    expect((await alice.get(`/privacy/requests/${aliceId}/receipt`)).status).toBe(200);
     expect((await bob.get('/privacy/requests')).text).not.toContain(aliceId);
     for (const bad of ['req_00000000000000000000000000', 'nope', '..%2f..%2fetc%2fpasswd', `${aliceId}%27%20or%201=1`]) {
       expect((await bob.get(`/privacy/requests/${bad}`)).status, bad).toBe(404);

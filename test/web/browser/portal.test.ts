@@ -11,6 +11,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { call } from '../../helpers/http.js';
 import { ALICE, syntheticSilos } from '../../helpers/synthetic-connector.js';
 import { Engine } from '../../../src/engine/worker.js';
+import { checkReceipt } from '../../../src/audit/verify.js';
 import { browserSkipReason, launchBrowser, mailedCode, openPage, screenshot, servePortal, signInThroughPages, type Served } from './kit.js';
 
 const skip = browserSkipReason();
@@ -184,6 +185,13 @@ describe.skipIf(skip)('privacy portal in chromium', () => {
     expect(main).toContain('Vos données ont été effacées');
     await expect(page.getByRole('link', { name: 'Adresser une réclamation à la CNIL' }).getAttribute('href')).resolves.toBe('https://www.cnil.fr/fr/plaintes');
     await screenshot(page, 'request-erasure-completed');
+    // The request's signed receipt: downloaded, and it verifies offline (src/audit/verify.ts).
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Télécharger le reçu signé de cette demande' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^request-receipt-req_[0-9a-z]+\.jws$/);
+    const receipt = await readFile((await download.path())!, 'utf8');
+    const jwks = (await call(served!.kit.app, 'GET', '/.well-known/jwks.json')).json as any;
+    const checked = await checkReceipt(receipt, jwks, (await served!.kit.deps.treeHeads.current()).log);
+    expect(checked.ok && checked.value.request).toMatchObject({ type: 'erasure', status: 'completed' });
     console.info(`erasure asked in the browser ${elapsed} ms after opening /privacy`);
   });
 
