@@ -20,7 +20,7 @@ import type { DsrRequest, RequestType } from '../db/schema/requests.js';
 import { REQUEST_TYPES } from '../db/schema/requests.js';
 import type { TaskStatus } from '../db/schema/tasks.js';
 import { FINALIZE_CONNECTOR } from '../db/schema/tasks.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, TooManyRequestsError } from '../errors.js';
 import { OPEN, TERMINAL, openRequest } from '../requests/service.js';
 import { previewErasure } from '../requests/preview.js';
 import { downloadExport, type ExportDownload } from '../requests/downloads.js';
@@ -122,7 +122,26 @@ export interface ErasurePlan {
   review: boolean;
 }
 
+/** Erasure previews per person and window: each one calls every silo (dry run). */
+export const PREVIEWS_PER_WINDOW = 10;
+export const PREVIEW_WINDOW_MS = 15 * 60_000;
+
+/**
+ * Throws TooManyRequestsError TOO_MANY_PREVIEWS past PREVIEWS_PER_WINDOW: the counter is the
+ * API rate limiter's shared fixed window (src/db/stores/limits.ts), keyed by the person's
+ * pseudonym, so the limit holds across instances.
+ */
+async function takePreview(ctx: Ctx, s: PortalSessionView): Promise<void> {
+  const now = ctx.now();
+  const windowStart = now - (now % PREVIEW_WINDOW_MS);
+  const taken = await ctx.db.tx((t) => t.limits.takeApiRequest(`portal-preview:${s.emailRef}`, windowStart));
+  if (taken.count > PREVIEWS_PER_WINDOW) {
+    throw new TooManyRequestsError('TOO_MANY_PREVIEWS', 'too many erasure previews; try again later', Math.max(1, Math.ceil((taken.windowStart + PREVIEW_WINDOW_MS - now) / 1000)));
+  }
+}
+
 export async function portalErasurePlan(ctx: Ctx, s: PortalSessionView): Promise<ErasurePlan> {
+  await takePreview(ctx, s);
   const preview = await previewErasure(asPerson(ctx, s), [{ type: 'email', value: s.email }]);
   const titles = new Map(ctx.connectors.map((c) => [c.id, c.title]));
   const silos = preview.connectors

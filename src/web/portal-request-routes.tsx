@@ -11,7 +11,7 @@
 import { Readable } from 'node:stream';
 import type { Context, Hono } from 'hono';
 import type { Deps } from '../deps.js';
-import { AppError } from '../errors.js';
+import { AppError, TooManyRequestsError } from '../errors.js';
 import type { RequestType } from '../db/schema/requests.js';
 import { PORTAL_REQUEST_TYPES, openPortalRequest, portalArchive, portalErasurePlan, portalRequest, portalRequestReceipt, portalRequests } from '../portal/requests.js';
 import { ctxOf, guardedForm, pageContext, render, type PEnv } from './portal-routes.js';
@@ -50,7 +50,15 @@ export function mountRequestRoutes(app: Hono<PEnv>, deps: Deps, publicOrigin: st
     const session = c.get('session');
     if (!session) return c.redirect('/privacy?m=ended', 303);
     const p = pageContext(c);
-    return render(c, <ErasurePage p={p} plan={await portalErasurePlan(ctxOf(c), session)} />);
+    try {
+      return render(c, <ErasurePage p={p} plan={await portalErasurePlan(ctxOf(c), session)} />);
+    } catch (err) {
+      if (!(err instanceof TooManyRequestsError)) throw err;
+      c.header('retry-after', String(err.retryAfterSeconds));
+      const fmt = dateFormat(p.lang);
+      const error = p.t('limit.tooMany', { min: Math.max(1, Math.ceil(err.retryAfterSeconds / 60)) });
+      return render(c, <RequestsPage p={p} requests={await portalRequests(ctxOf(c), session)} error={error} formatDate={(ms) => fmt.format(ms)} />, 429);
+    }
   });
 
   const notFound = (c: Context<PEnv>) => {

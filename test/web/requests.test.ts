@@ -8,6 +8,7 @@ import { Browser, ORIGIN, portalApp, signIn, type PortalKit } from './helpers.js
 import { ALICE, BOB, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { Engine } from '../../src/engine/worker.js';
 import { denyRequest } from '../../src/requests/service.js';
+import { PREVIEWS_PER_WINDOW, PREVIEW_WINDOW_MS } from '../../src/portal/requests.js';
 import { systemCtx } from '../helpers/deps.js';
 import { call } from '../helpers/http.js';
 import { checkReceipt } from '../../src/audit/verify.js';
@@ -180,6 +181,23 @@ describe('requests from the privacy portal', () => {
     await engine.runUntilIdle();
     expect(await ask(b, 'access')).not.toBe(first); // once finished, a new one
     expect(await kit.deps.db.requests.list({ limit: 10 })).toHaveLength(3);
+  });
+
+  it('limits erasure previews (each calls every silo) per person, across sessions', async () => {
+    await withSilos();
+    const b = await signIn(kit, ALICE.email);
+    for (let i = 0; i < PREVIEWS_PER_WINDOW; i++) expect((await b.get('/privacy/requests/erasure')).status).toBe(200);
+    const calls = kit.deps.connectors.map((c) => (c as any).calls.access);
+    const limited = await b.get('/privacy/requests/erasure');
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(limited.text).toContain('Trop de tentatives.');
+    // No silo was called for the refused preview; a new session of the same person is limited too.
+    expect(kit.deps.connectors.map((c) => (c as any).calls.access)).toEqual(calls);
+    expect((await (await signIn(kit, ALICE.email)).get('/privacy/requests/erasure')).status).toBe(429);
+    expect((await (await signIn(kit, BOB.email)).get('/privacy/requests/erasure')).status).toBe(200);
+    kit.deps.clock.advance(PREVIEW_WINDOW_MS);
+    expect((await b.get('/privacy/requests/erasure')).status).toBe(200);
   });
 
   it('refuses a request form without the CSRF token, with a forged one, or from another site; and an unknown type', async () => {
