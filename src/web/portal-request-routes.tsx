@@ -73,7 +73,8 @@ export function mountRequestRoutes(app: Hono<PEnv>, deps: Deps, publicOrigin: st
     try {
       const view = await portalRequest(ctxOf(c), session, c.req.param('id'));
       const fmt = dateFormat(p.lang);
-      const m = c.req.query('m');
+      // The "received" notice of the redirect, not on a reload of the address once it is over.
+      const m = view.receipt ? undefined : c.req.query('m');
       const notice = m === 'opened' ? p.t('requests.opened') : m === 'existing' ? p.t('requests.existing') : undefined;
       return render(c, <RequestPage p={p} view={view} notice={notice} formatDate={(ms) => fmt.format(ms)} />);
     } catch (err) {

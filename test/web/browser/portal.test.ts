@@ -183,6 +183,7 @@ describe.skipIf(skip)('privacy portal in chromium', () => {
     expect(main).toContain('Terminée le 1 mars 2026.');
     expect(main).toContain('Synthetic shop : terminé');
     expect(main).toContain('Vos données ont été effacées');
+    expect(main).not.toContain('Nous avons bien reçu votre demande'); // the redirect's notice, stale once over
     await expect(page.getByRole('link', { name: 'Adresser une réclamation à la CNIL' }).getAttribute('href')).resolves.toBe('https://www.cnil.fr/fr/plaintes');
     await screenshot(page, 'request-erasure-completed');
     // The request's signed receipt: downloaded, and it verifies offline (src/audit/verify.ts).
