@@ -51,7 +51,7 @@ header.top nav{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center}
 main{max-width:42rem;margin:0 auto;padding:1rem}
 h1{font-size:1.6rem;line-height:1.25;margin:1rem 0}
 h2{font-size:1.2rem;margin:0}
-footer{max-width:42rem;margin:2rem auto 0;padding:1rem;border-top:1px solid var(--line);font-size:.95rem}
+footer{width:calc(100% - 2rem);max-width:40rem;margin:2rem auto 0;padding:1rem 0;border-top:1px solid var(--line);font-size:.95rem}
 footer ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.5rem 1.25rem}
 label{display:block;font-weight:600;margin-top:1rem}
 .hint{display:block;color:var(--muted);font-size:.95rem}
@@ -59,18 +59,33 @@ input[type=email],input[type=text]{display:block;width:100%;max-width:24rem;font
 input[aria-invalid=true]{border-color:var(--error)}
 .field-error{display:block;color:var(--error);font-weight:600;margin-top:.25rem}
 button,.button{font:inherit;font-weight:600;min-height:2.75rem;padding:.55rem 1.1rem;border-radius:.3rem;border:2px solid var(--primary);background:var(--primary);color:var(--on-primary);cursor:pointer}
+a.button{display:inline-block;text-decoration:none}
 button.link{background:none;border:none;color:var(--primary);text-decoration:underline;padding:.25rem 0;min-height:auto;font-weight:400}
 form.inline{display:inline}
 .actions{margin-top:1rem;display:flex;flex-wrap:wrap;gap:.75rem;align-items:center}
 .notice{border-left:4px solid var(--primary);background:var(--soft);padding:.75rem 1rem;margin:1rem 0}
+.notice>p:first-child{margin-top:0}
+.notice>p:last-child{margin-bottom:0}
 .notice.error{border-left-color:var(--error)}
 .notice.ok{border-left-color:var(--ok)}
 fieldset.purpose{border:1px solid var(--line);border-radius:.4rem;margin:1rem 0;padding:1rem}
 fieldset.purpose legend{font-weight:700;font-size:1.1rem;padding:0 .3rem}
+fieldset.purpose>p:first-of-type{margin-top:.25rem}
 .meta{color:var(--muted);font-size:.95rem}
 .choices{display:grid;grid-template-columns:1fr 1fr;gap:.75rem;margin-top:.75rem}
 .choices button{width:100%;background:var(--bg);color:var(--primary)}
 .choices button[aria-pressed=true]{background:var(--primary);color:var(--on-primary)}
+h2{margin-top:1.75rem}
+h3{font-size:1.05rem;margin:0 0 .25rem}
+.request-kind{border:1px solid var(--line);border-radius:.4rem;margin:1rem 0;padding:1rem}
+.request-kind p{margin:.25rem 0 .75rem}
+ul.requests{padding-left:1.25rem}
+ul.requests li{margin:.5rem 0}
+ul.requests .meta{display:block}
+ol.steps{padding-left:1.5rem}
+ol.steps li{margin:.4rem 0}
+.silo{border-left:4px solid var(--line);padding:.25rem 0 .25rem 1rem;margin:1rem 0}
+.silo h2{margin-top:0}
 pre{white-space:pre-wrap;word-break:break-word;background:var(--soft);padding:1rem}
 @media (max-width:30rem){.choices{grid-template-columns:1fr}h1{font-size:1.35rem}}
 @media (prefers-reduced-motion:reduce){*{scroll-behavior:auto!important;transition:none!important}}

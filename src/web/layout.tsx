@@ -29,8 +29,10 @@ export function Layout(props: { p: PageCtx; title: string; children?: Child }) {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
+        <meta name="referrer" content="same-origin" />
         <title>{`${props.title} — ${p.brand.companyName}`}</title>
+        {/* No favicon: without this line every page costs a /favicon.ico 404. */}
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href={STYLESHEET_PATH} />
       </head>
       <body>
@@ -47,6 +49,8 @@ export function Layout(props: { p: PageCtx; title: string; children?: Child }) {
             <a href={switchHref} hreflang={other} lang={other}>
               {p.t('lang.switch')}
             </a>
+            {p.signedIn ? <a href="/privacy/consents">{p.t('nav.consents')}</a> : null}
+            {p.signedIn ? <a href="/privacy/requests">{p.t('nav.requests')}</a> : null}
             {p.signedIn ? (
               <form class="inline" method="post" action="/privacy/sign-out">
                 <input type="hidden" name="csrf" value={p.csrf} />

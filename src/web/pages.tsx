@@ -73,7 +73,7 @@ function PurposeChoice(props: { p: PageCtx; item: PortalPurpose; gpc: boolean; f
       <input type="hidden" name="csrf" value={p.csrf} />
       <input type="hidden" name="purpose" value={view.id} />
       <input type="hidden" name="version" value={String(view.version)} />
-      <fieldset class="purpose" aria-describedby={`${id}-state`}>
+      <fieldset class="purpose" id={id} aria-describedby={`${id}-state`}>
         <legend>{title}</legend>
         <p>{view.text[p.lang]}</p>
         <p class="meta">{p.t('consents.version', { v: view.version })}</p>

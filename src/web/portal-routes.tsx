@@ -1,13 +1,14 @@
 /**
  * /privacy: the person's privacy portal — sign-in by e-mailed code (src/portal/codes.ts), the
- * consent centre (src/portal/consents.ts), the accessibility statement, the language switch and
- * the stylesheet. Pages, not API: HTML answers, errors shown as pages in the person's language.
+ * consent centre (src/portal/consents.ts), their requests (./portal-request-routes.tsx), the
+ * accessibility statement, the language switch and the stylesheet. Pages, not API: HTML
+ * answers, errors shown as pages in the person's language.
  *
  * Every page: the portal CSP (src/web/brand.ts; no inline script or style), nosniff (src/http/
- * basics.ts), no caching of personal pages. Every POST: same Origin / Sec-Fetch-Site as the staff
- * API's check (src/http/auth.ts), then the CSRF token of the form (src/portal/sessions.ts).
- * Redirects after a POST (303) so a reload never re-sends a form; `next=` of the language switch
- * only ever leads to a path of the portal.
+ * basics.ts), Referrer-Policy same-origin, no caching of personal pages. Every POST: same Origin
+ * / Sec-Fetch-Site as the staff API's check (src/http/auth.ts), then the CSRF token of the form
+ * (src/portal/sessions.ts). Redirects after a POST (303) so a reload never re-sends a form;
+ * `next=` of the language switch only ever leads to a path of the portal.
  */
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
@@ -35,6 +36,7 @@ import { pageCsp, stylesheet } from './brand.js';
 import { LANG_COOKIE, isLang, pickLang, translator, type MessageKey } from './i18n.js';
 import { STYLESHEET_PATH, type PageCtx } from './layout.js';
 import { AccessibilityPage, CodePage, ConsentsPage, ErrorPage, SignInPage } from './pages.js';
+import { mountRequestRoutes } from './portal-request-routes.js';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 
 export const CODE_COOKIE = 'oubli_privacy_code';
@@ -43,7 +45,7 @@ const COOKIE_PATH = '/privacy';
 interface Vars {
   session: PortalSessionView | undefined;
 }
-type PEnv = AppEnv & { Variables: AppEnv['Variables'] & Vars };
+export type PEnv = AppEnv & { Variables: AppEnv['Variables'] & Vars };
 type C = Context<PEnv>;
 /** The app-level helpers (client address, scheme, origin check) take the app's context. */
 const asApp = (c: C) => c as unknown as Context<AppEnv>;
@@ -72,7 +74,7 @@ export async function render(c: C, page: JSX.Element, status = 200): Promise<Res
   return c.html('<!doctype html>' + (await page.toString()), status as 200);
 }
 
-const ctxOf = (c: C): Ctx => {
+export const ctxOf = (c: C): Ctx => {
   const s = c.get('session');
   return { ...c.get('deps'), actor: { type: 'subject', id: s?.emailRef ?? 'portal' } };
 };
@@ -89,7 +91,7 @@ async function formOf(c: C): Promise<Record<string, string>> {
  * Same origin and the form's CSRF token (checked against the session's token when signed in,
  * the browser token before): the form's fields, or undefined after answering with a 403 page.
  */
-async function guardedForm(c: C, publicOrigin: string | undefined): Promise<Record<string, string> | Response> {
+export async function guardedForm(c: C, publicOrigin: string | undefined): Promise<Record<string, string> | Response> {
   const p = pageContext(c);
   try {
     assertSameOrigin(asApp(c), publicOrigin ?? new URL(c.req.url).origin);
@@ -116,6 +118,9 @@ export function portalRoutes(deps: Deps) {
     c.header('content-security-policy', csp);
     c.header('x-frame-options', 'DENY');
     c.header('x-content-type-options', 'nosniff');
+    // Not the pages' usual no-referrer: under it browsers send `Origin: null` with a form's POST,
+    // which the same-origin check must refuse. same-origin still tells other sites nothing.
+    c.header('referrer-policy', 'same-origin');
     c.header('cache-control', 'no-store');
     c.header('vary', 'Cookie, Accept-Language, Sec-GPC');
     c.set('session', await findPortalSession(deps, getCookie(c, PORTAL_SESSION_COOKIE)));
@@ -310,6 +315,8 @@ export function portalRoutes(deps: Deps) {
       return render(c, <ErrorPage p={p} message={p.t('error.notFound')} />, 404);
     }
   });
+
+  mountRequestRoutes(app, deps, publicOrigin);
 
   app.all('*', (c) => {
     const p = pageContext(c);

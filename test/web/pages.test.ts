@@ -19,6 +19,9 @@ const KEYS = Object.keys(CATALOGUES.en) as MessageKey[];
 function assertPage(page: { status: number; headers: Headers; text: string }, lang: string) {
   expect(page.headers.get('content-security-policy')).toBe(CSP);
   expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+  // Under no-referrer a browser's form POST says `Origin: null`, which the CSRF check refuses.
+  expect(page.headers.get('referrer-policy')).toBe('same-origin');
+  expect(page.text).not.toContain('content="no-referrer"');
   expect(page.headers.get('content-type')).toMatch(/^text\/html/);
   expect(page.text).toMatch(new RegExp(`^<!doctype html><html lang="${lang}">`));
   expect(page.text).not.toMatch(/<script|style=/);
@@ -55,6 +58,11 @@ describe('portal pages', () => {
       await signIn(kit, `q-${lang}@example.com`, b);
       assertPage(await b.get('/privacy/consents'), lang);
       assertPage(await b.get('/privacy/consents', { 'sec-gpc': '1' }), lang);
+      assertPage(await b.get('/privacy/requests'), lang);
+      assertPage(await b.get('/privacy/requests/erasure'), lang);
+      const opened = await b.post('/privacy/requests', { type: 'access' });
+      assertPage(await b.follow(opened), lang);
+      assertPage(await b.get('/privacy/requests/req_00000000000000000000000000'), lang);
     }
     const css = await kit.app.request('/privacy/assets/portal.css');
     expect(css.headers.get('content-type')).toMatch(/^text\/css/);

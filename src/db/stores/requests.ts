@@ -218,6 +218,15 @@ export class RequestStore {
       .limit(f.limit + 1);
   }
 
+  /**
+   * The requests one actor opened (`createdBy`, e.g. `subject:<pseudonym>` for the privacy
+   * portal's person), newest first. No index: a person's page reads it, not a hot path.
+   */
+  byCreator(createdBy: string, limit: number): Promise<DsrRequest[]> {
+    const { requests: r } = this.t;
+    return this.h.q.select().from(r).where(eq(r.createdBy, createdBy)).orderBy(desc(r.id)).limit(limit);
+  }
+
   /** Requests in one of `statuses`. */
   async countByStatus(statuses: readonly RequestStatus[]): Promise<number> {
     const { requests: r } = this.t;
