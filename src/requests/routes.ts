@@ -14,6 +14,7 @@ import { IDENTITY_STATES } from '../db/schema/request-identities.js';
 import { ForbiddenError } from '../errors.js';
 import { approveRequest, cancelRequest, denyRequest, extendRequest, normalizeIdentities, openRequest, requireRequest, retryRequest, verifyRequest } from './service.js';
 import { listRequests, requestView } from './views.js';
+import { revealIdentity } from './reveal.js';
 import { requestReceipt } from './receipt.js';
 import { decideIdentity } from './decisions.js';
 import { downloadExport } from './downloads.js';
@@ -336,6 +337,27 @@ export const requestRoutes = createRouter()
     const ctx = ctxOf(c);
     return c.json((await requestView(ctx, await retryRequest(ctx, c.req.valid('param').id))) as z.infer<typeof View>, 200);
   })
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/identities/{identityId}/reveal',
+      tags: ['Requests'],
+      summary: 'One identity of the request in clear (audited: who, which identity, its type — never the value)',
+      description: 'For a system told of the request by id only (webhooks carry no identity). Needs requests:verify. 410 IDENTITY_DESTROYED once the request no longer holds the value.',
+      security: AUTHED,
+      middleware: [verify] as const,
+      request: { params: IdentityParams },
+      responses: {
+        200: jsonResponse(z.object({ id: z.number().int(), type: z.string(), value: z.string() }).openapi('RevealedIdentity'), 'The identity'),
+        ...errorResponses(400, 401, 403, 404, 410),
+      },
+    }),
+    async (c) => {
+      const { id, identityId } = c.req.valid('param');
+      c.header('cache-control', 'no-store');
+      return c.json(await revealIdentity(ctxOf(c), id, Number(identityId)), 200);
+    },
+  )
   .openapi(decisionRoute('include'), async (c) => {
     const ctx = ctxOf(c);
     const { id, identityId } = c.req.valid('param');
