@@ -4,6 +4,7 @@
  * entry saying it was downloaded — written before the first byte leaves.
  */
 import type { ReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { open } from 'node:fs/promises';
 import type { Ctx } from '../deps.js';
 import { ConflictError, NotFoundError } from '../errors.js';
@@ -42,4 +43,17 @@ export async function downloadExport(ctx: Ctx, id: string): Promise<ExportDownlo
     await fd.close();
     throw err;
   }
+}
+
+/** The HTTP answer streaming an archive (the API's and the portal's download). */
+export function archiveResponse(file: ExportDownload): Response {
+  return new Response(Readable.toWeb(file.stream) as unknown as ReadableStream, {
+    status: 200,
+    headers: {
+      'content-type': 'application/zip',
+      'content-length': String(file.size),
+      'content-disposition': `attachment; filename="${file.filename}"`,
+      'cache-control': 'no-store',
+    },
+  });
 }

@@ -2,7 +2,6 @@
  * /v1/requests — data-subject requests (access, portability, erasure). Routes parse input, call
  * one verb from ./service.ts and shape the response.
  */
-import { Readable } from 'node:stream';
 import { createRoute } from '@hono/zod-openapi';
 import { AUTHED, createRouter, errorResponses, jsonBody, jsonResponse, queryInt, z } from '../http/openapi.js';
 import { actorOf, requireScope } from '../http/auth.js';
@@ -17,7 +16,7 @@ import { listRequests, requestView } from './views.js';
 import { revealIdentity } from './reveal.js';
 import { requestReceipt } from './receipt.js';
 import { decideIdentity } from './decisions.js';
-import { downloadExport } from './downloads.js';
+import { archiveResponse, downloadExport } from './downloads.js';
 import { DENIAL_REASONS } from './duties.js';
 import { previewErasure } from './preview.js';
 
@@ -401,16 +400,6 @@ export const requestRoutes = createRouter()
       },
     }),
     async (c) => {
-      const file = await downloadExport(ctxOf(c), c.req.valid('param').id);
-      const stream = Readable.toWeb(file.stream) as unknown as ReadableStream;
-      return new Response(stream, {
-        status: 200,
-        headers: {
-          'content-type': 'application/zip',
-          'content-length': String(file.size),
-          'content-disposition': `attachment; filename="${file.filename}"`,
-          'cache-control': 'no-store',
-        },
-      });
+      return archiveResponse(await downloadExport(ctxOf(c), c.req.valid('param').id));
     },
   );

@@ -8,7 +8,7 @@
  * (`confirm=yes`), never by a bare POST naming the type; someone else's request id, a malformed
  * one and one that does not exist all answer the same 404 page.
  */
-import { Readable } from 'node:stream';
+import { archiveResponse } from '../requests/downloads.js';
 import type { Context, Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { AppError, TooManyRequestsError } from '../errors.js';
@@ -99,16 +99,7 @@ export function mountRequestRoutes(app: Hono<PEnv>, deps: Deps, publicOrigin: st
     const session = c.get('session');
     if (!session) return c.redirect('/privacy?m=ended', 303);
     try {
-      const file = await portalArchive(ctxOf(c), session, c.req.param('id'));
-      return new Response(Readable.toWeb(file.stream) as unknown as ReadableStream, {
-        status: 200,
-        headers: {
-          'content-type': 'application/zip',
-          'content-length': String(file.size),
-          'content-disposition': `attachment; filename="${file.filename}"`,
-          'cache-control': 'no-store',
-        },
-      });
+      return archiveResponse(await portalArchive(ctxOf(c), session, c.req.param('id')));
     } catch (err) {
       if (err instanceof AppError && ['REQUEST_NOT_FOUND', 'EXPORT_EXPIRED', 'EXPORT_NOT_READY', 'NO_EXPORT_FOR_ERASURE'].includes(err.code)) return notFound(c);
       throw err;

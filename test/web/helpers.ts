@@ -3,6 +3,7 @@
  * sends to it, and a tiny browser over app.request() — a cookie jar, same-origin headers, the
  * form's CSRF token picked from the last page.
  */
+import { ADS, NEWSLETTER as CONSENT_NEWSLETTER } from '../consent/helpers.js';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../../src/app.js';
@@ -132,22 +133,9 @@ export class Browser {
   }
 }
 
-export const NEWSLETTER = {
-  id: 'newsletter',
-  title: { fr: 'Lettre d’information', en: 'Newsletter' },
-  text: { fr: 'Recevoir notre lettre par e-mail.', en: 'Receive our newsletter by email.' },
-  legalBasis: 'dpv:Consent',
-  channels: ['email', 'web'],
-  validityDays: 365,
-};
-export const ADS = {
-  id: 'targeted-ads',
-  title: { fr: 'Publicité ciblée', en: 'Targeted advertising' },
-  text: { fr: 'Partager vos données pour la publicité ciblée.', en: 'Share your data for targeted advertising.' },
-  legalBasis: 'dpv:Consent',
-  channels: ['web'],
-  gpcApplies: true,
-};
+/** The consent suites' purposes; the newsletter is also offered on the web here. */
+export const NEWSLETTER = { ...CONSENT_NEWSLETTER, channels: ['email', 'web'] };
+export { ADS };
 
 export interface PortalKit {
   deps: TestDeps;
