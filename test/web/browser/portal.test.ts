@@ -66,6 +66,19 @@ const focusVisible = (page: Page) =>
     return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
   });
 
+/** Signs in with the keyboard alone: the email, Enter, the mailed code, Enter. */
+async function signInByKeyboard(page: Page, email: string, checkFocus?: () => Promise<boolean>): Promise<void> {
+  await tabTo(page, '#email');
+  if (checkFocus) expect(await checkFocus()).toBe(true);
+  await page.keyboard.type(email);
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/privacy/code');
+  await tabTo(page, '#code');
+  await page.keyboard.type(await mailedCode(served!, 1));
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/privacy/consents');
+}
+
 describe.skipIf(skip)('privacy portal in chromium', () => {
   it('signs in with the mailed code pasted into the page, changes a consent and downloads its signed receipt', async () => {
     const page = await start();
@@ -151,14 +164,7 @@ describe.skipIf(skip)('privacy portal in chromium', () => {
     served!.kit.deps.connectors = syntheticSilos([ALICE]).all;
     const t0 = Date.now();
     await page.goto(`${served!.base}/privacy`);
-    await tabTo(page, '#email');
-    await page.keyboard.type(ALICE.email);
-    await page.keyboard.press('Enter');
-    await page.waitForURL('**/privacy/code');
-    await tabTo(page, '#code');
-    await page.keyboard.type(await mailedCode(served!, 1));
-    await page.keyboard.press('Enter');
-    await page.waitForURL('**/privacy/consents');
+    await signInByKeyboard(page, ALICE.email);
     await tabTo(page, 'a[href="/privacy/requests"]');
     await page.keyboard.press('Enter');
     await page.waitForURL('**/privacy/requests');
@@ -203,15 +209,7 @@ describe.skipIf(skip)('privacy portal in chromium', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Aller au contenu principal');
     expect(await focusVisible(page)).toBe(true);
-    await tabTo(page, '#email');
-    expect(await focusVisible(page)).toBe(true);
-    await page.keyboard.type('carol@example.com');
-    await page.keyboard.press('Enter');
-    await page.waitForURL('**/privacy/code');
-    await tabTo(page, '#code');
-    await page.keyboard.type(await mailedCode(served!, 1));
-    await page.keyboard.press('Enter');
-    await page.waitForURL('**/privacy/consents');
+    await signInByKeyboard(page, 'carol@example.com', () => focusVisible(page));
     await tabTo(page, 'button[name=decision][value=granted]');
     expect(await focusVisible(page)).toBe(true);
     await screenshot(page, 'consents-keyboard-focus');
