@@ -107,6 +107,20 @@ export async function guardedForm(c: C, publicOrigin: string | undefined): Promi
 
 const minutes = (err: TooManyRequestsError) => Math.max(1, Math.ceil(err.retryAfterSeconds / 60));
 
+/**
+ * The portal's answer to a form body over the size limit. The limit is checked by the first
+ * middleware (src/http/basics.ts), before the portal's own ones run, so this page is built from
+ * the request alone: no session, the portal's headers set here.
+ */
+export async function portalTooLarge(c: Context<AppEnv>): Promise<Response> {
+  const deps = c.get('deps');
+  c.header('content-security-policy', pageCsp(deps.config.portal));
+  c.header('referrer-policy', 'same-origin');
+  c.header('cache-control', 'no-store');
+  const p = pageContext(c as unknown as C);
+  return render(c as unknown as C, <ErrorPage p={p} message={p.t('error.tooLarge')} />, 413);
+}
+
 export function portalRoutes(deps: Deps) {
   const css = stylesheet(deps.config.portal);
   const csp = pageCsp(deps.config.portal);

@@ -63,6 +63,11 @@ describe('portal pages', () => {
       const opened = await b.post('/privacy/requests', { type: 'access' });
       assertPage(await b.follow(opened), lang);
       assertPage(await b.get('/privacy/requests/req_00000000000000000000000000'), lang);
+      // A form body over the limit: the portal's page in the person's language, not the API's JSON.
+      const huge = await b.post('/privacy/requests', { type: 'access', pad: 'x'.repeat(2 * 1024 * 1024) });
+      expect(huge.status).toBe(413);
+      assertPage(huge, lang);
+      expect(huge.text).toContain(CATALOGUES[lang as 'fr' | 'en']['error.tooLarge'].slice(0, 20));
     }
     const css = await kit.app.request('/privacy/assets/portal.css');
     expect(css.headers.get('content-type')).toMatch(/^text\/css/);
