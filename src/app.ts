@@ -17,7 +17,7 @@ import { subjectRoutes } from './subjects/routes.js';
 import { connectorRoutes } from './deployment/routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { CALLBACK_BODY_LIMIT, callbackRoutes } from './callbacks/routes.js';
-import { portalRoutes, portalTooLarge } from './web/portal-routes.js';
+import { isPortalPath, portalRoutes, portalTooLarge } from './web/portal-routes.js';
 import { PayloadTooLargeError } from './errors.js';
 import { mailboxRoutes } from './web/mailbox-routes.js';
 
@@ -36,7 +36,7 @@ export function createApp(deps: Deps) {
   app.use(basics(deps, LARGE_BODY_ROUTES));
   app.use('/v1/*', authenticate(deps));
   // A portal form over the body limit gets the portal's page in the person's language, not JSON.
-  app.onError((err, c) => (err instanceof PayloadTooLargeError && (c.req.path === '/privacy' || c.req.path.startsWith('/privacy/')) ? portalTooLarge(c) : handleError(err, c)));
+  app.onError((err, c) => (err instanceof PayloadTooLargeError && isPortalPath(c.req.path) ? portalTooLarge(c) : handleError(err, c)));
   app.notFound(handleNotFound);
 
   app.route('/', systemRoutes);

@@ -107,16 +107,28 @@ export async function guardedForm(c: C, publicOrigin: string | undefined): Promi
 
 const minutes = (err: TooManyRequestsError) => Math.max(1, Math.ceil(err.retryAfterSeconds / 60));
 
+/** True for the portal's paths (mounted at COOKIE_PATH by src/app.ts). */
+export const isPortalPath = (path: string) => path === COOKIE_PATH || path.startsWith(`${COOKIE_PATH}/`);
+
+/** The headers of every portal page. */
+function setPortalHeaders(c: { header(name: string, value: string): void }, csp: string): void {
+  c.header('content-security-policy', csp);
+  c.header('x-frame-options', 'DENY');
+  c.header('x-content-type-options', 'nosniff');
+  // Not the pages' usual no-referrer: under it browsers send `Origin: null` with a form's POST,
+  // which the same-origin check must refuse. same-origin still tells other sites nothing.
+  c.header('referrer-policy', 'same-origin');
+  c.header('cache-control', 'no-store');
+  c.header('vary', 'Cookie, Accept-Language, Sec-GPC');
+}
+
 /**
  * The portal's answer to a form body over the size limit. The limit is checked by the first
  * middleware (src/http/basics.ts), before the portal's own ones run, so this page is built from
  * the request alone: no session, the portal's headers set here.
  */
 export async function portalTooLarge(c: Context<AppEnv>): Promise<Response> {
-  const deps = c.get('deps');
-  c.header('content-security-policy', pageCsp(deps.config.portal));
-  c.header('referrer-policy', 'same-origin');
-  c.header('cache-control', 'no-store');
+  setPortalHeaders(c, pageCsp(c.get('deps').config.portal));
   const p = pageContext(c as unknown as C);
   return render(c as unknown as C, <ErrorPage p={p} message={p.t('error.tooLarge')} />, 413);
 }
@@ -129,14 +141,7 @@ export function portalRoutes(deps: Deps) {
 
   const app = new Hono<PEnv>();
   app.use('*', async (c, next) => {
-    c.header('content-security-policy', csp);
-    c.header('x-frame-options', 'DENY');
-    c.header('x-content-type-options', 'nosniff');
-    // Not the pages' usual no-referrer: under it browsers send `Origin: null` with a form's POST,
-    // which the same-origin check must refuse. same-origin still tells other sites nothing.
-    c.header('referrer-policy', 'same-origin');
-    c.header('cache-control', 'no-store');
-    c.header('vary', 'Cookie, Accept-Language, Sec-GPC');
+    setPortalHeaders(c, csp);
     c.set('session', await findPortalSession(deps, getCookie(c, PORTAL_SESSION_COOKIE)));
     await next();
   });
