@@ -6,6 +6,7 @@ import type { Deps } from './deps.js';
 import { Engine } from './engine/worker.js';
 import { startTreeHeadTicker } from './audit/ticker.js';
 import { Deliverer } from './webhooks/deliverer.js';
+import { MailSender } from './mail/sender.js';
 
 export interface RunningServer {
   url: string;
@@ -47,11 +48,16 @@ export async function startServer(deps: Deps): Promise<RunningServer> {
   const webhooks = new Deliverer(deps, deps.webhookClient);
   webhooks.start();
 
+  // The person's request e-mails: durable, retried, one sender per mail across instances.
+  const mails = new MailSender(deps);
+  mails.start();
+
   return {
     url,
     close: async () => {
       await engine.stop();
       await webhooks.stop();
+      await mails.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {

@@ -9,6 +9,7 @@ import { AuditStore } from './stores/audit.js';
 import { ConsentStore } from './stores/consents.js';
 import { LeaseStore } from './stores/leases.js';
 import { LimitStore } from './stores/limits.js';
+import { MailStore } from './stores/mails.js';
 import { RequestStore } from './stores/requests.js';
 import { OutboxStore } from './stores/outbox.js';
 import { PortalStore } from './stores/portal.js';
@@ -47,6 +48,7 @@ export abstract class Stores implements Handle {
   #tasks?: TaskStore;
   #system?: SystemStore;
   #webhooks?: WebhookStore;
+  #mails?: MailStore;
 
   /**
    * Runs `fn` once this transaction has committed (never if it rolls back): for signals that
@@ -79,6 +81,9 @@ export abstract class Stores implements Handle {
   }
   get limits(): LimitStore {
     return (this.#limits ??= new LimitStore(this));
+  }
+  get mails(): MailStore {
+    return (this.#mails ??= new MailStore(this));
   }
   get outbox(): OutboxStore {
     return (this.#outbox ??= new OutboxStore(this));

@@ -25,6 +25,8 @@ export interface OutgoingMail {
   text: string;
   html: string;
   lang: string;
+  /** The same for every attempt at one mail: a client shows a mail sent twice once. */
+  messageId?: string;
 }
 
 export interface Mailer {
@@ -58,6 +60,7 @@ function message(from: string, mail: OutgoingMail) {
     subject: oneLine(mail.subject),
     text: mail.text,
     html: mail.html,
+    ...(mail.messageId ? { messageId: mail.messageId } : {}),
     headers: { 'Content-Language': mail.lang === 'fr' ? 'fr' : 'en', 'Auto-Submitted': 'auto-generated' },
   };
 }

@@ -23,7 +23,8 @@ import { FINALIZE_CONNECTOR } from '../db/schema/tasks.js';
 import { NotFoundError, TooManyRequestsError } from '../errors.js';
 import { OPEN, TERMINAL, openRequest } from '../requests/service.js';
 import { previewErasure } from '../requests/preview.js';
-import { downloadExport, type ExportDownload } from '../requests/downloads.js';
+import { PAGE_LINK_TTL_MS, archiveLinkToken } from '../requests/archive-link.js';
+import { exportFileOf } from '../requests/spool.js';
 import { requestReceipt } from '../requests/receipt.js';
 import type { PortalSessionView } from './sessions.js';
 
@@ -157,10 +158,14 @@ export async function portalErasurePlan(ctx: Ctx, s: PortalSessionView): Promise
   return { silos, review: preview.review.needed };
 }
 
-/** The archive of the person's completed access or portability request. */
-export async function portalArchive(ctx: Ctx, s: PortalSessionView, id: string): Promise<ExportDownload> {
+/**
+ * A 10-minute signed link to the archive of the person's completed access or portability
+ * request (src/requests/archive-link.ts), or NotFoundError when there is none to download.
+ */
+export async function portalArchiveLink(ctx: Ctx, s: PortalSessionView, id: string): Promise<string> {
   const req = await portalRequestRow(ctx, s, id);
-  return downloadExport(asPerson(ctx, s), req.id);
+  if (req.type === 'erasure' || req.status !== 'completed' || !exportFileOf(ctx.config.dataDir, req)) throw new NotFoundError('EXPORT_NOT_FOUND', 'no archive to download');
+  return `/privacy/archive/${await archiveLinkToken(ctx, req.id, PAGE_LINK_TTL_MS)}`;
 }
 
 /**

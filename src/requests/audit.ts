@@ -10,6 +10,7 @@ import { NotFoundError } from '../errors.js';
 import { subjectRefOf } from '../subjects/service.js';
 import type { WebhookEvent } from '../db/schema/webhooks.js';
 import { emitWebhooks, requestEvent } from '../webhooks/events.js';
+import { queueRequestMail, requestMailKind } from '../mail/request-mails.js';
 
 /** The lock that serialises, across instances, every change to one request (see advance.ts). */
 export const requestLock = (id: string) => `request:${id}`;
@@ -60,19 +61,24 @@ export function subjectForgotten(ctx: Ctx, subjectId: string): void {
 
 /**
  * Appends a request's audit entry; when the entry is one subscribers are told of
- * (src/webhooks/events.ts), its webhook message is written in the same transaction.
+ * (src/webhooks/events.ts) or the person is mailed about (src/mail/request-mails.ts), its
+ * webhook messages and its e-mail are written in the same transaction.
  */
 export async function auditRequest(ctx: Ctx, t: Stores, req: Pick<DsrRequest, 'id' | 'subjectId'>, type: string, data: Record<string, unknown> = {}): Promise<void> {
   const subjectRef = await subjectRefFor(ctx, t, req);
   await ctx.audit.append(t, { type, actor: ctx.actor, requestId: req.id, ...(subjectRef ? { subjectRef } : {}), data });
   const event = requestEvent(type, data);
-  if (event) await announceRequest(ctx, t, req.id, event, data);
+  const mail = requestMailKind(type);
+  if (!event && !mail) return;
+  const row = await t.requests.get(req.id);
+  if (!row) return;
+  if (event) await announceRequest(ctx, t, row, event, data);
+  if (mail) await queueRequestMail(ctx, t, row, mail);
 }
 
 /** The thin payload of a request's event: ids, type, status, dates — nothing the person gave. */
-async function announceRequest(ctx: Ctx, t: Stores, requestId: string, event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
-  const row = await t.requests.get(requestId);
-  if (!row) return;
+async function announceRequest(ctx: Ctx, t: Stores, row: DsrRequest, event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
+  const requestId = row.id;
   const reason = typeof data.reason === 'string' && /^[a-z_]{1,64}$/.test(data.reason) ? data.reason : (row.statusReasonCode ?? undefined);
   await emitWebhooks(ctx, t, [
     {

@@ -11,6 +11,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import { auditRequest, requestLock } from './audit.js';
 import { requireRequest } from './service.js';
 import { exportFileOf } from './spool.js';
+import { checkArchiveLink } from './archive-link.js';
 
 export interface ExportDownload {
   requestId: string;
@@ -56,4 +57,18 @@ export function archiveResponse(file: ExportDownload): Response {
       'cache-control': 'no-store',
     },
   });
+}
+
+/**
+ * The archive a signed link opens (./archive-link.ts), downloaded as the link's holder: the
+ * audit entry names the link, not a person. `expired` for a genuine link past its time; a
+ * tampered or made-up link, or one to an archive no longer kept, is not found.
+ */
+export async function downloadByLink(ctx: Ctx, token: string): Promise<ExportDownload | { expired: true }> {
+  const link = await checkArchiveLink(ctx, token);
+  if (!link.ok) {
+    if (link.expired) return { expired: true };
+    throw new NotFoundError('LINK_NOT_FOUND', 'no such link');
+  }
+  return downloadExport({ ...ctx, actor: { type: 'subject', id: `link:${link.linkId}` } }, link.requestId);
 }

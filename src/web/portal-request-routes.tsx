@@ -8,12 +8,12 @@
  * (`confirm=yes`), never by a bare POST naming the type; someone else's request id, a malformed
  * one and one that does not exist all answer the same 404 page.
  */
-import { archiveResponse } from '../requests/downloads.js';
+import { archiveResponse, downloadByLink } from '../requests/downloads.js';
 import type { Context, Hono } from 'hono';
 import type { Deps } from '../deps.js';
-import { AppError, TooManyRequestsError } from '../errors.js';
+import { AppError, NotFoundError, TooManyRequestsError } from '../errors.js';
 import type { RequestType } from '../db/schema/requests.js';
-import { PORTAL_REQUEST_TYPES, openPortalRequest, portalArchive, portalErasurePlan, portalRequest, portalRequestReceipt, portalRequests } from '../portal/requests.js';
+import { PORTAL_REQUEST_TYPES, openPortalRequest, portalArchiveLink, portalErasurePlan, portalRequest, portalRequestReceipt, portalRequests } from '../portal/requests.js';
 import { ctxOf, guardedForm, pageContext, render, type PEnv } from './portal-routes.js';
 import { ErrorPage } from './pages.js';
 import { ErasurePage, RequestPage, RequestsPage } from './request-pages.js';
@@ -95,13 +95,27 @@ export function mountRequestRoutes(app: Hono<PEnv>, deps: Deps, publicOrigin: st
     }
   });
 
+  // The status page's download button: a fresh 10-minute link, followed at once.
   app.get('/requests/:id/archive', async (c) => {
     const session = c.get('session');
     if (!session) return c.redirect('/privacy?m=ended', 303);
     try {
-      return archiveResponse(await portalArchive(ctxOf(c), session, c.req.param('id')));
+      return c.redirect(await portalArchiveLink(ctxOf(c), session, c.req.param('id')), 303);
     } catch (err) {
-      if (err instanceof AppError && ['REQUEST_NOT_FOUND', 'EXPORT_EXPIRED', 'EXPORT_NOT_READY', 'NO_EXPORT_FOR_ERASURE'].includes(err.code)) return notFound(c);
+      if (err instanceof AppError && ['REQUEST_NOT_FOUND', 'EXPORT_NOT_FOUND'].includes(err.code)) return notFound(c);
+      throw err;
+    }
+  });
+
+  // A signed link (the status page's, the completion e-mail's): no session needed, one archive.
+  app.get('/archive/:token', async (c) => {
+    const p = pageContext(c);
+    try {
+      const file = await downloadByLink(ctxOf(c), c.req.param('token'));
+      if ('expired' in file) return render(c, <ErrorPage p={p} message={p.t('requests.linkExpired')} />, 410);
+      return archiveResponse(file);
+    } catch (err) {
+      if (err instanceof NotFoundError) return notFound(c);
       throw err;
     }
   });

@@ -69,7 +69,9 @@ describe('requests from the privacy portal', () => {
     expect(done.text).not.toMatch(/>shop<|customers|C-1001/); // silo titles, not internals
     expect(done.text).toContain(`href="/privacy/requests/${id}/archive"`);
     expect(done.text).toContain('https://www.cnil.fr/fr/plaintes');
-    const zip = await b.get(`/privacy/requests/${id}/archive`);
+    const hop = await b.get(`/privacy/requests/${id}/archive`);
+    expect(hop.location).toMatch(/^\/privacy\/archive\/[A-Za-z0-9._-]+$/); // a 10-minute signed link
+    const zip = await b.follow(hop);
     expect(zip.status).toBe(200);
     expect(zip.headers.get('content-type')).toBe('application/zip');
 

@@ -14,3 +14,4 @@ export * from './leases.js';
 export * from './api-rate-limits.js';
 export * from './webhooks.js';
 export * from './portal.js';
+export * from './mails.js';

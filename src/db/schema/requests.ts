@@ -62,7 +62,13 @@ export const requests = sqliteTable(
     exportPath: text('export_path'),
     exportExpiresAt: integer('export_expires_at'),
   },
-  (t) => [index('requests_status_idx').on(t.status, t.id), index('requests_due_idx').on(t.dueAt)],
+  (t) => [
+    index('requests_status_idx').on(t.status, t.id),
+    index('requests_due_idx').on(t.dueAt),
+    // A person's requests on the portal: those they opened, and those opened for them (src/portal/requests.ts).
+    index('requests_created_by_idx').on(t.createdBy, t.id),
+    index('requests_subject_idx').on(t.subjectId, t.id),
+  ],
 );
 export type DsrRequest = typeof requests.$inferSelect;
 
