@@ -43,7 +43,7 @@ export async function runDemo(deps: Deps, url: string, opts: { customers?: numbe
     [
       '',
       'oubli demo is ready',
-      `  Privacy portal ${url}/privacy  (sign-in codes arrive at ${url}/dev/mailbox)`,
+      `  Privacy portal ${url}/privacy  (sign-in codes and request e-mails arrive at ${url}/dev/mailbox)`,
       `  API            ${url}/v1`,
       `  API reference  ${url}/docs`,
       `  Health         ${url}/readyz`,
