@@ -20,6 +20,7 @@ import { CALLBACK_BODY_LIMIT, callbackRoutes } from './callbacks/routes.js';
 import { isPortalPath, portalRoutes, portalTooLarge } from './web/portal-routes.js';
 import { PayloadTooLargeError } from './errors.js';
 import { mailboxRoutes } from './web/mailbox-routes.js';
+import { adminRoutes } from './web/admin/routes.js';
 
 /** Routes that accept bodies above the default cap, with their own cap in bytes (`/*`: every path below). */
 export const LARGE_BODY_ROUTES: Record<string, number> = {
@@ -54,6 +55,7 @@ export function createApp(deps: Deps) {
   app.route('/v1/webhooks', webhookRoutes);
   app.route('/', gpcRoutes);
   app.route('/privacy', portalRoutes(deps));
+  app.route('/admin', adminRoutes(deps));
   if (deps.demo) app.route('/dev/mailbox', mailboxRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

@@ -87,7 +87,39 @@ ol.steps li{margin:.4rem 0}
 .silo{border-left:4px solid var(--line);padding:.25rem 0 .25rem 1rem;margin:1rem 0}
 .silo h2{margin-top:0}
 pre{white-space:pre-wrap;word-break:break-word;background:var(--soft);padding:1rem}
-@media (max-width:30rem){.choices{grid-template-columns:1fr}h1{font-size:1.35rem}}
+body.admin main{max-width:72rem}
+body.admin footer{max-width:70rem}
+.table-wrap{overflow-x:auto}
+table{border-collapse:collapse;width:100%;margin:1rem 0}
+caption{text-align:left;font-weight:600;padding:.25rem 0}
+th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
+thead th{border-bottom-width:2px}
+select,textarea{display:block;font:inherit;padding:.5rem .6rem;border:2px solid var(--line);border-radius:.3rem;margin-top:.25rem;color:var(--text);background:var(--bg);max-width:100%}
+textarea{width:100%;max-width:40rem}
+textarea[aria-invalid=true]{border-color:var(--error)}
+ul.counters{list-style:none;padding:0;margin:1rem 0;display:flex;flex-wrap:wrap;gap:.5rem}
+ul.counters a{display:block;border:1px solid var(--line);border-radius:.4rem;padding:.5rem .8rem;text-decoration:none}
+ul.counters a[aria-current=true]{border:2px solid var(--primary)}
+ul.counters strong{font-size:1.3rem;display:block}
+form.filters{display:flex;flex-wrap:wrap;gap:0 1rem;align-items:flex-end;margin:1rem 0}
+form.filters label{margin-top:.5rem}
+form.search .actions{margin-top:.25rem}
+form.search input{margin:0}
+.badge{display:inline-block;border-radius:1rem;padding:.1rem .6rem;font-weight:600;font-size:.9rem;border:1px solid}
+.badge.red{background:#fde8e8;color:#8a1111;border-color:#8a1111}
+.badge.amber{background:#fff4d6;color:#6b4500;border-color:#6b4500}
+.badge.ok{background:#e6f4ea;color:#0a5a28;border-color:#0a5a28}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
+dl.facts dt{font-weight:600}
+dl.facts dd{margin:0}
+form.admin-action{border:1px solid var(--line);border-radius:.4rem;padding:1rem;margin:1rem 0}
+.confirm{display:flex;gap:.5rem;align-items:center;margin-top:.75rem}
+.confirm label{margin:0;font-weight:400}
+.confirm input{width:1.25rem;height:1.25rem}
+ol.timeline{padding-left:1.5rem}
+ol.timeline li{margin:.25rem 0}
+progress{vertical-align:middle}
+@media (max-width:30rem){dl.facts{grid-template-columns:1fr}.choices{grid-template-columns:1fr}h1{font-size:1.35rem}}
 @media (prefers-reduced-motion:reduce){*{scroll-behavior:auto!important;transition:none!important}}
 `;
 }

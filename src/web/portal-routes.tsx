@@ -50,9 +50,9 @@ type C = Context<PEnv>;
 /** The app-level helpers (client address, scheme, origin check) take the app's context. */
 const asApp = (c: C) => c as unknown as Context<AppEnv>;
 
-/** Where the language switch may lead back to: a portal or demo-mailbox path, nothing else. */
+/** Where the language switch may lead back to: a portal, dashboard or demo-mailbox path, nothing else. */
 export function safeNext(next: string | undefined): string {
-  if (next && /^\/(privacy|dev\/mailbox)(\/[A-Za-z0-9._~%-]*)*$/.test(next) && !next.includes('//') && !/%2f|%5c/i.test(next)) return next;
+  if (next && /^\/(privacy|admin|dev\/mailbox)(\/[A-Za-z0-9._~%-]*)*$/.test(next) && !next.includes('//') && !/%2f|%5c/i.test(next)) return next;
   return '/privacy';
 }
 
@@ -111,7 +111,7 @@ const minutes = (err: TooManyRequestsError) => Math.max(1, Math.ceil(err.retryAf
 export const isPortalPath = (path: string) => path === COOKIE_PATH || path.startsWith(`${COOKIE_PATH}/`);
 
 /** The headers of every portal page. */
-function setPortalHeaders(c: { header(name: string, value: string): void }, csp: string): void {
+export function setPortalHeaders(c: { header(name: string, value: string): void }, csp: string): void {
   c.header('content-security-policy', csp);
   c.header('x-frame-options', 'DENY');
   c.header('x-content-type-options', 'nosniff');

@@ -1,13 +1,17 @@
-import { integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import { bytea, int } from './types.js';
 
-export const auditEntries = pgTable('audit_entries', {
-  idx: int('idx').primaryKey(),
-  type: text('type').notNull(),
-  requestId: text('request_id'),
-  entry: text('entry').notNull(),
-  leafHash: bytea('leaf_hash').notNull(),
-});
+export const auditEntries = pgTable(
+  'audit_entries',
+  {
+    idx: int('idx').primaryKey(),
+    type: text('type').notNull(),
+    requestId: text('request_id'),
+    entry: text('entry').notNull(),
+    leafHash: bytea('leaf_hash').notNull(),
+  },
+  (t) => [index('audit_entries_request_idx').on(t.requestId, t.idx)],
+);
 
 export const auditNodes = pgTable(
   'audit_nodes',

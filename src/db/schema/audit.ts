@@ -1,15 +1,20 @@
-import { sqliteTable, text, integer, blob, primaryKey } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, blob, primaryKey, index } from 'drizzle-orm/sqlite-core';
 
 // Audit tables have no foreign keys to anything: their rows outlive people, users and keys.
 
 /** The append-only log. `entry` is the exact RFC 8785 JSON that was hashed into `leafHash`. */
-export const auditEntries = sqliteTable('audit_entries', {
-  idx: integer('idx').primaryKey(),
-  type: text('type').notNull(),
-  requestId: text('request_id'),
-  entry: text('entry').notNull(),
-  leafHash: blob('leaf_hash', { mode: 'buffer' }).notNull(),
-});
+export const auditEntries = sqliteTable(
+  'audit_entries',
+  {
+    idx: integer('idx').primaryKey(),
+    type: text('type').notNull(),
+    requestId: text('request_id'),
+    entry: text('entry').notNull(),
+    leafHash: blob('leaf_hash', { mode: 'buffer' }).notNull(),
+  },
+  // A request's entries: its receipt and the DPO's timeline read them without a scan of the log.
+  (t) => [index('audit_entries_request_idx').on(t.requestId, t.idx)],
+);
 
 /**
  * Hashes of complete perfect subtrees above the leaves: node (level, idx) covers leaves

@@ -253,6 +253,12 @@ export class AuditStore {
     return rows.map((r) => r.idx);
   }
 
+  /** A request's entries (their exact JSON), in order, at most `limit`. */
+  async entriesOfRequest(requestId: string, limit: number): Promise<{ idx: number; entry: string }[]> {
+    const { auditEntries: e } = this.t;
+    return this.h.q.select({ idx: e.idx, entry: e.entry }).from(e).where(eq(e.requestId, requestId)).orderBy(asc(e.idx)).limit(limit);
+  }
+
   /** Number of stored entries (what the sequencer must agree with). */
   async countEntries(): Promise<number> {
     const { auditEntries: e } = this.t;

@@ -3,9 +3,9 @@
  * identities and moves its stage after every task outcome: those are prepared statements; the
  * rarer transitions and the maintenance queries use the builder.
  */
-import { and, desc, eq, exists, inArray, isNotNull, isNull, lt, not, notExists, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, exists, gt, inArray, isNotNull, isNull, lt, not, notExists, or, sql, type SQL } from 'drizzle-orm';
 import type { Database, Handle } from '../database.js';
-import type { DsrRequest, RequestStage, RequestStatus, RequestType, requests, Verification } from '../schema/requests.js';
+import type { Channel, DsrRequest, RequestStage, RequestStatus, RequestType, requests, Verification } from '../schema/requests.js';
 import type { IdentityDecision, IdentityState, IdentityWhy, RequestIdentity, requestIdentities } from '../schema/request-identities.js';
 
 const p = sql.placeholder;
@@ -102,6 +102,28 @@ export interface RequestFilter {
   /** Ids below this one (the previous page's last). */
   before?: string;
   limit: number;
+}
+
+/** The DPO's queue (src/admin/queue.ts): open or not, by status, type, channel, language, due before. */
+export interface QueueFilter {
+  statuses: readonly RequestStatus[];
+  type?: RequestType;
+  channel?: Channel;
+  locale?: 'fr' | 'en';
+  /** Due before this instant (overdue: now; due this week: a week from now). */
+  dueBefore?: number;
+  /** Keyset: after this (due date, id) of the previous page's last row. */
+  after?: { dueAt: number; id: string };
+  limit: number;
+}
+
+/** The queue's counters. */
+export interface QueueCounts {
+  open: number;
+  dueThisWeek: number;
+  overdue: number;
+  needsAttention: number;
+  awaitingApproval: number;
 }
 
 export class RequestStore {
@@ -354,5 +376,41 @@ export class RequestStore {
       .where(and(eq(i.requestId, requestId), or(isNotNull(i.value), isNotNull(i.decisionReason))))
       .returning({ id: i.id });
     return rows.length;
+  }
+  /**
+   * One page of the queue, soonest due first, keyset-paginated on (due_at, id): answers up to
+   * `limit + 1` rows (the extra one says there is a next page).
+   */
+  queue(f: QueueFilter): Promise<DsrRequest[]> {
+    const { requests: r } = this.t;
+    const where: SQL[] = [inArray(r.status, [...f.statuses])];
+    if (f.type) where.push(eq(r.type, f.type));
+    if (f.channel) where.push(eq(r.channel, f.channel));
+    if (f.locale) where.push(eq(r.locale, f.locale));
+    if (f.dueBefore !== undefined) where.push(lt(r.dueAt, f.dueBefore));
+    if (f.after) where.push(or(gt(r.dueAt, f.after.dueAt), and(eq(r.dueAt, f.after.dueAt), gt(r.id, f.after.id)))!);
+    return this.h.q
+      .select()
+      .from(r)
+      .where(and(...where))
+      .orderBy(r.dueAt, r.id)
+      .limit(f.limit + 1);
+  }
+
+  /** The queue's counters at `now`, in one statement over the open requests. */
+  async queueCounts(open: readonly RequestStatus[], now: number, weekEnd: number): Promise<QueueCounts> {
+    const { requests: r } = this.t;
+    const count = (cond: SQL) => sql<number>`coalesce(sum(case when ${cond} then 1 else 0 end), 0)`.mapWith(Number);
+    const [row] = await this.h.q
+      .select({
+        open: sql<number>`count(*)`.mapWith(Number),
+        dueThisWeek: count(sql`${r.dueAt} >= ${now} and ${r.dueAt} < ${weekEnd}`),
+        overdue: count(sql`${r.dueAt} < ${now}`),
+        needsAttention: count(sql`${r.status} in ('needs_attention', 'needs_review')`),
+        awaitingApproval: count(sql`${r.status} = 'awaiting_approval'`),
+      })
+      .from(r)
+      .where(inArray(r.status, [...open]));
+    return row ?? { open: 0, dueThisWeek: 0, overdue: 0, needsAttention: 0, awaitingApproval: 0 };
   }
 }

@@ -1,0 +1,1 @@
+CREATE INDEX `audit_entries_request_idx` ON `audit_entries` (`request_id`,`idx`);
