@@ -55,8 +55,14 @@ export interface AdminRequestView {
   truncated: boolean;
   silos: SiloPhase[];
   actions: AdminAction[];
-  /** Actions this principal may not take because they opened the request. */
+  /** This principal opened the request: the DPO's decisions are another's. */
   opener: boolean;
+  /** May show an identity in clear (one at a time, audited). */
+  mayReveal: boolean;
+  /** May include or exclude identities under review. */
+  mayDecide: boolean;
+  /** May run the erasure preview (it calls every silo). */
+  mayPreview: boolean;
 }
 
 export async function adminRequestView(ctx: Ctx, req: DsrRequest, scopes: readonly Scope[]): Promise<AdminRequestView> {
@@ -88,5 +94,17 @@ export async function adminRequestView(ctx: Ctx, req: DsrRequest, scopes: readon
   const mayAct = (a: AdminAction) =>
     ACTION_FROM[a].includes(req.status) && (DUTIES.includes(a) ? scopes.includes('requests:approve') && !opener : scopes.includes('requests:write'));
   const actions = (['approve', 'deny', 'extend', 'retry', 'cancel'] as const).filter(mayAct);
-  return { request: req, view, timeline, truncated: entries.length > TIMELINE_MAX, silos: [...byKey.values()], actions, opener };
+  const approver = scopes.includes('requests:approve');
+  return {
+    request: req,
+    view,
+    timeline,
+    truncated: entries.length > TIMELINE_MAX,
+    silos: [...byKey.values()],
+    actions,
+    opener,
+    mayReveal: scopes.includes('requests:verify'),
+    mayDecide: approver && !opener && req.status === 'needs_review',
+    mayPreview: approver && req.type === 'erasure' && OPEN.includes(req.status),
+  };
 }

@@ -2,19 +2,22 @@
  * Offline verification of oubli's audit log: RFC 9162 Merkle proofs, signed tree heads and
  * request receipts (checkpoints in the C2SP note format: see note.ts beside it).
  *
- * Deliberately self-contained — it depends on nothing but node:crypto and jose — so a regulator
- * or the person can copy this one file and check a receipt without trusting oubli's code.
+ * Deliberately self-contained — it depends on nothing but node:crypto's SHA-256 and jose — so a
+ * regulator or the person can copy this one file and check a receipt without trusting oubli's
+ * code. No Buffer: the dashboard runs this same file in the browser (src/web/admin/assets.ts
+ * bundles it, with SHA-256 from @noble/hashes in place of node:crypto).
  * The proof checks never throw: malformed input is simply `false`.
  */
 import { createHash } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
 
 const LEAF_PREFIX = new Uint8Array([0x00]);
+const UTF8 = new TextEncoder();
 const NODE_PREFIX = new Uint8Array([0x01]);
 
 /** SHA-256(0x00 ‖ bytes) — RFC 9162 §2.1.1. */
 export function leafHash(bytes: Uint8Array | string): Uint8Array {
-  const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+  const data = typeof bytes === 'string' ? UTF8.encode(bytes) : bytes;
   return new Uint8Array(createHash('sha256').update(LEAF_PREFIX).update(data).digest());
 }
 
@@ -281,11 +284,15 @@ export async function verifyReceipt(jws: string, jwks: JSONWebKeySet, logId: str
 }
 
 export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
 }
 
 /** Lowercase 64-char hex → bytes; anything else → null. */
 export function fromHex(hex: unknown): Uint8Array | null {
   if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) return null;
-  return new Uint8Array(Buffer.from(hex, 'hex'));
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }

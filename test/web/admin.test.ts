@@ -16,6 +16,8 @@ import { csvCell } from '../../src/admin/queue.js';
 import { SCOPES } from '../../src/db/schema/api-keys.js';
 import type { App } from '../../src/app.js';
 import { ALICE, syntheticSilos } from '../helpers/synthetic-connector.js';
+import { auditTexts } from '../auth/helpers.js';
+import { Engine } from '../../src/engine/worker.js';
 
 const PASSWORD = 'correct horse battery staple';
 let deps: TestDeps;
@@ -261,5 +263,76 @@ describe('one request', () => {
     const sent = await dpo.post(`/admin/requests/${id}/deny`, { confirm: 'yes', reasonCode: 'excessive', reason: 'Demande répétée trois fois ce mois-ci' });
     expect(sent.status).toBe(303);
     expect((await deps.db.requests.get(id))!.status).toBe('denied');
+  });
+
+  it('shows one identity in clear on a DPO’s click, audited, and never to a viewer', async () => {
+    const id = await apiRequest('erasure', 'alice@example.com');
+    const [identity] = await deps.db.requests.identities(id);
+    const viewer = await logIn('viewer@shop.example');
+    const seen = await viewer.get(`/admin/requests/${id}`);
+    expect(seen.text).not.toContain('/reveal');
+    expect((await viewer.post(`/admin/requests/${id}/identities/${identity!.id}/reveal`, {})).status).toBe(403);
+    const dpo = await logIn('dpo@shop.example');
+    await dpo.get(`/admin/requests/${id}`);
+    const shown = await dpo.post(`/admin/requests/${id}/identities/${identity!.id}/reveal`, {});
+    expect(shown.status).toBe(200);
+    expect(shown.text).toContain('<mark>alice@example.com</mark>');
+    const entries = (await auditTexts(deps)).map((t) => JSON.parse(t));
+    expect(entries.filter((e) => e.type === 'request.identity_revealed' && e.requestId === id)).toMatchObject([{ actor: { type: 'user', id: users.dpo }, data: { identity: identity!.id, type: 'email' } }]);
+    expect(JSON.stringify(entries)).not.toContain('alice@example.com');
+    // Reload: masked again.
+    expect((await dpo.get(`/admin/requests/${id}`)).text).not.toContain('alice@example.com');
+    expect((await dpo.post(`/admin/requests/${id}/identities/99999/reveal`, {})).status).toBe(404);
+  });
+
+  it('previews an erasure before approving it, for the DPO only', async () => {
+    deps.connectors = syntheticSilos([ALICE]).all;
+    const id = await apiRequest('erasure', ALICE.email);
+    const viewer = await logIn('viewer@shop.example');
+    expect((await viewer.get(`/admin/requests/${id}`)).text).not.toContain('/preview');
+    expect((await viewer.get(`/admin/requests/${id}/preview`)).status).toBe(403);
+    const dpo = await logIn('dpo@shop.example');
+    expect((await dpo.get(`/admin/requests/${id}`)).text).toContain(`href="/admin/requests/${id}/preview"`);
+    const preview = await dpo.get(`/admin/requests/${id}/preview`);
+    expect(preview.status).toBe(200);
+    expect(preview.text).toMatch(/<th scope="row">Synthetic shop<\/th><td>customers<\/td><td>1<\/td>/);
+    expect(preview.text).toContain('legal obligation: 10-year retention of accounting records');
+    expect((await deps.db.requests.get(id))!.status).toBe('awaiting_approval'); // a dry run
+  });
+
+  it('lets another DPO include or exclude an identity under review, with a reason', async () => {
+    const id = await apiRequest('access', 'alice@example.com');
+    const { requests: r, requestIdentities: i } = deps.db.tables;
+    const [given] = await deps.db.requests.identities(id);
+    await deps.db.tx(async (t) => {
+      await t.q.update(r).set({ status: 'needs_review', statusReasonCode: 'identity_conflict' }).where(eq(r.id, id));
+      await t.q.insert(i).values({ requestId: id, type: 'phone', value: '+33600000000', masked: '+33*******00', source: 'shop', collection: 'customers', round: 1, searchable: true, state: 'pending', why: { code: 'identity_conflict', via: [given!.id] } });
+    });
+    const pending = (await deps.db.requests.identities(id)).find((x) => x.type === 'phone')!;
+    const dpo = await logIn('dpo@shop.example');
+    const page = await dpo.get(`/admin/requests/${id}`);
+    expect(page.text).toContain(`action="/admin/requests/${id}/identities/${pending.id}/include"`);
+    expect(page.text).toContain(`formaction="/admin/requests/${id}/identities/${pending.id}/exclude"`);
+    expect((await dpo.post(`/admin/requests/${id}/identities/${pending.id}/exclude`, { reason: ' ' })).status).toBe(400);
+    const done = await dpo.post(`/admin/requests/${id}/identities/${pending.id}/exclude`, { reason: 'un autre client' });
+    expect(done.status).toBe(303);
+    expect((await deps.db.requests.identities(id)).find((x) => x.id === pending.id)).toMatchObject({ decision: 'exclude' });
+    expect((await dpo.post(`/admin/requests/${id}/identities/${pending.id}/include`, { reason: 'encore' })).status).toBe(409);
+  });
+
+  it('offers the receipt of a finished request with its in-page proof check, a script served by oubli', async () => {
+    const id = await apiRequest('access', 'alice@example.com');
+    await new Engine(deps).runUntilIdle();
+    const dpo = await logIn('dpo@shop.example');
+    const page = await dpo.get(`/admin/requests/${id}`);
+    expect((await deps.db.requests.get(id))!.status).toBe('completed');
+    expect(page.text).toContain('data-receipt-check=""');
+    expect(page.text).toContain(`data-log="${(await deps.treeHeads.current()).log}"`);
+    expect(page.text).toContain('<script type="module" src="/admin/assets/receipt-check.js"></script>');
+    const script = await new Browser(app).get('/admin/assets/receipt-check.js');
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(script.text).not.toMatch(/node:crypto|require\(/);
+    expect(script.text).toContain('data-receipt-check');
   });
 });

@@ -7,6 +7,7 @@
  */
 import { DENIAL_REASONS } from '../../requests/duties.js';
 import { MAX_EXTENSION_MONTHS } from '../../requests/deadlines.js';
+import { TERMINAL } from '../../requests/service.js';
 import type { AdminAction, AdminRequestView } from '../../admin/request-view.js';
 import { urgencyOf } from '../../admin/queue.js';
 import type { MessageKey } from '../i18n.js';
@@ -95,7 +96,18 @@ function ActionForm(props: { p: AdminCtx; v: AdminRequestView; action: AdminActi
   );
 }
 
-export function AdminRequestPage(props: { p: AdminCtx; v: AdminRequestView; formatDate: (ms: number) => string; notice?: string; draft?: ActionDraft; error?: string; now: number }) {
+export function AdminRequestPage(props: {
+  p: AdminCtx;
+  v: AdminRequestView;
+  logId: string;
+  formatDate: (ms: number) => string;
+  notice?: string;
+  draft?: ActionDraft;
+  error?: string;
+  now: number;
+  /** The identity shown in clear on this answer only (audited). */
+  revealed?: { id: number; value: string };
+}) {
   const { p, v } = props;
   const r = v.request;
   const urgency = urgencyOf(r, props.now);
@@ -134,6 +146,11 @@ export function AdminRequestPage(props: { p: AdminCtx; v: AdminRequestView; form
         <dd>{r.createdBy}</dd>
       </dl>
       {v.opener ? <Notice>{p.t('admin.request.yours')}</Notice> : null}
+      {v.mayPreview ? (
+        <p>
+          <a href={`/admin/requests/${r.id}/preview`}>{p.t('admin.preview.link')}</a>
+        </p>
+      ) : null}
       {v.actions.length ? (
         <section aria-labelledby="actions-h">
           <h2 id="actions-h">{p.t('admin.request.actions')}</h2>
@@ -142,12 +159,21 @@ export function AdminRequestPage(props: { p: AdminCtx; v: AdminRequestView; form
           ))}
         </section>
       ) : null}
-      {r.status === 'completed' || r.status === 'denied' || r.status === 'cancelled' ? (
-        <p>
-          <a href={`/v1/requests/${r.id}/receipt`} download={`request-receipt-${r.id}.jws`}>
-            {p.t('admin.request.receipt')}
-          </a>
-        </p>
+      {TERMINAL.includes(r.status) ? (
+        <section aria-labelledby="receipt-h" data-receipt-check="" data-request={r.id} data-log={props.logId} data-ok-text={p.t('admin.receipt.ok')} data-bad-text={p.t('admin.receipt.bad')}>
+          <h2 id="receipt-h">{p.t('admin.receipt.heading')}</h2>
+          <p>
+            <a href={`/v1/requests/${r.id}/receipt`} download={`request-receipt-${r.id}.jws`}>
+              {p.t('admin.request.receipt')}
+            </a>
+          </p>
+          <p class="meta">{p.t('admin.receipt.how')}</p>
+          <button type="button" hidden>
+            {p.t('admin.receipt.check')}
+          </button>
+          <div role="status" aria-live="polite" />
+          <script type="module" src="/admin/assets/receipt-check.js" />
+        </section>
       ) : null}
       <h2>{p.t('admin.request.silos')}</h2>
       {v.silos.length === 0 ? (
@@ -187,7 +213,32 @@ export function AdminRequestPage(props: { p: AdminCtx; v: AdminRequestView; form
       <ul class="identities">
         {v.view.identities.map((i) => (
           <li>
-            <strong>{i.type}</strong> {i.value} <span class="meta">{p.t('admin.identity.meta', { source: i.source, state: i.state })}</span>
+            <strong>{i.type}</strong> {props.revealed?.id === i.id ? <mark>{props.revealed.value}</mark> : i.value}{' '}
+            <span class="meta">
+              {p.t('admin.identity.meta', { source: i.source === 'request' ? p.t('admin.identity.given') : `${i.source}${i.collection ? `.${i.collection}` : ''}`, state: p.t(`admin.identity.${i.state}` as MessageKey) })}
+              {i.reason ? ` — ${i.reason}` : ''}
+            </span>
+            {v.mayReveal && props.revealed?.id !== i.id ? (
+              <form class="inline" method="post" action={`/admin/requests/${r.id}/identities/${i.id}/reveal`}>
+                <input type="hidden" name="csrf" value={p.csrf} />{' '}
+                <button class="link" type="submit">
+                  {p.t('admin.identity.reveal')}
+                </button>
+              </form>
+            ) : null}
+            {v.mayDecide && i.state === 'pending' ? (
+              <form method="post" action={`/admin/requests/${r.id}/identities/${i.id}/include`} class="admin-action">
+                <input type="hidden" name="csrf" value={p.csrf} />
+                <label for={`decide-${i.id}`}>{p.t('admin.identity.reason')}</label>
+                <textarea id={`decide-${i.id}`} name="reason" rows={2} maxlength={1000} required />
+                <div class="actions">
+                  <button type="submit">{p.t('admin.identity.include')}</button>
+                  <button type="submit" formaction={`/admin/requests/${r.id}/identities/${i.id}/exclude`}>
+                    {p.t('admin.identity.exclude')}
+                  </button>
+                </div>
+              </form>
+            ) : null}
           </li>
         ))}
       </ul>

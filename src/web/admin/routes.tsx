@@ -28,7 +28,12 @@ import { approveRequest, cancelRequest, denyRequest, extendRequest, requireReque
 import { DENIAL_REASONS, type DenialReason } from '../../requests/duties.js';
 import { parseQueueQuery, queueCsv, queuePage, type QueueQuery } from '../../admin/queue.js';
 import { adminRequestView, type AdminAction } from '../../admin/request-view.js';
+import { previewErasure } from '../../requests/preview.js';
+import { revealIdentity } from '../../requests/reveal.js';
+import { decideIdentity } from '../../requests/decisions.js';
+import { PreviewPage } from './preview-page.js';
 import { pageCsp } from '../brand.js';
+import { receiptCheckScript } from './assets.js';
 import { LANG_COOKIE, pickLang, translator } from '../i18n.js';
 import { setPortalHeaders } from '../portal-routes.js';
 import type { AdminCtx } from './layout.js';
@@ -171,6 +176,11 @@ export function adminRoutes(deps: Deps) {
     return c.redirect('/admin/login?m=out', 303);
   });
 
+  app.get('/assets/receipt-check.js', async (c) => {
+    c.header('cache-control', 'public, max-age=3600');
+    return c.body(await receiptCheckScript(), 200, { 'content-type': 'text/javascript; charset=utf-8' });
+  });
+
   // Everything below needs a staff session; without one, the login page brings the staff member back here.
   app.use('*', async (c, next) => {
     if (c.get('staff')) return next();
@@ -223,7 +233,7 @@ export function adminRoutes(deps: Deps) {
 
   // ------------------------------------------------------------------------------ one request
 
-  async function requestPage(c: C, staff: Staff, id: string, opts: { draft?: ActionDraft; error?: string; notice?: string; status?: number } = {}): Promise<Response> {
+  async function requestPage(c: C, staff: Staff, id: string, opts: { draft?: ActionDraft; error?: string; notice?: string; status?: number; revealed?: { id: number; value: string } } = {}): Promise<Response> {
     const p = adminContext(c);
     const ctx = staffCtx(c, staff);
     let req;
@@ -233,8 +243,8 @@ export function adminRoutes(deps: Deps) {
       if (err instanceof NotFoundError) return render(c, <AdminError p={p} message={p.t('error.notFound')} />, 404);
       throw err;
     }
-    const v = await adminRequestView(ctx, req, staff.scopes);
-    return render(c, <AdminRequestPage p={p} v={v} formatDate={dateFormat(deps, p.lang)} now={deps.now()} {...opts} />, opts.status ?? 200);
+    const [v, head] = await Promise.all([adminRequestView(ctx, req, staff.scopes), deps.treeHeads.current()]);
+    return render(c, <AdminRequestPage p={p} v={v} logId={head.log} formatDate={dateFormat(deps, p.lang)} now={deps.now()} {...opts} />, opts.status ?? 200);
   }
 
   const NOTICES: Record<string, 'admin.done.approve' | 'admin.done.deny' | 'admin.done.extend' | 'admin.done.retry' | 'admin.done.cancel'> = {
@@ -299,6 +309,54 @@ export function adminRoutes(deps: Deps) {
       throw err;
     }
     return c.redirect(`/admin/requests/${id}?m=${action}`, 303);
+  });
+
+  app.get('/requests/:id/preview', async (c) => {
+    const staff = c.get('staff')!;
+    const p = adminContext(c);
+    if (!staff.scopes.includes('requests:approve')) return render(c, <AdminError p={p} message={p.t('admin.refused.role')} />, 403);
+    const ctx = staffCtx(c, staff);
+    let req;
+    try {
+      req = await requireRequest(ctx, c.req.param('id'));
+    } catch (err) {
+      if (err instanceof NotFoundError) return render(c, <AdminError p={p} message={p.t('error.notFound')} />, 404);
+      throw err;
+    }
+    const given = (await deps.db.requests.identities(req.id)).filter((i) => i.value !== null && i.state === 'included').map((i) => ({ type: i.type, value: i.value! }));
+    const preview = await previewErasure(ctx, given);
+    const titles = new Map(deps.connectors.map((k) => [k.id, k.title]));
+    return render(c, <PreviewPage p={p} requestId={req.id} connectors={preview.connectors} titles={titles} review={preview.review.needed} />);
+  });
+
+  app.post('/requests/:id/identities/:identity/:verb', async (c) => {
+    const form = await guardedForm(c, publicOrigin);
+    if (form instanceof Response) return form;
+    const staff = c.get('staff')!;
+    const id = c.req.param('id');
+    const identity = /^[1-9][0-9]{0,11}$/.test(c.req.param('identity')) ? Number(c.req.param('identity')) : Number.NaN;
+    const verb = c.req.param('verb');
+    const p = adminContext(c);
+    if (Number.isNaN(identity) || !['reveal', 'include', 'exclude'].includes(verb)) return render(c, <AdminError p={p} message={p.t('error.notFound')} />, 404);
+    const ctx = staffCtx(c, staff);
+    try {
+      if (verb === 'reveal') {
+        if (!staff.scopes.includes('requests:verify')) throw new ForbiddenError('INSUFFICIENT_SCOPE', 'requests:verify');
+        const shown = await revealIdentity(ctx, id, identity);
+        return requestPage(c, staff, id, { revealed: shown });
+      }
+      if (!staff.scopes.includes('requests:approve')) throw new ForbiddenError('INSUFFICIENT_SCOPE', 'requests:approve');
+      const reason = (form.reason ?? '').trim();
+      if (reason.length === 0 || reason.length > 1000) return requestPage(c, staff, id, { error: p.t('admin.reason.required'), status: 400 });
+      await decideIdentity(ctx, id, identity, verb === 'include' ? 'include' : 'exclude', reason);
+      return c.redirect(`/admin/requests/${id}`, 303);
+    } catch (err) {
+      if (err instanceof ForbiddenError) return requestPage(c, staff, id, { error: p.t(err.code === 'SEPARATION_OF_DUTIES' ? 'admin.refused.opener' : 'admin.refused.role'), status: 403 });
+      if (err instanceof NotFoundError) return render(c, <AdminError p={p} message={p.t('error.notFound')} />, 404);
+      if (err instanceof AppError && err.code === 'IDENTITY_DESTROYED') return requestPage(c, staff, id, { error: p.t('admin.identity.destroyed'), status: 410 });
+      if (err instanceof AppError && (err.code === 'INVALID_STATE' || err.code === 'IDENTITY_NOT_PENDING')) return requestPage(c, staff, id, { error: p.t('admin.refused.state'), status: 409 });
+      throw err;
+    }
   });
 
   /** A POST after the session ended: the login page, carrying the form so nothing typed is lost. */
