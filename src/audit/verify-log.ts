@@ -136,6 +136,8 @@ export interface VerifyOptions {
   /** The deployment's log id: every head must carry it. */
   logId: string;
   anchors?: Anchor[];
+  /** Called after each chunk of entries with how many are checked so far (a progress bar). */
+  onProgress?: (checked: number) => void | Promise<void>;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -255,6 +257,7 @@ export async function verifyAuditLog(db: Database, jwks: JSONWebKeySet, opts: Ve
         if (problem) return report(expected, problem);
       }
     }
+    await opts.onProgress?.(expected);
     if (rows.length < CHUNK) break;
   }
   if (headPos < heads.length) {

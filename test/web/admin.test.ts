@@ -18,6 +18,7 @@ import type { App } from '../../src/app.js';
 import { ALICE, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { auditTexts } from '../auth/helpers.js';
 import { Engine } from '../../src/engine/worker.js';
+import { verificationSettled } from '../../src/admin/audit-verification.js';
 
 const PASSWORD = 'correct horse battery staple';
 let deps: TestDeps;
@@ -334,5 +335,47 @@ describe('one request', () => {
     expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(script.text).not.toMatch(/node:crypto|require\(/);
     expect(script.text).toContain('data-receipt-check');
+  });
+});
+
+describe('the audit log page', () => {
+  it('shows the checkpoint and keys, and runs a full verification in the background, one at a time, audited', async () => {
+    await apiRequest('access', 'alice@example.com');
+    const viewer = await logIn('viewer@shop.example');
+    const seen = await viewer.get('/admin/audit');
+    expect(seen.status).toBe(200);
+    expect(seen.text).toContain((await deps.treeHeads.checkpoint()).split('\n')[0]);
+    expect(seen.text).not.toContain('action="/admin/audit/verify"');
+    expect((await viewer.post('/admin/audit/verify', {})).status).toBe(403);
+
+    const dpo = await logIn('dpo@shop.example');
+    await dpo.get('/admin/audit');
+    const [a, b] = await Promise.all([dpo.post('/admin/audit/verify', {}), dpo.post('/admin/audit/verify', {})]);
+    expect([a.status, b.status]).toEqual([303, 303]);
+    const rows = await deps.db.audit.verifications(10);
+    expect(rows).toHaveLength(1);
+    const running = await dpo.get('/admin/audit?m=started');
+    expect(running.text).toMatch(/<meta http-equiv="refresh" content="2"\/?>|Vérifié/);
+    await verificationSettled(rows[0]!.id);
+    const done = await dpo.get('/admin/audit');
+    expect(done.text).toContain('<strong>Vérifié</strong>');
+    expect(done.text).not.toContain('http-equiv="refresh"');
+    expect(await deps.db.audit.verification(rows[0]!.id)).toMatchObject({ status: 'ok', problem: null });
+    const types = (await auditTexts(deps)).map((t) => JSON.parse(t).type);
+    expect(types).toContain('audit.verification_started');
+    expect(types).toContain('audit.verification_finished');
+  });
+
+  it('reports a log a DB administrator edited', async () => {
+    await apiRequest('access', 'alice@example.com');
+    const { auditEntries: e } = deps.db.tables;
+    await deps.db.tx((t) => t.q.update(e).set({ entry: '{"forged":true}' }).where(eq(e.idx, 1)));
+    const dpo = await logIn('dpo@shop.example');
+    await dpo.get('/admin/audit');
+    await dpo.post('/admin/audit/verify', {});
+    const [row] = await deps.db.audit.verifications(1);
+    await verificationSettled(row!.id);
+    expect(await deps.db.audit.verification(row!.id)).toMatchObject({ status: 'failed', problem: expect.stringMatching(/^entry 1:/) });
+    expect((await dpo.get('/admin/audit')).text).toContain('<strong>Échec</strong>');
   });
 });

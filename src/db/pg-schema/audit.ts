@@ -1,5 +1,6 @@
 import { index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import { bytea, int } from './types.js';
+import type { VerificationStatus } from '../schema/audit.js';
 
 export const auditEntries = pgTable(
   'audit_entries',
@@ -38,4 +39,18 @@ export const auditLogs = pgTable('audit_logs', {
   size: int('size').notNull().default(0),
   frontier: bytea('frontier'),
   root: bytea('root'),
+});
+
+export const auditVerifications = pgTable('audit_verifications', {
+  id: text('id').primaryKey(),
+  status: text('status').$type<VerificationStatus>().notNull(),
+  startedBy: text('started_by').notNull(),
+  startedAt: int('started_at').notNull(),
+  heartbeatAt: int('heartbeat_at').notNull(),
+  finishedAt: int('finished_at'),
+  checked: int('checked').notNull(),
+  total: int('total').notNull(),
+  treeHeads: integer('tree_heads'),
+  root: text('root'),
+  problem: text('problem'),
 });

@@ -63,3 +63,26 @@ export const auditLogs = sqliteTable('audit_logs', {
   root: blob('root', { mode: 'buffer' }),
 });
 export type AuditLogRow = typeof auditLogs.$inferSelect;
+
+export type VerificationStatus = 'running' | 'ok' | 'failed';
+
+/**
+ * Full verifications of the log started from the dashboard (src/admin/audit-verification.ts):
+ * run by the instance that started them, which beats `heartbeatAt` while it works — a running
+ * row whose heartbeat stopped was interrupted (its instance stopped) and may be started again.
+ */
+export const auditVerifications = sqliteTable('audit_verifications', {
+  id: text('id').primaryKey(),
+  status: text('status').$type<VerificationStatus>().notNull(),
+  startedBy: text('started_by').notNull(),
+  startedAt: integer('started_at').notNull(),
+  heartbeatAt: integer('heartbeat_at').notNull(),
+  finishedAt: integer('finished_at'),
+  /** Entries checked so far, of `total` (the log's size when it started). */
+  checked: integer('checked').notNull(),
+  total: integer('total').notNull(),
+  treeHeads: integer('tree_heads'),
+  root: text('root'),
+  problem: text('problem'),
+});
+export type AuditVerification = typeof auditVerifications.$inferSelect;

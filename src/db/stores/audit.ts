@@ -17,7 +17,7 @@ import { and, asc, desc, eq, gt, gte, lte, sql } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { Database, Handle } from '../database.js';
 import { forUpdate } from '../dialect.js';
-import type { AuditLogRow, TreeHeadRow } from '../schema/audit.js';
+import type { AuditLogRow, AuditVerification, TreeHeadRow } from '../schema/audit.js';
 import type { SqliteDatabase } from '../sqlite.js';
 import type { SqliteConnection, SqliteStatement } from '../../../connectors/sql/sqlite-binding.js';
 
@@ -296,5 +296,54 @@ export class AuditStore {
   headsAbove(size: number): Promise<TreeHeadRow[]> {
     const { auditTreeHeads: h } = this.t;
     return this.h.q.select().from(h).where(gt(h.size, size)).orderBy(asc(h.size));
+  }
+
+  // ------------------------------------------------------------------------------ verifications
+
+  /**
+   * The running verification whose heartbeat is newer than `liveSince` — locked (PostgreSQL;
+   * take the `audit.verification` lock first) so two staff members clicking at once start one.
+   */
+  async liveVerification(liveSince: number): Promise<AuditVerification | undefined> {
+    const { auditVerifications: v } = this.t;
+    const [row] = await this.h.q
+      .select()
+      .from(v)
+      .where(and(eq(v.status, 'running'), gt(v.heartbeatAt, liveSince)))
+      .orderBy(desc(v.startedAt))
+      .limit(1);
+    return row;
+  }
+
+  async insertVerification(row: AuditVerification): Promise<void> {
+    await this.h.q.insert(this.t.auditVerifications).values(row);
+  }
+
+  async verificationProgress(id: string, checked: number, now: number): Promise<void> {
+    const { auditVerifications: v } = this.t;
+    await this.h.q.update(v).set({ checked, heartbeatAt: now }).where(and(eq(v.id, id), eq(v.status, 'running')));
+  }
+
+  async finishVerification(id: string, done: Pick<AuditVerification, 'status' | 'checked' | 'treeHeads' | 'root' | 'problem' | 'finishedAt'>): Promise<void> {
+    const { auditVerifications: v } = this.t;
+    await this.h.q
+      .update(v)
+      .set({ ...done, heartbeatAt: done.finishedAt ?? 0 })
+      .where(and(eq(v.id, id), eq(v.status, 'running')));
+  }
+
+  /** The most recent verifications, newest first. */
+  verifications(limit: number): Promise<AuditVerification[]> {
+    const { auditVerifications: v } = this.t;
+    return this.h.q.select().from(v).orderBy(desc(v.startedAt), desc(v.id)).limit(limit);
+  }
+
+  verification(id: string): Promise<AuditVerification | undefined> {
+    const { auditVerifications: v } = this.t;
+    return this.h.q
+      .select()
+      .from(v)
+      .where(eq(v.id, id))
+      .then((r) => r[0]);
   }
 }

@@ -12,7 +12,7 @@ export interface AdminCtx extends PageCtx {
   role?: Role;
 }
 
-export function AdminLayout(props: { p: AdminCtx; title: string; children?: Child }) {
+export function AdminLayout(props: { p: AdminCtx; title: string; children?: Child; /** Reloads the page (a job's progress). */ refreshSeconds?: number }) {
   const { p } = props;
   const other = p.lang === 'fr' ? 'en' : 'fr';
   return (
@@ -24,6 +24,7 @@ export function AdminLayout(props: { p: AdminCtx; title: string; children?: Chil
         <title>{`${props.title} — ${p.t('admin.title')} — ${p.brand.companyName}`}</title>
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href={STYLESHEET_PATH} />
+        {props.refreshSeconds ? <meta http-equiv="refresh" content={String(props.refreshSeconds)} /> : null}
       </head>
       <body class="admin">
         <a class="skip" href="#main">
@@ -40,6 +41,7 @@ export function AdminLayout(props: { p: AdminCtx; title: string; children?: Chil
               {p.t('lang.switch')}
             </a>
             {p.signedIn ? <a href="/admin">{p.t('admin.nav.queue')}</a> : null}
+            {p.signedIn ? <a href="/admin/audit">{p.t('admin.nav.audit')}</a> : null}
             {p.signedIn ? (
               <form class="inline" method="post" action="/admin/logout">
                 <input type="hidden" name="csrf" value={p.csrf} />

@@ -32,7 +32,10 @@ import { previewErasure } from '../../requests/preview.js';
 import { revealIdentity } from '../../requests/reveal.js';
 import { decideIdentity } from '../../requests/decisions.js';
 import { PreviewPage } from './preview-page.js';
+import { AuditPage } from './audit-page.js';
+import { startVerification, viewOf } from '../../admin/audit-verification.js';
 import { pageCsp } from '../brand.js';
+import type { AuditJwk } from '../../audit/verify.js';
 import { receiptCheckScript } from './assets.js';
 import { LANG_COOKIE, pickLang, translator } from '../i18n.js';
 import { setPortalHeaders } from '../portal-routes.js';
@@ -357,6 +360,32 @@ export function adminRoutes(deps: Deps) {
       if (err instanceof AppError && (err.code === 'INVALID_STATE' || err.code === 'IDENTITY_NOT_PENDING')) return requestPage(c, staff, id, { error: p.t('admin.refused.state'), status: 409 });
       throw err;
     }
+  });
+
+  // ------------------------------------------------------------------------------ audit log
+
+  app.get('/audit', async (c) => {
+    const staff = c.get('staff')!;
+    const p = adminContext(c);
+    if (!staff.scopes.includes('audit:read')) return render(c, <AdminError p={p} message={p.t('admin.refused.role')} />, 403);
+    const now = deps.now();
+    const [head, checkpoint, verifications] = await Promise.all([deps.treeHeads.current(), deps.treeHeads.checkpoint(), deps.db.audit.verifications(5)]);
+    const keys = (deps.keys.jwks().keys as AuditJwk[]).map((k) => ({ kid: String(k.kid), ...(typeof k.notAfter === 'number' ? { notAfter: k.notAfter } : {}) }));
+    const data = { size: head.size, root: head.root, timestamp: head.timestamp, checkpoint, keys, verifications: verifications.map((v) => viewOf(v, now)), mayVerify: staff.scopes.includes('requests:approve') };
+    const notice = c.req.query('m') === 'started' ? p.t('admin.verify.started') : undefined;
+    return render(c, <AuditPage p={p} d={data} formatDate={dateFormat(deps, p.lang)} notice={notice} />);
+  });
+
+  app.post('/audit/verify', async (c) => {
+    const form = await guardedForm(c, publicOrigin);
+    if (form instanceof Response) return form;
+    const staff = c.get('staff')!;
+    if (!staff.scopes.includes('requests:approve')) {
+      const p = adminContext(c);
+      return render(c, <AdminError p={p} message={p.t('admin.refused.role')} />, 403);
+    }
+    await startVerification(deps, { type: 'user', id: staff.userId });
+    return c.redirect('/admin/audit?m=started', 303);
   });
 
   /** A POST after the session ended: the login page, carrying the form so nothing typed is lost. */
