@@ -87,7 +87,7 @@ ol.steps li{margin:.4rem 0}
 .silo{border-left:4px solid var(--line);padding:.25rem 0 .25rem 1rem;margin:1rem 0}
 .silo h2{margin-top:0}
 pre{white-space:pre-wrap;word-break:break-word;background:var(--soft);padding:1rem}
-body.admin main{max-width:72rem}
+body.admin main{max-width:72rem;overflow-wrap:anywhere}
 body.admin footer{max-width:70rem}
 .table-wrap{overflow-x:auto}
 table{border-collapse:collapse;width:100%;margin:1rem 0}

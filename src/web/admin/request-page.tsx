@@ -111,6 +111,7 @@ export function AdminRequestPage(props: {
   const { p, v } = props;
   const r = v.request;
   const urgency = urgencyOf(r, props.now);
+  const titleOf = (connector: string) => v.silos.find((s) => s.connector === connector)?.title ?? connector;
   return (
     <AdminLayout p={p} title={p.t('admin.request.heading', { id: r.id })}>
       {props.notice ? <Notice kind="ok">{props.notice}</Notice> : null}
@@ -160,10 +161,10 @@ export function AdminRequestPage(props: {
         </section>
       ) : null}
       {TERMINAL.includes(r.status) ? (
-        <section aria-labelledby="receipt-h" data-receipt-check="" data-request={r.id} data-log={props.logId} data-ok-text={p.t('admin.receipt.ok')} data-bad-text={p.t('admin.receipt.bad')}>
+        <section aria-labelledby="receipt-h" data-receipt-check="" data-request={r.id} data-log={props.logId} data-ok-text={p.t('admin.receipt.ok', { entries: '{entries}', from: '{from}', root: '{root}', to: '{to}' })} data-bad-text={p.t('admin.receipt.bad')}>
           <h2 id="receipt-h">{p.t('admin.receipt.heading')}</h2>
           <p>
-            <a href={`/v1/requests/${r.id}/receipt`} download={`request-receipt-${r.id}.jws`}>
+            <a href={`/admin/requests/${r.id}/receipt`} download={`request-receipt-${r.id}.jws`}>
               {p.t('admin.request.receipt')}
             </a>
           </p>
@@ -215,8 +216,11 @@ export function AdminRequestPage(props: {
           <li>
             <strong>{i.type}</strong> {props.revealed?.id === i.id ? <mark>{props.revealed.value}</mark> : i.value}{' '}
             <span class="meta">
-              {p.t('admin.identity.meta', { source: i.source === 'request' ? p.t('admin.identity.given') : `${i.source}${i.collection ? `.${i.collection}` : ''}`, state: p.t(`admin.identity.${i.state}` as MessageKey) })}
-              {i.reason ? ` — ${i.reason}` : ''}
+              {p.t('admin.identity.meta', {
+                source: i.source === 'request' ? p.t('admin.identity.given') : p.t('admin.identity.found', { place: `${titleOf(i.source)}${i.collection ? ` (${i.collection})` : ''}` }),
+                state: p.t(`admin.identity.${i.state}` as MessageKey),
+              })}
+              {i.reason && i.source !== 'request' ? ` — ${i.reason}` : ''}
             </span>
             {v.mayReveal && props.revealed?.id !== i.id ? (
               <form class="inline" method="post" action={`/admin/requests/${r.id}/identities/${i.id}/reveal`}>

@@ -30,6 +30,7 @@ import { parseQueueQuery, queueCsv, queuePage, type QueueQuery } from '../../adm
 import { adminRequestView, type AdminAction } from '../../admin/request-view.js';
 import { previewErasure } from '../../requests/preview.js';
 import { revealIdentity } from '../../requests/reveal.js';
+import { requestReceipt } from '../../requests/receipt.js';
 import { decideIdentity } from '../../requests/decisions.js';
 import { PreviewPage } from './preview-page.js';
 import { AuditPage } from './audit-page.js';
@@ -148,7 +149,8 @@ export function adminRoutes(deps: Deps) {
     const email = (form.email ?? '').slice(0, 320);
     try {
       const s = await login({ ...deps, actor: { type: 'system', id: 'dashboard' } }, { email, password: (form.password ?? '').slice(0, 1024), client: clientAddress(asApp(c)) });
-      setCookie(c, SESSION_COOKIE, s.token, { httpOnly: true, sameSite: 'Lax', secure: isHttps(asApp(c)), path: '/', expires: new Date(s.expiresAt) });
+      // Max-Age, not Expires: a browser whose clock differs from the server's keeps it as long.
+      setCookie(c, SESSION_COOKIE, s.token, { httpOnly: true, sameSite: 'Lax', secure: isHttps(asApp(c)), path: '/', maxAge: Math.max(1, Math.floor((s.expiresAt - deps.now()) / 1000)) });
       deleteCookie(c, ADMIN_BROWSER_COOKIE, { path: '/admin' });
       const staff: Staff = { userId: s.userId, role: s.role, scopes: ROLE_SCOPES[s.role], sessionId: '', token: s.token };
       // A form the session ended under: shown again, filled, on its request's page.
@@ -312,6 +314,21 @@ export function adminRoutes(deps: Deps) {
       throw err;
     }
     return c.redirect(`/admin/requests/${id}?m=${action}`, 303);
+  });
+
+  // The signed receipt as a file (the compact JWS `oubli audit verify` and the page's check read).
+  app.get('/requests/:id/receipt', async (c) => {
+    const staff = c.get('staff')!;
+    const p = adminContext(c);
+    const ctx = staffCtx(c, staff);
+    try {
+      const req = await requireRequest(ctx, c.req.param('id'));
+      const { jws } = await requestReceipt(ctx, req);
+      return c.body(jws, 200, { 'content-type': 'application/jose', 'content-disposition': `attachment; filename="request-receipt-${req.id}.jws"` });
+    } catch (err) {
+      if (err instanceof NotFoundError || (err instanceof AppError && err.code === 'REQUEST_NOT_FINISHED')) return render(c, <AdminError p={p} message={p.t('error.notFound')} />, 404);
+      throw err;
+    }
   });
 
   app.get('/requests/:id/preview', async (c) => {

@@ -125,3 +125,19 @@ export async function signInThroughPages(served: Served, page: Page, email: stri
   await page.getByRole('button', { name: /Se connecter|Sign in/ }).click();
   await page.waitForURL('**/privacy/consents**');
 }
+
+/** Presses Tab until the focused element matches `selector` (at most `max` times). */
+export async function tabTo(page: Page, selector: string, max = 30): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+/** The focused element shows a visible focus indicator (an outline of some width). */
+export const focusVisible = (page: Page) =>
+  page.evaluate(() => {
+    const s = getComputedStyle(document.activeElement!);
+    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
+  });

@@ -12,7 +12,7 @@ import { call } from '../../helpers/http.js';
 import { ALICE, syntheticSilos } from '../../helpers/synthetic-connector.js';
 import { Engine } from '../../../src/engine/worker.js';
 import { checkReceipt } from '../../../src/audit/verify.js';
-import { browserSkipReason, launchBrowser, mailedCode, openPage, screenshot, servePortal, signInThroughPages, type Served } from './kit.js';
+import { browserSkipReason, focusVisible, launchBrowser, mailedCode, openPage, screenshot, servePortal, signInThroughPages, tabTo, type Served } from './kit.js';
 
 const skip = browserSkipReason();
 let browser: Browser;
@@ -44,14 +44,6 @@ async function start(opts: Parameters<typeof openPage>[1] = {}): Promise<Page> {
   return opened.page;
 }
 
-/** Presses Tab until the focused element matches `selector` (at most `max` times). */
-async function tabTo(page: Page, selector: string, max = 30): Promise<void> {
-  for (let i = 0; i < max; i++) {
-    await page.keyboard.press('Tab');
-    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
-  }
-  throw new Error(`Tab never reached ${selector}`);
-}
 
 /** Does `act` (a click, a key) and waits for the form's POST answer and the page it leads to. */
 async function submit(page: Page, act: () => Promise<unknown>): Promise<void> {
@@ -59,12 +51,6 @@ async function submit(page: Page, act: () => Promise<unknown>): Promise<void> {
   await page.waitForLoadState();
 }
 
-/** The focused element shows a visible focus indicator (an outline of some width). */
-const focusVisible = (page: Page) =>
-  page.evaluate(() => {
-    const s = getComputedStyle(document.activeElement!);
-    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
-  });
 
 /** Signs in with the keyboard alone: the email, Enter, the mailed code, Enter. */
 async function signInByKeyboard(page: Page, email: string, checkFocus?: () => Promise<boolean>): Promise<void> {

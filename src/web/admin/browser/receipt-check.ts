@@ -19,30 +19,32 @@ async function json<T>(url: string): Promise<T> {
 
 async function check(box: HTMLElement, out: HTMLElement): Promise<void> {
   const { request, log, okText, badText } = box.dataset as Record<string, string>;
-  const say = (ok: boolean, detail: string) => {
-    out.textContent = `${ok ? okText : badText} ${detail}`;
-    out.className = ok ? 'notice ok' : 'notice error';
+  const failed = (detail: string) => {
+    out.textContent = `${badText} ${detail}`;
+    out.className = 'notice error';
   };
   try {
     out.textContent = '…';
-    const res = await fetch(`/v1/requests/${encodeURIComponent(request!)}/receipt`, { credentials: 'same-origin' });
+    const res = await fetch(`/admin/requests/${encodeURIComponent(request!)}/receipt`, { credentials: 'same-origin' });
     if (!res.ok) throw new Error(`receipt: HTTP ${res.status}`);
     const jws = await res.text();
     const jwks = await json<JSONWebKeySet>('/.well-known/jwks.json');
     const receipt = await checkReceipt(jws, jwks, log!);
-    if (!receipt.ok || !receipt.head) return say(false, `The receipt ${receipt.ok ? 'carries no head' : receipt.reason}.`);
+    if (!receipt.ok || !receipt.head) return failed(`The receipt ${receipt.ok ? 'carries no head' : receipt.reason}.`);
     const current = await json<{ size: number; root: string; jws: string }>('/v1/audit/tree-head');
     const head = await checkTreeHead(current.jws, jwks, log!);
-    if (!head.ok) return say(false, `The current tree head ${head.reason}.`);
+    if (!head.ok) return failed(`The current tree head ${head.reason}.`);
     const from = receipt.head.size;
     const to = head.value.size;
-    if (to < from) return say(false, 'The current tree head is smaller than the receipt’s.');
+    if (to < from) return failed('The current tree head is smaller than the receipt’s.');
     const { proof } = await json<{ proof: string[] }>(`/v1/audit/proofs/consistency?from=${from}&to=${to}`);
     const consistent = verifyConsistency(from, to, fromHex(receipt.head.root)!, fromHex(head.value.root)!, proof.map((p) => fromHex(p) ?? new Uint8Array()));
-    if (!consistent) return say(false, `The log of ${to} entries is not an extension of the one the receipt was signed in (${from}).`);
-    say(true, `${receipt.value.entries.length} entries, proven in the log of ${from} entries (root ${receipt.head.root.slice(0, 16)}…), itself contained in today’s signed log of ${to} entries.`);
+    if (!consistent) return failed(`The log of ${to} entries is not an extension of the one the receipt was signed in (${from}).`);
+    const filled: Record<string, string> = { entries: String(receipt.value.entries.length), from: String(from), root: receipt.head.root.slice(0, 16), to: String(to) };
+    out.textContent = okText!.replace(/\{(entries|from|root|to)\}/g, (_, k: string) => filled[k]!);
+    out.className = 'notice ok';
   } catch (err) {
-    say(false, String((err as Error).message ?? err));
+    failed(String((err as Error).message ?? err));
   }
 }
 
