@@ -56,7 +56,7 @@ describe('requests from the privacy portal', () => {
     expect(opened.text).toContain('Accès à mes données');
     expect(opened.text).toContain('Votre identité est vérifiée');
     expect(opened.text).toContain('Reçue le 1 mars 2026');
-    expect(opened.text).toContain('Nous vous répondrons au plus tard le 1 avril 2026.');
+    expect(opened.text).toContain('Nous vous répondrons au plus tard le 1 avril 2026 (fuseau horaire Europe/Paris).');
     expect((await b.get(`/privacy/requests/${id}/archive`)).status).toBe(404); // not ready yet
     expect((await b.get(`/privacy/requests/${id}/receipt`)).status).toBe(404); // no receipt before the end
     expect(opened.text).not.toContain('/receipt');
@@ -98,7 +98,7 @@ describe('requests from the privacy portal', () => {
     const page = await b.get(`/privacy/requests/${id}?m=opened`);
     expect(page.text).toContain('<html lang="en">');
     expect(page.text).toContain('My data in a reusable file (portability)');
-    expect(page.text).toContain('We will answer by April 1, 2026 at the latest.');
+    expect(page.text).toContain('We will answer by April 1, 2026 (Europe/Paris time) at the latest.');
   });
 
   it('asks for an erasure only after showing what it deletes and what it keeps, and why', async () => {
