@@ -8,12 +8,20 @@
  * - a request opened here is the request service's (src/requests/service.ts `openRequest`),
  *   channel `web`, verified — the sign-in code proved the email it is opened for — and opened by
  *   the actor `subject:<the session's email pseudonym>`;
- * - a person reaches a request only if that actor opened it: the pseudonym is recomputed from
- *   the proven email at every sign-in (src/portal/codes.ts), so it survives the erasure of the
- *   person, and no id typed in the address bar leads to anyone else's request (NotFound, the
- *   same answer as an id that does not exist);
- * - the only identity a request carries is the session's email: nothing from the form names a
- *   person.
+ * - a person reaches a request (list, status page, archive, receipt) if that actor opened it, or
+ *   if it names the session's registry subject. The pseudonym is recomputed from the proven
+ *   email at every sign-in (src/portal/codes.ts), so it survives the erasure of the person (the
+ *   registry subject does not: after an erasure only the requests opened here stay listed). The
+ *   shared subject is the same person because both sides were proven: the session's subject is
+ *   the one the registry holds the signed-in email under (found at sign-in, or created by the
+ *   person's own verified request), and a request names a subject only once it is verified
+ *   (src/requests/service.ts: its primary identity found or created it) — so a request staff or
+ *   the API opened and verified for that person shows here. An unverified request names no
+ *   subject (anyone can claim an email) and stays out of the portal;
+ * - no id typed in the address bar leads to anyone else's request: NotFound, the same answer as
+ *   an id that does not exist;
+ * - the only identity a request opened here carries is the session's email: nothing from the
+ *   form names a person.
  */
 import type { Ctx } from '../deps.js';
 import type { DsrRequest, RequestType } from '../db/schema/requests.js';
@@ -59,14 +67,18 @@ export async function openPortalRequest(ctx: Ctx, s: PortalSessionView, input: {
   return { request, existing: false };
 }
 
+/** The person's requests, newest first: opened here, or naming their registry subject. */
 export function portalRequests(ctx: Ctx, s: PortalSessionView): Promise<DsrRequest[]> {
-  return ctx.db.requests.byCreator(creatorOf(s), LIST_LIMIT);
+  return ctx.db.requests.ofPerson(creatorOf(s), s.subjectId, LIST_LIMIT);
 }
+
+/** The session's person may see `req` (the same rule as portalRequests). */
+const isPersons = (s: PortalSessionView, req: DsrRequest) => req.createdBy === creatorOf(s) || (s.subjectId !== null && req.subjectId === s.subjectId);
 
 /** The session's person's request `id`, or NotFoundError (also for anyone else's). */
 export async function portalRequestRow(ctx: Ctx, s: PortalSessionView, id: string): Promise<DsrRequest> {
   const req = /^req_[0-9a-z]{1,64}$/.test(id) ? await ctx.db.requests.get(id) : undefined;
-  if (!req || req.createdBy !== creatorOf(s)) throw new NotFoundError('REQUEST_NOT_FOUND', 'no such request');
+  if (!req || !isPersons(s, req)) throw new NotFoundError('REQUEST_NOT_FOUND', 'no such request');
   return req;
 }
 

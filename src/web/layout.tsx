@@ -1,11 +1,13 @@
 /**
  * The frame of every portal page: `<html lang>`, the skip link, the brand, the language switch
  * and sign-out, the footer (policy, contact, accessibility statement). Server-rendered with
- * hono/jsx, which escapes every value; no script, no inline style.
+ * hono/jsx, which escapes every value; no inline script or style — the one script, tz.js
+ * (./time-zone.ts), is a file that tells the server the browser's time zone.
  */
 import type { Child } from 'hono/jsx';
 import type { Brand } from '../config.js';
 import type { Lang, T } from './i18n.js';
+import { TZ_SCRIPT_PATH } from './time-zone.js';
 
 export interface PageCtx {
   lang: Lang;
@@ -20,7 +22,13 @@ export interface PageCtx {
 
 export const STYLESHEET_PATH = '/privacy/assets/portal.css';
 
-export function Layout(props: { p: PageCtx; title: string; children?: Child }) {
+export function Layout(props: {
+  p: PageCtx;
+  title: string;
+  /** The zone this page's dates are shown in, when tz.js may reload it in the browser's (PortalDates.reloadableIn). */
+  datesIn?: string;
+  children?: Child;
+}) {
   const { p } = props;
   const other: Lang = p.lang === 'fr' ? 'en' : 'fr';
   const switchHref = `/privacy/lang?to=${other}&next=${encodeURIComponent(p.path)}`;
@@ -34,6 +42,7 @@ export function Layout(props: { p: PageCtx; title: string; children?: Child }) {
         {/* No favicon: without this line every page costs a /favicon.ico 404. */}
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href={STYLESHEET_PATH} />
+        <script src={TZ_SCRIPT_PATH} defer data-zone={props.datesIn} />
       </head>
       <body>
         <a class="skip" href="#main">

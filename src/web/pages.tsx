@@ -2,6 +2,7 @@
 import type { PortalPurpose } from '../portal/consents.js';
 import type { MessageKey } from './i18n.js';
 import { Field, Layout, Notice, type PageCtx } from './layout.js';
+import type { PortalDates } from './time-zone.js';
 
 export function SignInPage(props: { p: PageCtx; error?: string; notice?: string; email?: string }) {
   const { p } = props;
@@ -60,13 +61,13 @@ const STATE_KEY: Record<PortalPurpose['state'], MessageKey> = {
  * family, outlined), refusing first. The button matching the current choice is filled and
  * marked aria-pressed; which one it is says nothing about which is "better".
  */
-function PurposeChoice(props: { p: PageCtx; item: PortalPurpose; gpc: boolean; formatDate: (ms: number) => string }) {
+function PurposeChoice(props: { p: PageCtx; item: PortalPurpose; gpc: boolean; dates: PortalDates }) {
   const { p, item } = props;
   const view = item.purpose.view;
   const title = view.title[p.lang];
   const granted = item.state === 'granted';
   const refusal = granted ? 'withdrawn' : 'refused';
-  const stateText = p.t(STATE_KEY[item.state], { date: item.since === null ? '' : props.formatDate(item.since) });
+  const stateText = p.t(STATE_KEY[item.state], { date: item.since === null ? '' : props.dates.dateTime(item.since) });
   const id = `purpose-${view.id}`;
   return (
     <form method="post" action="/privacy/consents">
@@ -108,11 +109,11 @@ export function ConsentsPage(props: {
   saved?: string;
   gpcApplied?: boolean;
   error?: string;
-  formatDate: (ms: number) => string;
+  dates: PortalDates;
 }) {
   const { p } = props;
   return (
-    <Layout p={p} title={p.t('consents.heading')}>
+    <Layout p={p} title={p.t('consents.heading')} datesIn={props.dates.reloadableIn}>
       {props.error ? <Notice kind="error">{props.error}</Notice> : null}
       {props.saved ? <Notice kind="ok">{p.t('consents.saved', { title: props.saved })}</Notice> : null}
       {props.gpcApplied ? <Notice>{p.t('consents.gpcApplied')}</Notice> : null}
@@ -124,7 +125,7 @@ export function ConsentsPage(props: {
       <p>{p.t('consents.intro')}</p>
       {props.items.length === 0 ? <p>{p.t('consents.none')}</p> : null}
       {props.items.map((item) => (
-        <PurposeChoice p={p} item={item} gpc={props.gpc} formatDate={props.formatDate} />
+        <PurposeChoice p={p} item={item} gpc={props.gpc} dates={props.dates} />
       ))}
     </Layout>
   );

@@ -10,23 +10,19 @@
  */
 import { archiveResponse, downloadByLink } from '../requests/downloads.js';
 import type { Context, Hono } from 'hono';
-import type { Deps } from '../deps.js';
 import { AppError, NotFoundError, TooManyRequestsError } from '../errors.js';
 import type { RequestType } from '../db/schema/requests.js';
 import { PORTAL_REQUEST_TYPES, openPortalRequest, portalArchiveLink, portalErasurePlan, portalRequest, portalRequestReceipt, portalRequests } from '../portal/requests.js';
-import { ctxOf, guardedForm, pageContext, render, type PEnv } from './portal-routes.js';
+import { ctxOf, datesOf, guardedForm, pageContext, render, type PEnv } from './portal-routes.js';
 import { ErrorPage } from './pages.js';
 import { ErasurePage, RequestPage, RequestsPage } from './request-pages.js';
 
-export function mountRequestRoutes(app: Hono<PEnv>, deps: Deps, publicOrigin: string | undefined): void {
-  const dateFormat = (lang: string) => new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeZone: deps.config.timeZone });
-
+export function mountRequestRoutes(app: Hono<PEnv>, publicOrigin: string | undefined): void {
   app.get('/requests', async (c) => {
     const session = c.get('session');
     if (!session) return c.redirect('/privacy?m=ended', 303);
     const p = pageContext(c);
-    const fmt = dateFormat(p.lang);
-    return render(c, <RequestsPage p={p} requests={await portalRequests(ctxOf(c), session)} formatDate={(ms) => fmt.format(ms)} />);
+    return render(c, <RequestsPage p={p} requests={await portalRequests(ctxOf(c), session)} dates={datesOf(c, p)} />);
   });
 
   app.post('/requests', async (c) => {
@@ -37,8 +33,7 @@ export function mountRequestRoutes(app: Hono<PEnv>, deps: Deps, publicOrigin: st
     const p = pageContext(c);
     const type = form.type as RequestType;
     if (!PORTAL_REQUEST_TYPES.includes(type)) {
-      const fmt = dateFormat(p.lang);
-      return render(c, <RequestsPage p={p} requests={await portalRequests(ctxOf(c), session)} error={p.t('requests.errType')} formatDate={(ms) => fmt.format(ms)} />, 400);
+      return render(c, <RequestsPage p={p} requests={await portalRequests(ctxOf(c), session)} error={p.t('requests.errType')} dates={datesOf(c, p)} />, 400);
     }
     // An erasure only from its confirmation page, which showed what it deletes and keeps.
     if (type === 'erasure' && form.confirm !== 'yes') return c.redirect('/privacy/requests/erasure', 303);
@@ -55,9 +50,8 @@ export function mountRequestRoutes(app: Hono<PEnv>, deps: Deps, publicOrigin: st
     } catch (err) {
       if (!(err instanceof TooManyRequestsError)) throw err;
       c.header('retry-after', String(err.retryAfterSeconds));
-      const fmt = dateFormat(p.lang);
       const error = p.t('limit.tooMany', { min: Math.max(1, Math.ceil(err.retryAfterSeconds / 60)) });
-      return render(c, <RequestsPage p={p} requests={await portalRequests(ctxOf(c), session)} error={error} formatDate={(ms) => fmt.format(ms)} />, 429);
+      return render(c, <RequestsPage p={p} requests={await portalRequests(ctxOf(c), session)} error={error} dates={datesOf(c, p)} />, 429);
     }
   });
 
@@ -72,11 +66,10 @@ export function mountRequestRoutes(app: Hono<PEnv>, deps: Deps, publicOrigin: st
     const p = pageContext(c);
     try {
       const view = await portalRequest(ctxOf(c), session, c.req.param('id'));
-      const fmt = dateFormat(p.lang);
       // The "received" notice of the redirect, not on a reload of the address once it is over.
       const m = view.receipt ? undefined : c.req.query('m');
       const notice = m === 'opened' ? p.t('requests.opened') : m === 'existing' ? p.t('requests.existing') : undefined;
-      return render(c, <RequestPage p={p} view={view} notice={notice} formatDate={(ms) => fmt.format(ms)} />);
+      return render(c, <RequestPage p={p} view={view} notice={notice} dates={datesOf(c, p)} />);
     } catch (err) {
       if (err instanceof AppError && err.code === 'REQUEST_NOT_FOUND') return notFound(c);
       throw err;

@@ -1,8 +1,9 @@
 /**
  * /privacy: the person's privacy portal — sign-in by e-mailed code (src/portal/codes.ts), the
  * consent centre (src/portal/consents.ts), their requests (./portal-request-routes.tsx), the
- * accessibility statement, the language switch and the stylesheet. Pages, not API: HTML
- * answers, errors shown as pages in the person's language.
+ * accessibility statement, the language switch, the stylesheet and tz.js (./time-zone.ts: dates
+ * in the person's time zone). Pages, not API: HTML answers, errors shown as pages in the
+ * person's language.
  *
  * Every page: the portal CSP (src/web/brand.ts; no inline script or style), nosniff (src/http/
  * basics.ts), Referrer-Policy same-origin, no caching of personal pages. Every POST: same Origin
@@ -35,6 +36,7 @@ import type { Decision } from '../db/schema/consents.js';
 import { pageCsp, stylesheet } from './brand.js';
 import { LANG_COOKIE, isLang, pickLang, translator, type MessageKey } from './i18n.js';
 import { STYLESHEET_PATH, type PageCtx } from './layout.js';
+import { TZ_COOKIE, TZ_SCRIPT, portalDates, type PortalDates } from './time-zone.js';
 import { AccessibilityPage, CodePage, ConsentsPage, ErrorPage, SignInPage } from './pages.js';
 import { mountRequestRoutes } from './portal-request-routes.js';
 import type { JSX } from 'hono/jsx/jsx-runtime';
@@ -68,6 +70,11 @@ export function pageContext(c: C): PageCtx {
     setCookie(c, PORTAL_BROWSER_COOKIE, basis, cookieOpts(c, SESSION_MAX_MS));
   }
   return { lang, t: translator(lang), brand: deps.config.portal, path: c.req.path, csrf: csrfToken(deps, basis), signedIn: session !== undefined };
+}
+
+/** The page's dates, in the zone of the request's `tz` cookie when valid (the one place it is read). */
+export function datesOf(c: C, p: PageCtx): PortalDates {
+  return portalDates({ cookie: getCookie(c, TZ_COOKIE), deploymentZone: c.get('deps').config.timeZone, lang: p.lang, t: p.t, get: c.req.method === 'GET' });
 }
 
 export async function render(c: C, page: JSX.Element, status = 200): Promise<Response> {
@@ -137,7 +144,6 @@ export function portalRoutes(deps: Deps) {
   const css = stylesheet(deps.config.portal);
   const csp = pageCsp(deps.config.portal);
   const publicOrigin = deps.config.publicUrl ? new URL(deps.config.publicUrl).origin : undefined;
-  const dateFormat = (lang: string) => new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeStyle: 'short', timeZone: deps.config.timeZone });
 
   const app = new Hono<PEnv>();
   app.use('*', async (c, next) => {
@@ -154,6 +160,11 @@ export function portalRoutes(deps: Deps) {
   app.get('/assets/portal.css', (c) => {
     c.header('cache-control', 'public, max-age=3600');
     return c.body(css, 200, { 'content-type': 'text/css; charset=utf-8' });
+  });
+
+  app.get('/assets/tz.js', (c) => {
+    c.header('cache-control', 'public, max-age=3600');
+    return c.body(TZ_SCRIPT, 200, { 'content-type': 'text/javascript; charset=utf-8' });
   });
 
   app.get('/lang', (c) => {
@@ -285,11 +296,7 @@ export function portalRoutes(deps: Deps) {
     }
     const savedId = c.req.query('saved');
     const saved = items.find((i) => i.purpose.id === savedId)?.purpose.view.title[p.lang];
-    const fmt = dateFormat(p.lang);
-    return render(
-      c,
-      <ConsentsPage p={p} items={items} gpc={c.req.header('sec-gpc') === '1'} saved={saved} gpcApplied={c.req.query('gpc') === '1'} formatDate={(ms) => fmt.format(ms)} />,
-    );
+    return render(c, <ConsentsPage p={p} items={items} gpc={c.req.header('sec-gpc') === '1'} saved={saved} gpcApplied={c.req.query('gpc') === '1'} dates={datesOf(c, p)} />);
   });
 
   app.post('/consents', async (c) => {
@@ -335,7 +342,7 @@ export function portalRoutes(deps: Deps) {
     }
   });
 
-  mountRequestRoutes(app, deps, publicOrigin);
+  mountRequestRoutes(app, publicOrigin);
 
   app.all('*', (c) => {
     const p = pageContext(c);

@@ -7,6 +7,7 @@ import type { DsrRequest, RequestType } from '../db/schema/requests.js';
 import type { ErasurePlan, PortalRequestView } from '../portal/requests.js';
 import type { MessageKey } from './i18n.js';
 import { Layout, Notice, type PageCtx } from './layout.js';
+import type { PortalDates } from './time-zone.js';
 
 /** The CNIL's complaint page (GDPR Art. 77); the text names the person's own authority too. */
 export const CNIL_COMPLAINT_URL = 'https://www.cnil.fr/fr/plaintes';
@@ -18,10 +19,10 @@ const counted = (p: PageCtx, key: 'erasure.deleted' | 'erasure.masked' | 'erasur
 const typeKey = (t: RequestType) => `requests.type.${t}` as MessageKey;
 const statusKey = (r: DsrRequest) => `requests.status.${r.status}` as MessageKey;
 
-export function RequestsPage(props: { p: PageCtx; requests: DsrRequest[]; error?: string; formatDate: (ms: number) => string }) {
+export function RequestsPage(props: { p: PageCtx; requests: DsrRequest[]; error?: string; dates: PortalDates }) {
   const { p } = props;
   return (
-    <Layout p={p} title={p.t('requests.heading')}>
+    <Layout p={p} title={p.t('requests.heading')} datesIn={props.dates.reloadableIn}>
       {props.error ? <Notice kind="error">{props.error}</Notice> : null}
       <p>{p.t('requests.intro')}</p>
       <h2>{p.t('requests.newHeading')}</h2>
@@ -50,7 +51,7 @@ export function RequestsPage(props: { p: PageCtx; requests: DsrRequest[]; error?
             <li>
               <a href={`/privacy/requests/${r.id}`}>{p.t(typeKey(r.type))}</a>
               <span class="meta">
-                {p.t('requests.receivedOn', { date: props.formatDate(r.receivedAt) })} — {p.t(statusKey(r))}
+                {p.t('requests.receivedOn', { date: props.dates.date(r.receivedAt) })} — {p.t(statusKey(r))}
               </span>
             </li>
           ))}
@@ -96,12 +97,12 @@ export function ErasurePage(props: { p: PageCtx; plan: ErasurePlan }) {
   );
 }
 
-export function RequestPage(props: { p: PageCtx; view: PortalRequestView; notice?: string; formatDate: (ms: number) => string }) {
-  const { p, view } = props;
+export function RequestPage(props: { p: PageCtx; view: PortalRequestView; notice?: string; dates: PortalDates }) {
+  const { p, view, dates } = props;
   const r = view.request;
-  const date = props.formatDate;
+  const date = dates.date;
   return (
-    <Layout p={p} title={p.t(typeKey(r.type))}>
+    <Layout p={p} title={p.t(typeKey(r.type))} datesIn={dates.reloadableIn}>
       {props.notice ? <Notice kind="ok">{props.notice}</Notice> : null}
       <p class="meta">{p.t('requests.number', { id: r.id })}</p>
       <p>
@@ -124,7 +125,7 @@ export function RequestPage(props: { p: PageCtx; view: PortalRequestView; notice
         </li>
         {r.completedAt !== null && r.status === 'completed' ? <li>{p.t('requests.completedOn', { date: date(r.completedAt) })}</li> : null}
       </ol>
-      {r.status !== 'completed' && r.status !== 'denied' && r.status !== 'cancelled' && r.status !== 'expired' ? <p>{p.t('requests.dueBy', { date: date(r.dueAt) })}</p> : null}
+      {r.status !== 'completed' && r.status !== 'denied' && r.status !== 'cancelled' && r.status !== 'expired' ? <p>{p.t('requests.dueBy', { date: dates.due(r.dueAt) })}</p> : null}
       {r.extendedMonths > 0 && r.extensionReason ? <p>{p.t('requests.extended', { n: r.extendedMonths, reason: r.extensionReason })}</p> : null}
       {r.status === 'completed' && r.type === 'erasure' ? <p>{p.t('requests.erasedDone')}</p> : null}
       {r.status === 'completed' && r.type !== 'erasure' ? (

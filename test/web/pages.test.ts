@@ -24,7 +24,10 @@ function assertPage(page: { status: number; headers: Headers; text: string }, la
   expect(page.text).not.toContain('content="no-referrer"');
   expect(page.headers.get('content-type')).toMatch(/^text\/html/);
   expect(page.text).toMatch(new RegExp(`^<!doctype html><html lang="${lang}">`));
-  expect(page.text).not.toMatch(/<script|style=/);
+  // One script, the tz.js file (./time-zone.test.ts), nothing inline; no inline style.
+  expect(page.text.match(/<script\b[^>]*>/g)).toEqual([expect.stringMatching(/^<script src="\/privacy\/assets\/tz\.js" defer=""( data-zone="[A-Za-z_/]+")?>$/)]);
+  expect(page.text).not.toMatch(/<script[^>]*>[^<]/);
+  expect(page.text).not.toMatch(/style=/);
   expect(page.text).toContain('href="#main"'); // skip link
   expect(page.text).toMatch(/href="\/privacy\/lang\?to=(fr|en)&amp;next=/); // the switch
   // No raw message key on the page.

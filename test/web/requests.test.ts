@@ -56,7 +56,7 @@ describe('requests from the privacy portal', () => {
     expect(opened.text).toContain('Accès à mes données');
     expect(opened.text).toContain('Votre identité est vérifiée');
     expect(opened.text).toContain('Reçue le 1 mars 2026');
-    expect(opened.text).toContain('Nous vous répondrons au plus tard le 1 avril 2026.');
+    expect(opened.text).toContain('Nous vous répondrons au plus tard le 1 avril 2026 (fuseau horaire Europe/Paris).');
     expect((await b.get(`/privacy/requests/${id}/archive`)).status).toBe(404); // not ready yet
     expect((await b.get(`/privacy/requests/${id}/receipt`)).status).toBe(404); // no receipt before the end
     expect(opened.text).not.toContain('/receipt');
@@ -100,7 +100,7 @@ describe('requests from the privacy portal', () => {
     const page = await b.get(`/privacy/requests/${id}?m=opened`);
     expect(page.text).toContain('<html lang="en">');
     expect(page.text).toContain('My data in a reusable file (portability)');
-    expect(page.text).toContain('We will answer by April 1, 2026 at the latest.');
+    expect(page.text).toContain('We will answer by April 1, 2026 (Europe/Paris time) at the latest.');
   });
 
   it('asks for an erasure only after showing what it deletes and what it keeps, and why', async () => {
@@ -217,5 +217,54 @@ describe('requests from the privacy portal', () => {
     expect(unknown.status).toBe(400);
     expect(unknown.text).not.toContain('<script>x');
     expect(await kit.deps.db.requests.list({ limit: 10 })).toEqual([]);
+  });
+});
+
+describe('requests opened for the person by staff or the API', () => {
+  const openByApi = async (email: string, verified: boolean, type = 'access') => {
+    const r = await call(kit.app, 'POST', '/v1/requests', { headers: kit.auth, body: { type, identities: [{ type: 'email', value: email }], ...(verified ? { verified } : {}) } });
+    expect(r.status, r.text).toBe(201);
+    return r.json.id as string;
+  };
+
+  it('lists a verified request opened through the API for the person’s email, with its status page, archive and receipt', async () => {
+    await withSilos();
+    const id = await openByApi(ALICE.email, true);
+    expect((await kit.deps.db.requests.get(id))!.createdBy).not.toMatch(/^subject:/);
+    await engine.runUntilIdle();
+    const b = await signIn(kit, ALICE.email);
+    const list = await b.get('/privacy/requests');
+    expect(list.text).toContain(`href="/privacy/requests/${id}"`);
+    const page = await b.get(`/privacy/requests/${id}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Accès à mes données');
+    expect(page.text).toContain('Terminée le 1 mars 2026.');
+    expect((await b.get(`/privacy/requests/${id}/archive`)).status).toBe(200);
+    expect((await b.get(`/privacy/requests/${id}/receipt`)).status).toBe(200);
+    // It is the open access request the portal answers with instead of opening another.
+    const portability = await openByApi(ALICE.email, true, 'portability');
+    const again = await b.post('/privacy/requests', { type: 'portability' });
+    expect(again.location).toBe(`/privacy/requests/${portability}?m=existing`);
+  });
+
+  it('never shows another person’s API request, nor an unverified one naming the person’s email', async () => {
+    await withSilos();
+    const bobs = await openByApi(BOB.email, true);
+    const unverified = await openByApi(ALICE.email, false);
+    expect((await kit.deps.db.requests.get(unverified))!.subjectId).toBeNull();
+    await openByApi(ALICE.email, true, 'erasure'); // Alice is in the registry: her session names her subject
+    await engine.runUntilIdle();
+    expect((await kit.deps.db.requests.get(bobs))!.status).toBe('completed');
+    const alice = await signIn(kit, ALICE.email);
+    const list = await alice.get('/privacy/requests');
+    expect(list.text).not.toContain(bobs);
+    expect(list.text).not.toContain(unverified);
+    for (const id of [bobs, unverified]) {
+      expect((await alice.get(`/privacy/requests/${id}`)).status, id).toBe(404);
+      expect((await alice.get(`/privacy/requests/${id}/archive`)).status, id).toBe(404);
+      expect((await alice.get(`/privacy/requests/${id}/receipt`)).status, id).toBe(404);
+    }
+    // Bob reaches his own.
+    expect((await (await signIn(kit, BOB.email)).get(`/privacy/requests/${bobs}/archive`)).status).toBe(200);
   });
 });

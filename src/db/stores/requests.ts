@@ -241,12 +241,14 @@ export class RequestStore {
   }
 
   /**
-   * The requests one actor opened (`createdBy`, e.g. `subject:<pseudonym>` for the privacy
-   * portal's person), newest first. No index: a person's page reads it, not a hot path.
+   * A person's requests, newest first: those `createdBy` opened (`subject:<pseudonym>` for the
+   * privacy portal's person) and, when `subjectId` is given, those naming that registry subject
+   * whoever opened them (staff, the API). Read by a person's page, not a hot path.
    */
-  byCreator(createdBy: string, limit: number): Promise<DsrRequest[]> {
+  ofPerson(createdBy: string, subjectId: string | null, limit: number): Promise<DsrRequest[]> {
     const { requests: r } = this.t;
-    return this.h.q.select().from(r).where(eq(r.createdBy, createdBy)).orderBy(desc(r.id)).limit(limit);
+    const mine = subjectId === null ? eq(r.createdBy, createdBy) : or(eq(r.createdBy, createdBy), eq(r.subjectId, subjectId));
+    return this.h.q.select().from(r).where(mine).orderBy(desc(r.id)).limit(limit);
   }
 
   /** Requests in one of `statuses`. */

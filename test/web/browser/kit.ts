@@ -61,11 +61,16 @@ export async function servePortal(opts: Parameters<typeof portalApp>[0] = {}): P
   };
 }
 
-/** A fresh context (own cookies) and page; console errors of the page collected in `errors`. */
-export async function openPage(browser: Browser, opts: { width?: number; height?: number; locale?: string } = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+/** A fresh context (own cookies, a time zone) and page; console errors of the page collected in `errors`. */
+export async function openPage(
+  browser: Browser,
+  opts: { width?: number; height?: number; locale?: string; timezoneId?: string } = {},
+): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
   const context = await browser.newContext({
     viewport: { width: opts.width ?? 1024, height: opts.height ?? 800 },
     locale: opts.locale ?? 'fr-FR',
+    // The deployment's default zone unless a test says otherwise: dates as a person in France sees them.
+    timezoneId: opts.timezoneId ?? 'Europe/Paris',
     acceptDownloads: true,
   });
   context.setDefaultTimeout(10_000);

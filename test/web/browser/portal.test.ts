@@ -1,8 +1,9 @@
 /**
  * The privacy portal in a real browser (Debian's chromium through playwright-core, ./kit.ts):
  * sign-in with the code read from the SMTP receiver and pasted, a consent change, the receipt
- * download and its signature, the language switch both ways, keyboard-only use, and an erasure
- * asked with the keyboard alone and followed to completion on its status page.
+ * download and its signature, the language switch both ways, keyboard-only use, an erasure
+ * asked with the keyboard alone and followed to completion on its status page, and the due date
+ * shown in the browser's time zone (tz.js).
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -212,5 +213,33 @@ describe.skipIf(skip)('privacy portal in chromium', () => {
       [purpose, 'granted'],
       [purpose, 'withdrawn'],
     ]);
+  });
+
+  it('shows the due date in the browser’s time zone, reloading a dated page once to learn it', async () => {
+    const page = await start({ timezoneId: 'America/New_York' });
+    served!.kit.deps.connectors = syntheticSilos([ALICE]).all;
+    await signInThroughPages(served!, page, ALICE.email); // /privacy already set the cookie: no reload needed later
+    const tz = (await context!.cookies()).find((c) => c.name === 'tz');
+    expect(tz).toMatchObject({ value: 'America/New_York', path: '/privacy', sameSite: 'Lax', httpOnly: false });
+    expect(tz!.expires * 1000 - Date.now()).toBeGreaterThan(364 * 86400_000);
+    await page.goto(`${served!.base}/privacy/requests`);
+    await submit(page, () => page.getByRole('button', { name: 'Demander l’accès' }).click());
+    await page.waitForURL('**/privacy/requests/req_*?m=opened');
+    // 1 April 2026, 23:59 in Paris is 17:59 in New York.
+    await expect(page.locator('main').textContent()).resolves.toContain('Nous vous répondrons au plus tard le 1 avril 2026 à 17:59 (fuseau horaire America/New_York).');
+    await screenshot(page, 'request-due-new-york');
+
+    // Without the cookie, the dated page comes in Paris time, then once (no loop) in New York's.
+    const status = page.url().replace(/\?.*$/, '');
+    await context!.clearCookies({ name: 'tz' });
+    const loads: string[] = [];
+    page.on('request', (r) => {
+      if (r.isNavigationRequest()) loads.push(r.url());
+    });
+    await page.goto(status, { waitUntil: 'commit' });
+    await page.waitForFunction(() => document.querySelector('main')?.textContent?.includes('America/New_York'));
+    await page.waitForLoadState('load');
+    await page.waitForTimeout(300);
+    expect(loads).toEqual([status, status]);
   });
 });
