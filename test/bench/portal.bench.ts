@@ -10,17 +10,20 @@
  * identity and, when running, an access task per silo (and an erase task once past access).
  *
  * One demo customer signs in through the portal's forms, the code read from the mailbox the
- * mailer writes; through the portal they ask for an access (run to completion by the engine)
- * and confirm an erasure (left running, its silos at different stages). Each page is then
+ * mailer writes; through the portal they ask for an access
+ * (run to completion by the engine, before the other requests are loaded: it would run theirs
+ * too) and confirm an erasure (left running, its silos at different stages). Each page is then
  * fetched through `app.request()` with the session cookie: WARMUP requests, then SAMPLES
  * timed ones (request → body read). Baseline: a bare Hono app rendering a small hono/jsx page
  * through the same `app.request()` path (./portal-baseline.tsx).
+ *
+ * BENCH_DUMP=<dir> writes each page's last body there (to look at what was measured).
  *
  * Exits 0 when a figure misses its target (printed as FAIL), non-zero on an error (a non-200
  * answer, a broken sign-in). BENCH_STORE=postgres runs it on PostgreSQL (a fresh database at
  * OUBLI_BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres).
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,6 +149,49 @@ for (let start = 1; start <= PEOPLE; start += CHUNK) {
 }
 console.log(`registry: ${PEOPLE.toLocaleString('en')} people with their consents (${elapsed()})`);
 
+// --- the signed-in person: sign-in through the forms, two requests through the portal ---------
+const app = createApp(deps);
+const jar = new Map<string, string>();
+let csrf = '';
+const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+async function browse(path: string, form?: Record<string, string>): Promise<{ status: number; location: string | null; text: string }> {
+  const res = await app.request(
+    path,
+    form
+      ? { method: 'POST', body: new URLSearchParams({ csrf, ...form }).toString(), headers: { origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() } }
+      : { headers: { cookie: cookie() } },
+  );
+  for (const c of res.headers.getSetCookie()) {
+    const [pair = ''] = c.split(';');
+    const i = pair.indexOf('=');
+    if (/max-age=0\b/i.test(c) || pair.slice(i + 1) === '') jar.delete(pair.slice(0, i));
+    else jar.set(pair.slice(0, i), pair.slice(i + 1));
+  }
+  const text = await res.text();
+  const m = /name="csrf" value="([^"]+)"/.exec(text);
+  if (m) csrf = m[1]!;
+  return { status: res.status, location: res.headers.get('location'), text };
+}
+function expect303(r: { status: number; location: string | null; text: string }, what: string): string {
+  if (r.status !== 303 || !r.location) throw new Error(`${what}: ${r.status}\n${r.text.slice(0, 800)}`);
+  return r.location;
+}
+
+const myEmail = demoCustomer(ME).email;
+await browse('/privacy');
+expect303(await browse('/privacy/sign-in', { email: myEmail }), 'sign-in');
+const mailbox = join(dataDir, 'mailbox');
+const [mail] = readdirSync(mailbox);
+const code = /^Subject: (\d{6}) /m.exec(readFileSync(join(mailbox, mail!), 'utf8'))?.[1];
+if (!code) throw new Error('no sign-in code in the mailbox');
+if (expect303(await browse('/privacy/code', { code }), 'code') !== '/privacy/consents') throw new Error('code did not lead to the consent page');
+await browse('/privacy/requests');
+const accessAt = expect303(await browse('/privacy/requests', { type: 'access' }), 'open access');
+await new Engine(deps).runUntilIdle();
+const accessId = /\/requests\/(req_[0-9a-z]+)/.exec(accessAt)![1]!;
+const accessStatus = (await deps.db.requests.get(accessId))?.status;
+if (accessStatus !== 'completed') throw new Error(`the access request ended ${accessStatus}`);
+// Other people's open requests, loaded after the engine ran the person's access (it would run theirs too).
 {
   const STATUSES: RequestStatus[] = ['running', 'running', 'running', 'running', 'awaiting_approval', 'awaiting_approval', 'pending_verification', 'pending_verification', 'needs_review', 'running'];
   const TYPES: RequestType[] = ['erasure', 'erasure', 'access', 'portability'];
@@ -194,48 +240,6 @@ console.log(`registry: ${PEOPLE.toLocaleString('en')} people with their consents
   console.log(`requests: ${OPEN_REQUESTS.toLocaleString('en')} open requests of other people, ${tks.length.toLocaleString('en')} tasks (${elapsed()})`);
 }
 
-// --- the signed-in person: sign-in through the forms, two requests through the portal ---------
-const app = createApp(deps);
-const jar = new Map<string, string>();
-let csrf = '';
-const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-async function browse(path: string, form?: Record<string, string>): Promise<{ status: number; location: string | null; text: string }> {
-  const res = await app.request(
-    path,
-    form
-      ? { method: 'POST', body: new URLSearchParams({ csrf, ...form }).toString(), headers: { origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() } }
-      : { headers: { cookie: cookie() } },
-  );
-  for (const c of res.headers.getSetCookie()) {
-    const [pair = ''] = c.split(';');
-    const i = pair.indexOf('=');
-    if (/max-age=0\b/i.test(c) || pair.slice(i + 1) === '') jar.delete(pair.slice(0, i));
-    else jar.set(pair.slice(0, i), pair.slice(i + 1));
-  }
-  const text = await res.text();
-  const m = /name="csrf" value="([^"]+)"/.exec(text);
-  if (m) csrf = m[1]!;
-  return { status: res.status, location: res.headers.get('location'), text };
-}
-function expect303(r: { status: number; location: string | null; text: string }, what: string): string {
-  if (r.status !== 303 || !r.location) throw new Error(`${what}: ${r.status}\n${r.text.slice(0, 800)}`);
-  return r.location;
-}
-
-const myEmail = demoCustomer(ME).email;
-await browse('/privacy');
-expect303(await browse('/privacy/sign-in', { email: myEmail }), 'sign-in');
-const mailbox = join(dataDir, 'mailbox');
-const [mail] = readdirSync(mailbox);
-const code = /^Subject: (\d{6}) /m.exec(readFileSync(join(mailbox, mail!), 'utf8'))?.[1];
-if (!code) throw new Error('no sign-in code in the mailbox');
-if (expect303(await browse('/privacy/code', { code }), 'code') !== '/privacy/consents') throw new Error('code did not lead to the consent page');
-await browse('/privacy/requests');
-const accessAt = expect303(await browse('/privacy/requests', { type: 'access' }), 'open access');
-await new Engine(deps).runUntilIdle();
-const accessId = /\/requests\/(req_[0-9a-z]+)/.exec(accessAt)![1]!;
-const accessStatus = (await deps.db.requests.get(accessId))?.status;
-if (accessStatus !== 'completed') throw new Error(`the access request ended ${accessStatus}`);
 await browse('/privacy/requests/erasure');
 const erasureAt = expect303(await browse('/privacy/requests', { type: 'erasure', confirm: 'yes' }), 'open erasure');
 const erasureId = /\/requests\/(req_[0-9a-z]+)/.exec(erasureAt)![1]!;
@@ -273,6 +277,7 @@ async function measure(page: string, fetch: () => Response | Promise<Response>, 
     if (res.status !== 200) throw new Error(`${page}: ${res.status}\n${body.slice(0, 800)}`);
     if (i >= WARMUP) times.push(ms);
   }
+  if (process.env.BENCH_DUMP) writeFileSync(join(process.env.BENCH_DUMP, `${page.replace(/[^a-z0-9]+/gi, '_')}.html`), body);
   return { page, median: median(times), p95: percentile(times, 95), bytes: Buffer.byteLength(body), images: /<img\b|<svg\b|data:image\//i.test(body) };
 }
 
