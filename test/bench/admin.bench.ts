@@ -129,10 +129,10 @@ try {
   const cookie = login.headers
     .getSetCookie()
     .map((c) => c.split(';')[0])
-    .filter((c) => c.startsWith('oubli_session='))
+    .filter((c) => c?.startsWith('oubli_session='))
     .join('; ');
 
-  async function measure(fetch: () => Promise<Response>): Promise<{ median: number; p95: number; bytes: number }> {
+  async function measure(fetch: () => Response | Promise<Response>): Promise<{ median: number; p95: number; bytes: number }> {
     let bytes = 0;
     for (let i = 0; i < WARMUP; i++) await (await fetch()).arrayBuffer();
     const times: number[] = [];
