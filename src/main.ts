@@ -147,6 +147,8 @@ async function main(argv: string[]): Promise<void> {
       deps.connectors = demoConnectors(config.dataDir);
       // The file mailbox at /dev/mailbox: this branch alone sets it (never `serve`).
       deps.demo = true;
+      // As most deployments would: an erasure waits for the DPO's approval in the dashboard.
+      deps.requireApproval = ['erasure'];
       deps.startup.ready = false;
       await serveUntilSignal(deps, (url) => runDemo(deps, url, { customers }));
       return;

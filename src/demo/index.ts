@@ -44,6 +44,7 @@ export async function runDemo(deps: Deps, url: string, opts: { customers?: numbe
       '',
       'oubli demo is ready',
       `  Privacy portal ${url}/privacy  (sign-in codes and request e-mails arrive at ${url}/dev/mailbox)`,
+      `  DPO dashboard  ${url}/admin  (log in below; erasures wait for your approval there)`,
       `  API            ${url}/v1`,
       `  API reference  ${url}/docs`,
       `  Health         ${url}/readyz`,
