@@ -1,9 +1,12 @@
 /**
  * GET /metrics (Prometheus exposition, src/metrics/metrics.ts) and the HTTP latency middleware.
- * /metrics needs the `metrics:read` scope.
+ *
+ * On the API listener /metrics needs the `metrics:read` scope. With OUBLI_METRICS_BIND, a second
+ * listener (src/server.ts) serves `metricsApp` — /metrics only, without authentication — on an
+ * address the operator keeps to the scraper (loopback, an internal network).
  */
 import { createRoute } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Deps } from '../deps.js';
 import { requireScope } from '../http/auth.js';
@@ -43,7 +46,8 @@ export const metricsRoutes = createRouter().openapi(
     tags: ['System'],
     summary: 'Prometheus metrics: requests, tasks, backlogs, the audit log, HTTP latencies, the process',
     description:
-      'Text exposition format 0.0.4. The gauges are read from the database at scrape time; no label carries personal data.',
+      'Text exposition format 0.0.4. The gauges are read from the database at scrape time; no label carries personal data. ' +
+      'With OUBLI_METRICS_BIND set, the same answer is served without authentication on that address only.',
     security: AUTHED,
     middleware: [requireScope('metrics:read')] as const,
     responses: {
@@ -56,3 +60,15 @@ export const metricsRoutes = createRouter().openapi(
     return c.text(await metrics.render(), 200, { 'Content-Type': metrics.contentType });
   },
 );
+
+/** The metrics listener's app (OUBLI_METRICS_BIND): GET /metrics without authentication, nothing else. */
+export function metricsApp(deps: Pick<Deps, 'metrics' | 'logger'>) {
+  const app = new Hono();
+  app.get('/metrics', async (c) => c.body(await deps.metrics.render(), 200, { 'Content-Type': deps.metrics.contentType }));
+  app.notFound((c) => c.text('not found: this listener serves GET /metrics only\n', 404));
+  app.onError((err, c) => {
+    deps.logger.error({ err }, 'metrics scrape failed');
+    return c.text('metrics unavailable\n', 500);
+  });
+  return app;
+}

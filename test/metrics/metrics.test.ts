@@ -1,11 +1,14 @@
 /**
  * GET /metrics: who may scrape it, what it reports (read from the database at scrape time),
- * that its labels stay few whatever the paths asked for and never carry personal data.
+ * that its labels stay few whatever the paths asked for and never carry personal data, and the
+ * unauthenticated second listener of OUBLI_METRICS_BIND.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
+import { loadConfig, ConfigError } from '../../src/config.js';
 import { REQUEST_STATUSES, REQUEST_TYPES } from '../../src/db/schema/requests.js';
+import { startServer } from '../../src/server.js';
 import { authSuite } from '../helpers/auth-suite.js';
 import { createTestApp, createTestDeps } from '../helpers/deps.js';
 import { bearer, call } from '../helpers/http.js';
@@ -170,5 +173,54 @@ describe('GET /metrics: what it reports', () => {
     const other = await createTestApp();
     const key = await bearer(other.deps, ['metrics:read']);
     expect((await scrape(other.app, key.authorization)).families.get('process_cpu_user_seconds_total')).toBeUndefined();
+  });
+});
+
+describe('OUBLI_METRICS_BIND: the unauthenticated metrics listener', () => {
+  it('parses host:port; refuses a port alone, a bad port, an unbracketed IPv6 address', () => {
+    expect(loadConfig({ OUBLI_METRICS_BIND: '127.0.0.1:9464' }).metricsBind).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(loadConfig({ OUBLI_METRICS_BIND: '[::1]:9464' }).metricsBind).toEqual({ host: '::1', port: 9464 });
+    expect(loadConfig({ OUBLI_METRICS_BIND: 'metrics.internal:9464' }).metricsBind).toEqual({ host: 'metrics.internal', port: 9464 });
+    expect(loadConfig({}).metricsBind).toBeUndefined();
+    for (const bad of ['9464', ':9464', '127.0.0.1', '127.0.0.1:99999', '::1:9464', '[example]:9464', 'a b:1']) {
+      expect(() => loadConfig({ OUBLI_METRICS_BIND: bad }), bad).toThrow(ConfigError);
+    }
+  });
+
+  it('answers /metrics without a key on its own port only; the API port still needs metrics:read', async () => {
+    const deps = await createTestDeps({ config: { port: 0, host: '127.0.0.1', metricsBind: { host: '127.0.0.1', port: 0 } } });
+    const server = await startServer(deps);
+    try {
+      expect(server.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      expect(new URL(server.metricsUrl!).port).not.toBe(new URL(server.url).port);
+      const open = await fetch(server.metricsUrl!);
+      expect(open.status).toBe(200);
+      expect(open.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      expect(parseExposition(await open.text()).has('oubli_requests')).toBe(true);
+      // Only /metrics there: not the API, not the portal.
+      expect((await fetch(new URL('/v1/requests', server.metricsUrl)).then((r) => r.status))).toBe(404);
+      expect((await fetch(new URL('/healthz', server.metricsUrl)).then((r) => r.status))).toBe(404);
+
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+      const weak = await bearer(deps, ['requests:read']);
+      expect((await fetch(`${server.url}/metrics`, { headers: { authorization: weak.authorization } })).status).toBe(403);
+      const key = await bearer(deps, ['metrics:read']);
+      const authed = await fetch(`${server.url}/metrics`, { headers: { authorization: key.authorization } });
+      expect(authed.status).toBe(200);
+      await authed.text();
+    } finally {
+      await server.close();
+    }
+    await expect(fetch(server.metricsUrl!)).rejects.toThrow();
+  });
+
+  it('no second listener without it', async () => {
+    const deps = await createTestDeps({ config: { port: 0, host: '127.0.0.1' } });
+    const server = await startServer(deps);
+    try {
+      expect(server.metricsUrl).toBeUndefined();
+    } finally {
+      await server.close();
+    }
   });
 });
