@@ -10,6 +10,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Deps } from '../deps.js';
 import { requireScope } from '../http/auth.js';
+import { PROBE_PATHS } from '../http/basics.js';
 import { AUTHED, createRouter, errorResponses, z } from '../http/openapi.js';
 
 /** The route label of an answer no route of the API matched (404s, whatever the path). */
@@ -28,15 +29,20 @@ function routeOf(c: Context): string {
   return routes.find((r) => r.method !== 'ALL')?.path ?? UNMATCHED;
 }
 
-/** Times every answer into oubli_http_request_duration_seconds; registered first in createApp. */
+/**
+ * Times every answer into oubli_http_request_duration_seconds; registered first in createApp.
+ * Not the liveness and readiness probes: orchestrators call them many times a minute, their
+ * answers are fixed, and timing them ate into the throughput budget basics.ts keeps for them.
+ */
 export function httpMetrics(deps: Pick<Deps, 'metrics'>): MiddlewareHandler {
-  return async (c, next) => {
+  const timed: MiddlewareHandler = async (c, next) => {
     const start = performance.now();
     // An error is answered by onError inside next() (hono catches it where it is thrown), so
     // c.res is the answer sent, 4xx and 5xx included.
     await next();
     deps.metrics.observeHttp(c.req.method, routeOf(c), c.res.status, (performance.now() - start) / 1000);
   };
+  return (c, next) => (c.req.method === 'GET' && PROBE_PATHS.has(c.req.path) ? next() : timed(c, next));
 }
 
 export const metricsRoutes = createRouter().openapi(

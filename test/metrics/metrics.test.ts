@@ -132,6 +132,15 @@ describe('GET /metrics: what it reports', () => {
     expect(bucket?.value).toBeGreaterThanOrEqual(1);
   });
 
+  it('does not time the liveness and readiness probes', async () => {
+    const { app, deps } = await createTestApp();
+    for (const p of ['/healthz', '/readyz', '/healthz']) expect((await call(app, 'GET', p)).status).toBe(200);
+    const { authorization } = await bearer(deps, ['metrics:read']);
+    await scrape(app, authorization);
+    const labels = routeLabels((await scrape(app, authorization)).families);
+    expect([...labels]).toEqual(['/metrics']);
+  });
+
   it('unknown paths share one label, whatever their number; a refused body keeps its route', async () => {
     const { app, deps } = await createTestApp();
     const { authorization } = await bearer(deps, ['metrics:read']);
