@@ -17,7 +17,7 @@ import { AUTHED, createRouter, errorResponses, z } from '../http/openapi.js';
 export const UNMATCHED = 'unmatched';
 
 /**
- * The route pattern a request was for: the one that answered (hono's routePath), else — when a
+ * The route pattern a request was for: the one that answered (hono's routePath(c)), else — when a
  * middleware answered first (the body cap, a bad key) — the first route that matched; a request
  * no route matched is UNMATCHED. `app.use()` middleware and catch-alls are registered as `ALL`,
  * routes with their method. A pattern, never the path: ids and tokens must not become labels.
