@@ -21,6 +21,7 @@ import { isPortalPath, portalRoutes, portalTooLarge } from './web/portal-routes.
 import { PayloadTooLargeError } from './errors.js';
 import { mailboxRoutes } from './web/mailbox-routes.js';
 import { adminRoutes } from './web/admin/routes.js';
+import { httpMetrics, metricsRoutes } from './metrics/routes.js';
 
 /** Routes that accept bodies above the default cap, with their own cap in bytes (`/*`: every path below). */
 export const LARGE_BODY_ROUTES: Record<string, number> = {
@@ -34,13 +35,17 @@ export const LARGE_BODY_ROUTES: Record<string, number> = {
  */
 export function createApp(deps: Deps) {
   const app = createRouter();
+  // First, so that it times everything else, the body cap and authentication included.
+  app.use(httpMetrics(deps));
   app.use(basics(deps, LARGE_BODY_ROUTES));
   app.use('/v1/*', authenticate(deps));
+  app.use('/metrics', authenticate(deps));
   // A portal form over the body limit gets the portal's page in the person's language, not JSON.
   app.onError((err, c) => (err instanceof PayloadTooLargeError && isPortalPath(c.req.path) ? portalTooLarge(c) : handleError(err, c)));
   app.notFound(handleNotFound);
 
   app.route('/', systemRoutes);
+  app.route('/', metricsRoutes);
   app.route('/v1/auth', authRoutes);
   app.route('/v1/api-keys', apiKeyRoutes);
   app.route('/v1/audit', auditRoutes);

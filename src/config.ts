@@ -86,8 +86,27 @@ const EnvSchema = z.object({
   /** SMTP for the portal's e-mails (smtp:// or smtps://user:pass@host:port); unset: files in <data dir>/mailbox. */
   OUBLI_SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL').optional(),
   OUBLI_MAIL_FROM: z.string().trim().regex(/^[^\p{Cc}<>]{0,100}<[^\s@<>]+@[^\s@<>]+>$|^[^\s@<>]+@[^\s@<>]+$/u, 'must be an address, or "Name <address>"').default('oubli <no-reply@localhost>'),
+  /**
+   * A second listener, `host:port` (`127.0.0.1:9464`, `[::1]:9464`), serving GET /metrics without
+   * authentication; the API's own /metrics still needs the metrics:read scope.
+   */
+  OUBLI_METRICS_BIND: z.string().trim().transform(parseBind).optional(),
   OUBLI_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1', 'false', 'true'], { error: 'must be 1 or 0 (true or false)' }).default('0').transform((v) => v === '1' || v === 'true'),
 });
+
+const BIND_HELP = 'must be host:port, such as 127.0.0.1:9464 or [::1]:9464 (a port from 0 to 65535)';
+
+/** `host:port`, an IPv6 host in brackets. The host is required: no listener on every address by omission. */
+function parseBind(raw: string, ctx: z.RefinementCtx): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(raw);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || !host || port > 65535 || (m[1] !== undefined && isIP(host) !== 6)) {
+    ctx.addIssue({ code: 'custom', message: BIND_HELP });
+    return z.NEVER;
+  }
+  return { host, port };
+}
 
 /**
  * Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed. The client's address is never
@@ -151,6 +170,8 @@ export interface Config {
   portal: Brand;
   smtpUrl?: string;
   mailFrom: string;
+  /** OUBLI_METRICS_BIND: where the unauthenticated metrics listener binds, if anywhere. */
+  metricsBind?: { host: string; port: number };
 }
 
 /** Who the privacy portal speaks for (OUBLI_COMPANY_NAME, …). */
@@ -207,5 +228,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     smtpUrl: e.OUBLI_SMTP_URL,
     mailFrom: e.OUBLI_MAIL_FROM,
+    metricsBind: e.OUBLI_METRICS_BIND,
   };
 }

@@ -11,6 +11,7 @@ import type { PurposeCatalog } from './consent/catalog.js';
 import type { ConsentWriter } from './consent/record.js';
 import type { OutboundClient } from '../connectors/net/index.js';
 import type { Mailer } from './mail/mailer.js';
+import type { Metrics } from './metrics/metrics.js';
 
 /** Keyed-hash secrets kept in the data dir (never in the database). */
 export interface Secrets {
@@ -54,6 +55,8 @@ export interface Deps {
   webhookClient: OutboundClient;
   /** The portal's e-mail (src/mail/mailer.ts): SMTP, or files in <data dir>/mailbox. */
   mailer: Mailer;
+  /** The Prometheus registry of GET /metrics (src/metrics/metrics.ts): this app's own, never the global one. */
+  metrics: Metrics;
   /** True under `oubli demo` only: shows the file mailbox at /dev/mailbox. Never set by `serve`. */
   demo?: boolean;
   /** `ready` is false while start-up work (demo seeding) still runs; /readyz reports it. */

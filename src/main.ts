@@ -92,6 +92,7 @@ async function readStdin(): Promise<string> {
 async function serveUntilSignal(deps: Deps, onListening?: (url: string) => Promise<void> | void): Promise<void> {
   const server = await startServer(deps);
   process.stdout.write(`oubli listening on ${server.url}\n`);
+  if (server.metricsUrl) process.stdout.write(`metrics without authentication on ${server.metricsUrl}\n`);
   const stop = async () => {
     await server.close();
     await deps.db.close();

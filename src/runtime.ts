@@ -24,6 +24,7 @@ import { ConsentWriter } from './consent/record.js';
 import { createWebhookClient } from './webhooks/client.js';
 import { announceCheckpoint } from './webhooks/events.js';
 import { createMailer } from './mail/mailer.js';
+import { Metrics } from './metrics/metrics.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   // Logs go to stderr: stdout stays for what a command prints (an API key, a verdict).
@@ -160,6 +161,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     consentWrites: new ConsentWriter(db),
     webhookClient: createWebhookClient({ allowPrivate: config.webhookAllowPrivate }),
     mailer: createMailer(config, now),
+    metrics: new Metrics({ db, audit, now }, { process: true }),
     startup: { ready: true },
   };
   await deps.purposes.start();

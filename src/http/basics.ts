@@ -57,6 +57,7 @@ export function isApiPath(path: string): boolean {
   return (
     path.startsWith('/v1/') ||
     path === '/openapi.json' ||
+    path === '/metrics' ||
     path.startsWith('/.well-known/')
   );
 }

@@ -10,6 +10,7 @@
  * Afterwards 200 random entries are checked: leaf hash and inclusion proof against the root.
  */
 import { createMailer } from '../../src/mail/mailer.js';
+import { Metrics } from '../../src/metrics/metrics.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import canonicalize from 'canonicalize';
@@ -76,6 +77,7 @@ export async function benchCtx(db: Database): Promise<Ctx> {
     purposes,
     consentWrites: new ConsentWriter(db),
     webhookClient: createWebhookClient({ allowPrivate: true }),
+    metrics: new Metrics({ db, audit, now }),
     startup: { ready: true },
     actor: { type: 'system', id: 'bench' },
   };

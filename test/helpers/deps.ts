@@ -28,6 +28,7 @@ import { createWebhookClient } from '../../src/webhooks/client.js';
 import { announceCheckpoint } from '../../src/webhooks/events.js';
 import { ConsentWriter } from '../../src/consent/record.js';
 import { createMailer } from '../../src/mail/mailer.js';
+import { Metrics } from '../../src/metrics/metrics.js';
 
 export const T0 = Date.parse('2026-03-01T09:00:00.000Z');
 
@@ -47,7 +48,14 @@ export interface TestDeps extends Deps {
 }
 
 export async function createTestDeps(
-  overrides: { env?: Record<string, string>; config?: Partial<Config>; /** Instead of the file's test database. */ db?: Database } = {},
+  overrides: {
+    env?: Record<string, string>;
+    config?: Partial<Config>;
+    /** Instead of the file's test database. */
+    db?: Database;
+    /** prom-client's process metrics in deps.metrics (off by default). */
+    processMetrics?: boolean;
+  } = {},
 ): Promise<TestDeps> {
   const clock = testClock();
   const config = {
@@ -82,6 +90,8 @@ export async function createTestDeps(
     consentWrites: new ConsentWriter(db),
     webhookClient: createWebhookClient({ allowPrivate: config.webhookAllowPrivate }),
     mailer: createMailer(config, clock.now),
+    // No process metrics: each set runs its own timers, and most tests never scrape.
+    metrics: new Metrics({ db, audit, now: clock.now }, { process: overrides.processMetrics }),
     startup: { ready: true },
   };
 }
@@ -110,6 +120,7 @@ export async function createPeerDeps(deps: TestDeps, opts: { dataDir?: string } 
     audit,
     treeHeads: new TreeHeads(db, audit, deps.keys, logId, deps.clock.now),
     health: new HealthChecks(deps.clock.now),
+    metrics: new Metrics({ db, audit, now: deps.clock.now }),
   };
 }
 

@@ -12,6 +12,8 @@ export const SCOPES = [
   /** Webhook endpoints and their deliveries: read them; register, change, redeliver. */
   'webhooks:read',
   'webhooks:write',
+  /** GET /metrics: counts and latencies of the whole deployment, no personal data (a Prometheus scraper's key). */
+  'metrics:read',
   'admin',
 ] as const;
 export type Scope = (typeof SCOPES)[number];

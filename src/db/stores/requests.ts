@@ -261,6 +261,31 @@ export class RequestStore {
     return row?.n ?? 0;
   }
 
+  /** Requests by status and type (what /metrics shows): one grouped count, no row read twice. */
+  countsByStatusAndType(): Promise<{ status: RequestStatus; type: RequestType; n: number }[]> {
+    const { requests: r } = this.t;
+    return this.h.q
+      .select({ status: r.status, type: r.type, n: sql<number>`count(*)`.mapWith(Number) })
+      .from(r)
+      .groupBy(r.status, r.type);
+  }
+
+  /**
+   * The deadlines of the requests in one of `open`: the earliest due date (null when none is
+   * open) and how many are past due at `now`. One query over the open requests (the status index).
+   */
+  async openDeadlines(open: readonly RequestStatus[], now: number): Promise<{ earliestDueAt: number | null; overdue: number }> {
+    const { requests: r } = this.t;
+    const [row] = await this.h.q
+      .select({
+        earliestDueAt: sql<number | null>`min(${r.dueAt})`.mapWith((v) => (v === null ? null : Number(v))),
+        overdue: sql<number>`coalesce(sum(case when ${r.dueAt} < ${now} then 1 else 0 end), 0)`.mapWith(Number),
+      })
+      .from(r)
+      .where(inArray(r.status, [...open]));
+    return { earliestDueAt: row?.earliestDueAt ?? null, overdue: row?.overdue ?? 0 };
+  }
+
   /** Never verified, past their deadline. */
   async unverifiedPastDue(now: number, limit = 500): Promise<string[]> {
     const { requests: r } = this.t;

@@ -173,6 +173,15 @@ export class TaskStore {
     return (await this.s.openCount.first(this.h, { requestId }))?.n ?? 0;
   }
 
+  /** Tasks by connector and status (what /metrics shows): one grouped count over the connector index. */
+  countsByConnectorAndStatus(): Promise<{ connectorId: string; status: TaskStatus; n: number }[]> {
+    const { tasks: t } = this.t;
+    return this.h.q
+      .select({ connectorId: t.connectorId, status: t.status, n: sql<number>`count(*)`.mapWith(Number) })
+      .from(t)
+      .groupBy(t.connectorId, t.status);
+  }
+
   /** Whether some task of this connector is due (a cheap look before a claim transaction). */
   async hasDue(connectorId: string, now: number): Promise<boolean> {
     return (await this.s.due.first(this.h, { connectorId, now })) !== undefined;
