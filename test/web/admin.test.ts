@@ -261,6 +261,11 @@ describe('one request', () => {
     expect(again.text).toContain('Demande répétée trois fois ce mois-ci</textarea>');
     expect(again.text).toMatch(/<option value="excessive" selected/);
     expect((await deps.db.requests.get(id))!.status).toBe('awaiting_approval'); // nothing sent behind their back
+    // A cross-site form posted at a logged-out staff member carries nothing into the login.
+    const forged = await new Browser(app).post(`/admin/requests/${id}/deny`, { confirm: 'yes', reasonCode: 'other', reason: 'forged' }, { origin: 'https://evil.example' });
+    expect(forged.status).toBe(401);
+    expect(forged.text).not.toContain('forged');
+    expect(forged.text).not.toContain('draft_');
     const sent = await dpo.post(`/admin/requests/${id}/deny`, { confirm: 'yes', reasonCode: 'excessive', reason: 'Demande répétée trois fois ce mois-ci' });
     expect(sent.status).toBe(303);
     expect((await deps.db.requests.get(id))!.status).toBe('denied');

@@ -410,7 +410,15 @@ export function adminRoutes(deps: Deps) {
     const p = adminContext(c);
     const m = /^\/admin\/requests\/(req_[0-9a-z]{26})\/([a-z]+)$/.exec(c.req.path);
     const action = ACTIONS.find((a) => a === m?.[2]);
-    if (!m || !action) return render(c, <LoginPage p={p} next="/admin" notice={p.t('admin.login.ended')} />, 401);
+    // Only a form of our own pages is carried: a cross-site POST must not get a pre-filled
+    // decision shown to a staff member after they log in.
+    let sameOrigin = true;
+    try {
+      assertSameOrigin(asApp(c), publicOrigin ?? new URL(c.req.url).origin);
+    } catch {
+      sameOrigin = false;
+    }
+    if (!m || !action || !sameOrigin) return render(c, <LoginPage p={p} next="/admin" notice={p.t('admin.login.ended')} />, 401);
     const body = await c.req.parseBody();
     const field = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : '');
     const draft = draftOf(action, { reasonCode: field('reasonCode'), reason: field('reason'), months: field('months') });
