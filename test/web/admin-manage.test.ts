@@ -257,6 +257,10 @@ describe('silos and webhooks', () => {
     expect(row('newsletter')).toContain('0 % (0 sur');
     expect(page.text).not.toContain('jamais'); // every silo succeeded once
 
+    const en = await viewer.get('/admin/silos', { 'accept-language': 'en', cookie: `${[...viewer.jar].map(([k, v]) => `${k}=${v}`).join('; ')}; lang=en` });
+    expect(en.text).toContain('<h1>Silos and webhooks</h1>');
+    expect(en.text).toContain('(1 waiting)');
+
     // A week later, the failure has left the window.
     deps.clock.advance(8 * 86_400_000);
     const later = await (await logIn('viewer@shop.example')).get('/admin/silos');
