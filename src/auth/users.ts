@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Role, User } from '../db/schema/users.js';
-import { ConflictError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { Ctx } from '../deps.js';
 import { hashPassword, MIN_PASSWORD_LENGTH } from './passwords.js';
 
@@ -37,4 +37,26 @@ export async function createUser(ctx: Ctx, input: { email: string; role: Role; p
 
 export function findUserByEmail(ctx: Pick<Ctx, 'db'>, email: string): Promise<User | undefined> {
   return ctx.db.auth.userByEmail(email);
+}
+
+export function listUsers(ctx: Pick<Ctx, 'db'>): Promise<User[]> {
+  return ctx.db.auth.users();
+}
+
+/**
+ * Gives a staff user another role. Their sessions stay open: a session's role is read from the
+ * user's row on every request, so the change applies from their next one. Idempotent: the same
+ * role changes and audits nothing.
+ */
+export async function changeUserRole(ctx: Ctx, userId: string, role: Role): Promise<{ changed: boolean }> {
+  return ctx.db.tx(
+    async (t) => {
+      const before = await t.auth.setRole(userId, role);
+      if (before === undefined) throw new NotFoundError('USER_NOT_FOUND', 'no such user');
+      if (before === role) return { changed: false };
+      await ctx.audit.append(t, { type: 'user.role_changed', actor: ctx.actor, data: { userId, from: before, to: role } });
+      return { changed: true };
+    },
+    { locks: [userLock(userId)] },
+  );
 }

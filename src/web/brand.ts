@@ -116,6 +116,9 @@ form.admin-action{border:1px solid var(--line);border-radius:.4rem;padding:1rem;
 .confirm{display:flex;gap:.5rem;align-items:center;margin-top:.75rem}
 .confirm label{margin:0;font-weight:400}
 .confirm input{width:1.25rem;height:1.25rem}
+.once code{word-break:break-all;font-size:1.05rem;user-select:all}
+.scopes{display:flex;flex-wrap:wrap;gap:.25rem 1rem}
+.scopes label{font-weight:400}
 ol.timeline{padding-left:1.5rem}
 ol.timeline li{margin:.25rem 0}
 progress{vertical-align:middle}

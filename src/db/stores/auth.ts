@@ -157,4 +157,21 @@ export class AuthStore {
       .returning({ id: apiKeys.id });
     return rows.length === 1;
   }
+
+  // ------------------------------------------------------------------------------ staff (the dashboard's administration)
+
+  /** Every staff user, oldest first. */
+  users(): Promise<User[]> {
+    const { users } = this.t;
+    return this.h.q.select().from(users).orderBy(users.createdAt, users.id);
+  }
+
+  /** Sets the user's role; the role before, or undefined when there is no such user. */
+  async setRole(id: string, role: Role): Promise<Role | undefined> {
+    const { users } = this.t;
+    const before = await this.user(id);
+    if (!before) return undefined;
+    await this.h.q.update(users).set({ role }).where(eq(users.id, id));
+    return before.role;
+  }
 }

@@ -25,6 +25,19 @@ export interface Lease {
   until: number;
 }
 
+/** One connector's figures (./tasks.ts connectorStats). */
+export interface ConnectorStats {
+  connectorId: string;
+  /** finishedAt of its latest task done; null when none ever was. */
+  lastDoneAt: number | null;
+  /** Tasks done / failed since the window's start. */
+  done: number;
+  failed: number;
+  /** Tasks waiting for the silo's callback, and when the oldest of them was created. */
+  waiting: number;
+  oldestWaitingAt: number | null;
+}
+
 const OPEN: TaskStatus[] = ['queued', 'running', 'waiting'];
 
 function statements(db: Database) {
@@ -390,5 +403,27 @@ export class TaskStore {
       .from(t)
       .where(and(eq(t.requestId, requestId), eq(t.status, 'failed')));
     return new Set(rows.map((r) => r.phase));
+  }
+
+  /**
+   * Per connector, for the dashboard's silos page: its latest success, what finished since
+   * `since` (done, failed) and its tasks waiting for a callback (how many, the oldest by
+   * creation). One grouped scan of the queue (the page is read by staff now and then, not on a
+   * hot path); connectors with no task are absent.
+   */
+  async connectorStats(since: number): Promise<ConnectorStats[]> {
+    const { tasks: t } = this.t;
+    const n = (cond: SQL) => sql<number>`coalesce(sum(case when ${cond} then 1 else 0 end), 0)`.mapWith(Number);
+    return this.h.q
+      .select({
+        connectorId: t.connectorId,
+        lastDoneAt: sql<number | null>`max(case when ${t.status} = 'done' then ${t.finishedAt} end)`.mapWith(Number),
+        done: n(sql`${t.status} = 'done' and ${t.finishedAt} >= ${since}`),
+        failed: n(sql`${t.status} = 'failed' and ${t.finishedAt} >= ${since}`),
+        waiting: n(sql`${t.status} = 'waiting'`),
+        oldestWaitingAt: sql<number | null>`min(case when ${t.status} = 'waiting' then ${t.createdAt} end)`.mapWith(Number),
+      })
+      .from(t)
+      .groupBy(t.connectorId);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The frame of every dashboard page: the portal's stylesheet, CSP and accessibility rules, a
- * wider main column, the dashboard's navigation and the signed-in staff member's sign-out.
+ * wider main column, the dashboard's navigation (the administration's links for admins only)
+ * and the signed-in staff member's sign-out.
  */
 import type { Child } from 'hono/jsx';
 import type { PageCtx } from '../layout.js';
@@ -41,7 +42,10 @@ export function AdminLayout(props: { p: AdminCtx; title: string; children?: Chil
               {p.t('lang.switch')}
             </a>
             {p.signedIn ? <a href="/admin">{p.t('admin.nav.queue')}</a> : null}
+            {p.signedIn ? <a href="/admin/silos">{p.t('admin.nav.silos')}</a> : null}
             {p.signedIn ? <a href="/admin/audit">{p.t('admin.nav.audit')}</a> : null}
+            {p.role === 'admin' ? <a href="/admin/users">{p.t('admin.nav.users')}</a> : null}
+            {p.role === 'admin' ? <a href="/admin/keys">{p.t('admin.nav.keys')}</a> : null}
             {p.signedIn ? (
               <form class="inline" method="post" action="/admin/logout">
                 <input type="hidden" name="csrf" value={p.csrf} />

@@ -45,19 +45,20 @@ import { AdminError, LoginPage } from './pages.js';
 import { QueuePageView } from './queue-page.js';
 import { AdminRequestPage, type ActionDraft } from './request-page.js';
 import type { JSX } from 'hono/jsx/jsx-runtime';
+import { manageRoutes } from './manage-routes.js';
 
 /** The login form's CSRF basis before there is a session (Path=/admin). */
 export const ADMIN_BROWSER_COOKIE = 'oubli_admin_browser';
 const ACTIONS: readonly AdminAction[] = ['approve', 'deny', 'extend', 'retry', 'cancel'];
 
-interface Staff {
+export interface Staff {
   userId: string;
   role: Role;
   scopes: readonly Scope[];
   sessionId: string;
   token: string;
 }
-type AEnv = AppEnv & { Variables: AppEnv['Variables'] & { staff: Staff | undefined } };
+export type AEnv = AppEnv & { Variables: AppEnv['Variables'] & { staff: Staff | undefined } };
 type C = Context<AEnv>;
 const asApp = (c: C) => c as unknown as Context<AppEnv>;
 
@@ -404,6 +405,8 @@ export function adminRoutes(deps: Deps) {
     await startVerification(deps, { type: 'user', id: staff.userId });
     return c.redirect('/admin/audit?m=started', 303);
   });
+
+  manageRoutes(app, { deps, publicOrigin, adminContext, render, guardedForm, staffCtx, dateFormat });
 
   /** A POST after the session ended: the login page, carrying the form so nothing typed is lost. */
   async function sessionEnded(c: C): Promise<Response> {
