@@ -3,7 +3,7 @@
  * identities and moves its stage after every task outcome: those are prepared statements; the
  * rarer transitions and the maintenance queries use the builder.
  */
-import { and, desc, eq, exists, gt, inArray, isNotNull, isNull, lt, not, notExists, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, exists, gt, gte, inArray, isNotNull, isNull, lt, lte, not, notExists, or, sql, type SQL } from 'drizzle-orm';
 import type { Database, Handle } from '../database.js';
 import type { Channel, DsrRequest, RequestStage, RequestStatus, RequestType, requests, Verification } from '../schema/requests.js';
 import type { IdentityDecision, IdentityState, IdentityWhy, RequestIdentity, requestIdentities } from '../schema/request-identities.js';
@@ -115,6 +115,25 @@ export interface QueueFilter {
   /** Keyset: after this (due date, id) of the previous page's last row. */
   after?: { dueAt: number; id: string };
   limit: number;
+}
+
+/** One (type, channel) of the requests received in a report's period, and what became of them. */
+export interface ReportCounts {
+  type: RequestType;
+  channel: Channel;
+  received: number;
+  /** Completed by their (possibly extended) due date. */
+  onTime: number;
+  late: number;
+  /** Given more time (Art. 12(3)), whatever became of them. */
+  extended: number;
+  denied: number;
+  /** Verified, by the opener or later (the verification funnel). */
+  verified: number;
+  /** Never verified, expired at their deadline. */
+  abandoned: number;
+  /** Still waiting for verification. */
+  pendingVerification: number;
 }
 
 /** The queue's counters. */
@@ -412,5 +431,53 @@ export class RequestStore {
       .from(r)
       .where(inArray(r.status, [...open]));
     return row ?? { open: 0, dueThisWeek: 0, overdue: 0, needsAttention: 0, awaitingApproval: 0 };
+  }
+
+  // --- reports (src/admin/reports.ts) -------------------------------------------------------
+  // The period is the requests *received* in [from, to): each is counted once, with its outcome.
+
+  /** Per (type, channel): received, outcomes and the verification funnel, in one grouped scan. */
+  async reportCounts(from: number, to: number): Promise<ReportCounts[]> {
+    const { requests: r } = this.t;
+    const count = (cond: SQL | undefined) => sql<number>`coalesce(sum(case when ${cond} then 1 else 0 end), 0)`.mapWith(Number);
+    const completed = eq(r.status, 'completed');
+    return this.h.q
+      .select({
+        type: r.type,
+        channel: r.channel,
+        received: sql<number>`count(*)`.mapWith(Number),
+        onTime: count(and(completed, lte(r.completedAt, r.dueAt))),
+        late: count(and(completed, gt(r.completedAt, r.dueAt))),
+        extended: count(gt(r.extendedMonths, 0)),
+        denied: count(eq(r.status, 'denied')),
+        verified: count(eq(r.verified, true)),
+        abandoned: count(and(eq(r.status, 'expired'), eq(r.verified, false))),
+        pendingVerification: count(eq(r.status, 'pending_verification')),
+      })
+      .from(r)
+      .where(and(gte(r.receivedAt, from), lt(r.receivedAt, to)))
+      .groupBy(r.type, r.channel);
+  }
+
+  /** Denied requests received in the period, per (type, channel, Art. 12(4) reason code). */
+  reportDenials(from: number, to: number): Promise<{ type: RequestType; channel: Channel; code: string | null; n: number }[]> {
+    const { requests: r } = this.t;
+    return this.h.q
+      .select({ type: r.type, channel: r.channel, code: r.statusReasonCode, n: sql<number>`count(*)`.mapWith(Number) })
+      .from(r)
+      .where(and(gte(r.receivedAt, from), lt(r.receivedAt, to), eq(r.status, 'denied')))
+      .groupBy(r.type, r.channel, r.statusReasonCode);
+  }
+
+  /**
+   * The time each completed request of the period took (ms), for medians and percentiles: no
+   * portable SQL percentile across both stores, so a compact select the caller sorts.
+   */
+  reportDurations(from: number, to: number): Promise<{ type: RequestType; channel: Channel; ms: number }[]> {
+    const { requests: r } = this.t;
+    return this.h.q
+      .select({ type: r.type, channel: r.channel, ms: sql<number>`${r.completedAt} - ${r.receivedAt}`.mapWith(Number) })
+      .from(r)
+      .where(and(gte(r.receivedAt, from), lt(r.receivedAt, to), eq(r.status, 'completed')));
   }
 }
