@@ -40,6 +40,7 @@ export function AdminLayout(props: { p: AdminCtx; title: string; children?: Chil
               {p.t('lang.switch')}
             </a>
             {p.signedIn ? <a href="/admin">{p.t('admin.nav.queue')}</a> : null}
+            {p.signedIn ? <a href="/admin/reports">{p.t('admin.nav.reports')}</a> : null}
             {p.signedIn ? (
               <form class="inline" method="post" action="/admin/logout">
                 <input type="hidden" name="csrf" value={p.csrf} />
