@@ -10,9 +10,10 @@
  * comes from the page's query string, validated here (an unknown or malformed parameter is a
  * 400, never silently ignored).
  *
- * Counts are grouped SQL in the store; percentiles are computed here from the completed
- * requests' durations (neither store has a portable SQL percentile). Percentiles are
- * nearest-rank: the smallest duration with at least p% of the requests at or below it.
+ * Counts are grouped SQL in the store; percentiles are computed here from a histogram of the
+ * completed requests' durations in tenths of a day, the precision shown (neither store has a
+ * portable SQL percentile). Percentiles are nearest-rank: the smallest duration with at least
+ * p% of the requests at or below it.
  */
 import { z } from 'zod';
 import type { Ctx } from '../deps.js';
@@ -142,12 +143,6 @@ export interface Report {
   consent: { from: string; to: string; subjects: number; purposes: ConsentReport[] };
 }
 
-/** Nearest-rank percentile of ascending `sorted` (p in 0–1); null when empty. */
-export function nearestRank(sorted: ArrayLike<number>, p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
-}
-
 const emptyDenials = (): Record<DenialReason, number> => Object.fromEntries(DENIAL_REASONS.map((r) => [r, 0])) as Record<DenialReason, number>;
 
 function emptyRow(type: OutcomeRow['type'], channel: OutcomeRow['channel']): OutcomeRow {
@@ -159,47 +154,61 @@ function addInto(into: OutcomeRow, row: OutcomeRow): void {
   for (const r of DENIAL_REASONS) into.deniedBy[r] += row.deniedBy[r];
 }
 
-function setPercentiles(row: OutcomeRow, ms: number[]): void {
-  const sorted = Float64Array.from(ms).sort();
-  const days = (v: number | null) => (v === null ? null : v / DAY);
-  row.medianDays = days(nearestRank(sorted, 0.5));
-  row.p90Days = days(nearestRank(sorted, 0.9));
+/** A histogram of durations in tenths of a day: tenths → requests. */
+type Histogram = Map<number, number>;
+
+/** Nearest-rank percentile (p in 0–1) of a histogram, in days; null when empty. */
+export function histogramRank(h: Histogram | undefined, p: number): number | null {
+  if (!h || h.size === 0) return null;
+  const buckets = [...h].sort((a, b) => a[0] - b[0]);
+  const total = buckets.reduce((s, [, n]) => s + n, 0);
+  const rank = Math.max(1, Math.ceil(p * total));
+  let seen = 0;
+  for (const [tenths, n] of buckets) {
+    seen += n;
+    if (seen >= rank) return tenths / 10;
+  }
+  return buckets.at(-1)![0] / 10;
+}
+
+function setPercentiles(row: OutcomeRow, h: Histogram | undefined): void {
+  row.medianDays = histogramRank(h, 0.5);
+  row.p90Days = histogramRank(h, 0.9);
 }
 
 /** The request figures of a period: rows per (type, channel) with data, per type, and in all. */
 export async function requestFigures(ctx: Pick<Ctx, 'db'>, period: ReportPeriod): Promise<{ rows: OutcomeRow[]; funnel: Funnel }> {
-  const [counts, denials, durations] = await Promise.all([
-    ctx.db.requests.reportCounts(period.start, period.end),
-    ctx.db.requests.reportDenials(period.start, period.end),
-    ctx.db.requests.reportDurations(period.start, period.end),
-  ]);
+  const [outcomes, durations] = await Promise.all([ctx.db.requests.reportOutcomes(period.start, period.end), ctx.db.requests.reportDurations(period.start, period.end)]);
   const key = (type: string, channel: string) => `${type}\0${channel}`;
   const cells = new Map<string, OutcomeRow>();
   const funnel: Funnel = { opened: 0, verified: 0, pending: 0, abandoned: 0, closedUnverified: 0 };
-  for (const c of counts) {
-    cells.set(key(c.type, c.channel), { ...emptyRow(c.type, c.channel), received: c.received, onTime: c.onTime, late: c.late, extended: c.extended, denied: c.denied });
-    funnel.opened += c.received;
-    funnel.verified += c.verified;
-    funnel.pending += c.pendingVerification;
-    funnel.abandoned += c.abandoned;
+  for (const o of outcomes) {
+    const k = key(o.type, o.channel);
+    let row = cells.get(k);
+    if (!row) cells.set(k, (row = emptyRow(o.type, o.channel)));
+    row.received += o.n;
+    if (o.extended) row.extended += o.n;
+    if (o.status === 'completed') row[o.onTime ? 'onTime' : 'late'] += o.n;
+    if (o.status === 'denied') {
+      row.denied += o.n;
+      row.deniedBy[DENIAL_REASONS.find((r) => r === o.code) ?? 'other'] += o.n;
+    }
+    funnel.opened += o.n;
+    if (o.verified) funnel.verified += o.n;
+    else if (o.status === 'pending_verification') funnel.pending += o.n;
+    else if (o.status === 'expired') funnel.abandoned += o.n;
+    else funnel.closedUnverified += o.n;
   }
-  funnel.closedUnverified = funnel.opened - funnel.verified - funnel.pending - funnel.abandoned;
-  for (const d of denials) {
-    const row = cells.get(key(d.type, d.channel));
-    if (!row) continue;
-    const code = DENIAL_REASONS.find((r) => r === d.code) ?? 'other';
-    row.deniedBy[code] += d.n;
-  }
-  const ms = new Map<string, number[]>();
-  const push = (k: string, v: number) => {
-    const list = ms.get(k);
-    if (list) list.push(v);
-    else ms.set(k, [v]);
+  const histograms = new Map<string, Histogram>();
+  const add = (k: string, tenths: number, n: number) => {
+    let h = histograms.get(k);
+    if (!h) histograms.set(k, (h = new Map()));
+    h.set(tenths, (h.get(tenths) ?? 0) + n);
   };
   for (const d of durations) {
-    push(key(d.type, d.channel), d.ms);
-    push(key(d.type, 'all'), d.ms);
-    push(key('all', 'all'), d.ms);
+    add(key(d.type, d.channel), d.tenths, d.n);
+    add(key(d.type, 'all'), d.tenths, d.n);
+    add(key('all', 'all'), d.tenths, d.n);
   }
   const rows: OutcomeRow[] = [];
   const total = emptyRow('all', 'all');
@@ -208,16 +217,16 @@ export async function requestFigures(ctx: Pick<Ctx, 'db'>, period: ReportPeriod)
     for (const channel of CHANNELS) {
       const row = cells.get(key(type, channel));
       if (!row) continue;
-      setPercentiles(row, ms.get(key(type, channel)) ?? []);
+      setPercentiles(row, histograms.get(key(type, channel)));
       rows.push(row);
       addInto(sub, row);
     }
     if (sub.received === 0) continue;
-    setPercentiles(sub, ms.get(key(type, 'all')) ?? []);
+    setPercentiles(sub, histograms.get(key(type, 'all')));
     rows.push(sub);
     addInto(total, sub);
   }
-  setPercentiles(total, ms.get(key('all', 'all')) ?? []);
+  setPercentiles(total, histograms.get(key('all', 'all')));
   rows.push(total);
   return { rows, funnel };
 }
