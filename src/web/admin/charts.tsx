@@ -30,9 +30,11 @@ export interface Bar {
  */
 export function BarChart(props: { id: string; title: string; desc: string; bars: Bar[]; format: (n: number) => string; table: Child; tableLabel: string; open?: boolean }) {
   const { id, bars } = props;
-  const W = 640;
-  const labelW = 260;
+  // Labels are right-aligned against the bars, in a column as wide as the longest (SVG text
+  // does not wrap; about 7 units a character at this size).
+  const labelW = Math.min(440, Math.max(120, 12 + 7 * Math.max(0, ...bars.map((b) => b.label.length))));
   const valueW = 70;
+  const W = labelW + 300 + valueW;
   const rowH = 26;
   const H = bars.length * rowH + 8;
   const max = Math.max(1, ...bars.map((b) => b.value));

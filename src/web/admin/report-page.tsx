@@ -1,8 +1,8 @@
 /**
  * The reports page and the printable annual accountability report: the same sections from the
  * same figures (src/admin/reports.ts). On screen each chart's table is in a `<details>`; the
- * annual report shows them open, for print (the stylesheet's `@media print` leaves out the
- * navigation and the forms).
+ * annual report shows the requests' ones open, for print (the stylesheet's `@media print` leaves
+ * out the navigation and the forms).
  */
 import type { Child } from 'hono/jsx';
 import { DENIAL_REASONS } from '../../requests/duties.js';
@@ -79,9 +79,6 @@ function OutcomesSection(props: { p: AdminCtx; r: Report; open?: boolean }) {
               <th scope="col">{p.t('admin.reports.col.late')}</th>
               <th scope="col">{p.t('admin.reports.col.extended')}</th>
               <th scope="col">{p.t('admin.reports.col.denied')}</th>
-              {DENIAL_REASONS.map((g) => (
-                <th scope="col">{p.t('admin.reports.col.deniedBy', { ground: p.t(`admin.deny.${g}` as MessageKey) })}</th>
-              ))}
               <th scope="col">{p.t('admin.reports.col.median')}</th>
               <th scope="col">{p.t('admin.reports.col.p90')}</th>
             </tr>
@@ -95,9 +92,6 @@ function OutcomesSection(props: { p: AdminCtx; r: Report; open?: boolean }) {
                 <td>{f.n(row.late)}</td>
                 <td>{f.n(row.extended)}</td>
                 <td>{f.n(row.denied)}</td>
-                {DENIAL_REASONS.map((g) => (
-                  <td>{f.n(row.deniedBy[g])}</td>
-                ))}
                 <td>{f.days(row.medianDays)}</td>
                 <td>{f.days(row.p90Days)}</td>
               </tr>
@@ -106,6 +100,35 @@ function OutcomesSection(props: { p: AdminCtx; r: Report; open?: boolean }) {
         </table>
       </div>
       <p class="meta">{p.t('admin.reports.percentiles')}</p>
+      {total.denied > 0 ? (
+        <div class="table-wrap">
+          <table class="figures">
+            <caption>{p.t('admin.reports.deniedCaption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{p.t('admin.filter.type')}</th>
+                <th scope="col">{p.t('admin.reports.col.denied')}</th>
+                {DENIAL_REASONS.map((g) => (
+                  <th scope="col">{p.t(`admin.deny.${g}` as MessageKey)}</th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {r.rows
+                .filter((row) => row.denied > 0)
+                .map((row) => (
+                  <tr class={row.channel === 'all' ? 'total' : undefined}>
+                    <th scope="row">{rowLabel(p, row)}</th>
+                    <td>{f.n(row.denied)}</td>
+                    {DENIAL_REASONS.map((g) => (
+                      <td>{f.n(row.deniedBy[g])}</td>
+                    ))}
+                  </tr>
+                ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
     </section>
   );
 }
@@ -257,7 +280,8 @@ function Sections(props: { p: AdminCtx; r: Report; open?: boolean }): Child {
     <>
       <OutcomesSection {...props} />
       <FunnelSection {...props} />
-      <ConsentSection {...props} />
+      {/* The consent chart's table lists up to 90 days per purpose: kept folded, even in print. */}
+      <ConsentSection p={props.p} r={props.r} />
     </>
   );
 }
