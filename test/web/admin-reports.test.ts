@@ -18,6 +18,7 @@ import { SCOPES } from '../../src/db/schema/api-keys.js';
 import type { Channel, RequestType } from '../../src/db/schema/requests.js';
 import type { Ctx } from '../../src/deps.js';
 import type { App } from '../../src/app.js';
+import { histogramRank, parseReportQuery } from '../../src/admin/reports.js';
 
 const PASSWORD = 'correct horse battery staple';
 const DAY = 86_400_000;
@@ -228,5 +229,42 @@ describe('reports', () => {
     const anon = await new Browser(app).get('/admin/reports?year=2026');
     expect(anon.status).toBe(303);
     expect(anon.location).toBe('/admin/login?next=%2Fadmin%2Freports%3Fyear%3D2026');
+  });
+});
+
+describe('report periods and percentiles', () => {
+  const now = Date.parse('2026-07-20T10:00:00Z');
+  const zone = 'Europe/Paris';
+
+  it('reads a period as calendar days in the controller’s zone, both included; by default the last 12 months', () => {
+    expect(parseReportQuery({}, now, zone)).toEqual({ from: '2025-07-21', to: '2026-07-20', start: Date.parse('2025-07-20T22:00:00Z'), end: Date.parse('2026-07-20T22:00:00Z') });
+    expect(parseReportQuery({ year: '2026' }, now, zone)).toEqual({ from: '2026-01-01', to: '2026-12-31', start: Date.parse('2025-12-31T23:00:00Z'), end: Date.parse('2026-12-31T23:00:00Z'), year: 2026 });
+    expect(parseReportQuery({ from: '2026-01-01', to: '' }, now, zone)).toMatchObject({ from: '2026-01-01', to: '2026-07-20' });
+    expect(parseReportQuery({ to: '2024-02-29' }, now, zone)).toMatchObject({ from: '2023-03-01', to: '2024-02-29' });
+    // A day that is 23 hours long (spring forward) is still one day.
+    const dst = parseReportQuery({ from: '2026-03-29', to: '2026-03-29' }, now, zone);
+    expect(dst.end - dst.start).toBe(23 * 3_600_000);
+    expect(() => parseReportQuery({ to: '2026-13-01' }, now, zone)).toThrow(/invalid report period: to/);
+    expect(() => parseReportQuery({ year: '2026', to: '2026-12-01' }, now, zone)).toThrow(/year, with from or to/);
+  });
+
+  it('takes nearest-rank percentiles of a histogram in tenths of a day', () => {
+    const h = new Map([
+      [30, 1],
+      [100, 1],
+      [400, 1],
+    ]);
+    expect([histogramRank(h, 0.5), histogramRank(h, 0.9)]).toEqual([10, 40]);
+    expect(histogramRank(new Map([[10, 2], [20, 2]]), 0.5)).toBe(1); // the lower middle: a duration some request took
+    expect(histogramRank(new Map(), 0.5)).toBeNull();
+  });
+
+  it('rounds a duration to the tenth of a day it is shown at', async () => {
+    const id = await open('access', 'web', true);
+    deps.clock.advance(2 * DAY + 23 * 3_600_000 + 3 * 60_000); // 2.96 days
+    await new Engine(deps, { random: () => 0.5 }).runUntilIdle();
+    expect((await deps.db.requests.get(id))!.status).toBe('completed');
+    const page = await (await logIn('viewer@shop.example')).get('/admin/reports?from=2026-03-01&to=2026-03-31');
+    expect(table(page.text, OUTCOMES)[1]).toEqual(['Accès — Web', '1', '1', '0', '0', '0', '3,0', '3,0']);
   });
 });
