@@ -155,7 +155,7 @@ describe('reports', () => {
       ['Accès — Refusées', '1'],
       ['Accès — En cours, ou closes autrement', '1'],
     ]);
-    expect(r.text).toContain('<svg role="img" aria-labelledby="chart-outcomes-title chart-outcomes-desc"');
+    expect(r.text).toContain('<svg role="img" aria-labelledby="chart-outcomes-title" aria-describedby="chart-outcomes-desc"');
     expect(r.text).toContain('<title id="chart-outcomes-title">Issue des demandes reçues, par type</title>');
     expect(r.text).toContain('<desc id="chart-outcomes-desc">9 demandes reçues : 4 traitées dans le délai, 1 traitées en retard, 2 refusées, 2 en cours ou closes autrement.</desc>');
     expect(r.text).toContain('<a href="/admin/reports">Rapports</a>');

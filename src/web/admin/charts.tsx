@@ -42,7 +42,7 @@ export function BarChart(props: { id: string; title: string; desc: string; bars:
   return (
     <figure class="chart">
       <figcaption>{props.title}</figcaption>
-      <svg role="img" aria-labelledby={`${id}-title ${id}-desc`} viewBox={`0 0 ${W} ${H}`} width={W} height={H} font-size="13" font-family="system-ui, sans-serif">
+      <svg role="img" aria-labelledby={`${id}-title`} aria-describedby={`${id}-desc`} viewBox={`0 0 ${W} ${H}`} width={W} height={H} font-size="13" font-family="system-ui, sans-serif">
         <title id={`${id}-title`}>{props.title}</title>
         <desc id={`${id}-desc`}>{props.desc}</desc>
         {bars.map((b, i) => {
@@ -95,7 +95,7 @@ export function LineChart(props: { id: string; title: string; desc: string; days
   return (
     <figure class="chart">
       <figcaption>{props.title}</figcaption>
-      <svg role="img" aria-labelledby={`${id}-title ${id}-desc`} viewBox={`0 0 ${W} ${H}`} width={W} height={H} font-size="12" font-family="system-ui, sans-serif">
+      <svg role="img" aria-labelledby={`${id}-title`} aria-describedby={`${id}-desc`} viewBox={`0 0 ${W} ${H}`} width={W} height={H} font-size="12" font-family="system-ui, sans-serif">
         <title id={`${id}-title`}>{props.title}</title>
         <desc id={`${id}-desc`}>{props.desc}</desc>
         {series.map((s, k) => {
