@@ -2,9 +2,11 @@
  * The DPO's reports page (issue 11) over 100,000 requests received in one year, with every
  * outcome (on time, late, extended, refused by each ground, expired, pending, running) and two
  * purposes with 40,000 consent events over the last 90 days: the median time to render
- * /admin/reports?year=2026 (the page through app.request(), staff session and all), beside a
- * same-run baseline, a plain `select count(*)` over the same table. SQLite always; PostgreSQL
- * too when a server answers at OUBLI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+ * /admin/reports?year=2026 (the page through app.request(), staff session and all), beside
+ * same-run baselines: a grouped count per type and channel over the same table (the least such
+ * a report reads), and a plain `select count(*)`. SQLite always; PostgreSQL too when a server
+ * answers at OUBLI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),
+ * measured on the table just loaded and again after ANALYZE.
  *
  * Rows are inserted through the schema (drizzle, 1,000 rows a statement) in a few transactions.
  */
@@ -140,7 +142,12 @@ async function time(fn: () => Promise<unknown>): Promise<number[]> {
   return ms;
 }
 
-async function bench(label: string, env: Record<string, string>): Promise<boolean> {
+/**
+ * `analyze`, when given, refreshes the planner's statistics after a first measurement, as
+ * PostgreSQL's autovacuum does soon after a bulk load: the page is measured again then (the
+ * first figure is the worst case, a table loaded a moment ago).
+ */
+async function bench(label: string, env: Record<string, string>, analyze?: () => Promise<void>): Promise<boolean> {
   const dataDir = mkdtempSync(join(tmpdir(), 'oubli-bench-reports-'));
   const deps = await buildDeps(loadConfig({ OUBLI_DATA_DIR: dataDir, OUBLI_LOG_LEVEL: 'silent', ...env }), { now: () => NOW });
   try {
@@ -156,25 +163,40 @@ async function bench(label: string, env: Record<string, string>): Promise<boolea
     const app = createApp(deps);
     const headers = { cookie: `${SESSION_COOKIE}=${token}` };
     let bytes = 0;
-    const page = await time(async () => {
+    const render = async () => {
       const r = await app.request('/admin/reports?year=2026', { headers });
       if (r.status !== 200) throw new Error(`reports page: ${r.status}`);
       bytes = (await r.text()).length;
-    });
+    };
+    const page = await time(render);
+    let analyzed: number[] | undefined;
+    if (analyze) {
+      await analyze();
+      analyzed = await time(render);
+    }
     const { requests } = deps.db.tables;
     const count = await time(() => deps.db.q.select({ n: sql<number>`count(*)` }).from(requests));
     // The least a per-type-and-channel report reads: one grouped count over the same rows.
     const grouped = await time(() => deps.db.q.select({ type: requests.type, channel: requests.channel, n: sql<number>`count(*)` }).from(requests).groupBy(requests.type, requests.channel));
-    const pageMedian = median(page);
     const fmt = (ms: number) => `${ms.toFixed(ms < 1 ? 2 : 1)} ms`;
-    report(`${label}: /admin/reports?year=2026 over ${REQUESTS.toLocaleString('en')} requests and ${EVENTS.toLocaleString('en')} consent events (${RUNS} runs, seeded in ${(seedMs / 1000).toFixed(1)} s, page ${Math.round(bytes / 1024)} KiB)`, [
-      { metric: 'reports page render, median', value: fmt(pageMedian), baseline: fmt(median(count)), target: `≤ ${TARGET_MS} ms`, ok: pageMedian <= TARGET_MS },
-      { metric: 'reports page render, p90', value: fmt(percentile(page, 90)), baseline: fmt(percentile(count, 90)), target: '—', ok: true },
-      { metric: '  baseline: select count(*) from requests, median', value: fmt(median(count)), target: '—', ok: true },
+    const rows: Parameters<typeof report>[1] = [
+      { metric: 'reports page render, median', value: fmt(median(page)), baseline: fmt(median(grouped)), target: `≤ ${TARGET_MS} ms`, ok: median(page) <= TARGET_MS },
+      { metric: 'reports page render, p90', value: fmt(percentile(page, 90)), baseline: fmt(percentile(grouped, 90)), target: '—', ok: true },
+    ];
+    if (analyzed) {
+      rows.push(
+        { metric: 'after ANALYZE: reports page render, median', value: fmt(median(analyzed)), baseline: fmt(median(grouped)), target: `≤ ${TARGET_MS} ms`, ok: median(analyzed) <= TARGET_MS },
+        { metric: 'after ANALYZE: reports page render, p90', value: fmt(percentile(analyzed, 90)), baseline: fmt(percentile(grouped, 90)), target: '—', ok: true },
+      );
+    }
+    rows.push(
       { metric: '  baseline: count(*) group by type, channel, median', value: fmt(median(grouped)), target: '—', ok: true },
-    ]);
-    console.log(`  ${pageMedian <= TARGET_MS ? 'PASS' : 'FAIL'}: median ${fmt(pageMedian)} against a target of ${TARGET_MS} ms (${(pageMedian / median(grouped)).toFixed(1)}× the grouped count)`);
-    return pageMedian <= TARGET_MS;
+      { metric: '  baseline: select count(*) from requests, median', value: fmt(median(count)), target: '—', ok: true },
+    );
+    report(`${label}: /admin/reports?year=2026 over ${REQUESTS.toLocaleString('en')} requests and ${EVENTS.toLocaleString('en')} consent events (${RUNS} runs, seeded in ${(seedMs / 1000).toFixed(1)} s, page ${Math.round(bytes / 1024)} KiB)`, rows);
+    const ok = rows.every((r) => r.ok);
+    console.log(`  ${ok ? 'PASS' : 'FAIL'}: median ${fmt(median(page))}${analyzed ? ` (${fmt(median(analyzed))} after ANALYZE)` : ''} against a target of ${TARGET_MS} ms; the grouped count alone takes ${fmt(median(grouped))}`);
+    return ok;
   } finally {
     await deps.db.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -195,7 +217,13 @@ await admin.query(`create database ${name}`);
 try {
   const url = new URL(PG_SERVER);
   url.pathname = `/${name}`;
-  ok = (await bench('PostgreSQL', { OUBLI_DATABASE_URL: url.toString() })) && ok;
+  const analyze = async () => {
+    const c = new pg.Client({ connectionString: url.toString() });
+    await c.connect();
+    await c.query('analyze');
+    await c.end();
+  };
+  ok = (await bench('PostgreSQL', { OUBLI_DATABASE_URL: url.toString() }, analyze)) && ok;
 } finally {
   await admin.query(`drop database ${name} with (force)`);
   await admin.end();
