@@ -19,6 +19,14 @@ const SERIES = [
   { stroke: '#8a1111', dash: '6 4', width: 2.5 },
 ] as const;
 
+/** The number formats of the charts and their tables, in the page's language (days to a tenth). */
+export function chartNumbers(lang: string) {
+  const n = new Intl.NumberFormat(lang);
+  const d = new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const pct = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1 });
+  return { n: (v: number) => n.format(v), days: (v: number | null) => (v === null ? '—' : d.format(v)), pct: (v: number) => pct.format(v) };
+}
+
 export interface Bar {
   label: string;
   value: number;

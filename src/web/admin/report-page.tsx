@@ -6,23 +6,17 @@
  */
 import type { Child } from 'hono/jsx';
 import { DENIAL_REASONS } from '../../requests/duties.js';
-import type { ConsentReport, OutcomeRow, Report } from '../../admin/reports.js';
+import type { OutcomeRow, Report } from '../../admin/reports.js';
 import type { MessageKey } from '../i18n.js';
 import { AdminLayout, type AdminCtx } from './layout.js';
-import { BarChart, LineChart, type Bar } from './charts.js';
+import { BarChart, chartNumbers as numbers, type Bar } from './charts.js';
+import { ConsentSection } from './report-consent.js';
 
 export interface ReportFormat {
   /** An instant as a date and time in the controller's zone, in the page's language. */
   at: (ms: number) => string;
   /** The controller's time zone (IANA name). */
   zone: string;
-}
-
-function numbers(lang: string) {
-  const n = new Intl.NumberFormat(lang);
-  const d = new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
-  const pct = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1 });
-  return { n: (v: number) => n.format(v), days: (v: number | null) => (v === null ? '—' : d.format(v)), pct: (v: number) => pct.format(v) };
 }
 
 function rowLabel(p: AdminCtx, row: OutcomeRow): string {
@@ -184,103 +178,11 @@ function FunnelSection(props: { p: AdminCtx; r: Report; open?: boolean }) {
   );
 }
 
-function PurposeSection(props: { p: AdminCtx; c: ConsentReport; from: string; to: string; open?: boolean }) {
-  const { p, c } = props;
-  const f = numbers(p.lang);
-  const title = c.title[p.lang];
-  const granted = c.daily.reduce((s, d) => s + d.granted, 0);
-  const withdrawn = c.daily.reduce((s, d) => s + d.withdrawn, 0);
-  const max = Math.max(0, ...c.daily.flatMap((d) => [d.granted, d.withdrawn]));
-  const busy = c.daily.filter((d) => d.granted > 0 || d.withdrawn > 0);
-  const chartTitle = p.t('admin.reports.consentChart', { title, from: props.from, to: props.to });
-  const states = ['granted', 'refused', 'withdrawn', 'expired', 'unknown'] as const;
-  return (
-    <section class="purpose-report" aria-labelledby={`purpose-${c.purpose}`}>
-      <h3 id={`purpose-${c.purpose}`}>
-        {title} <span class="meta">({c.purpose})</span>
-      </h3>
-      <table class="figures">
-        <caption>{p.t('admin.reports.current')}</caption>
-        <thead>
-          <tr>
-            {states.map((s) => (
-              <th scope="col">{p.t(`admin.reports.state.${s}`)}</th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          <tr>
-            {states.map((s) => (
-              <td>{f.n(c.states[s])}</td>
-            ))}
-          </tr>
-        </tbody>
-      </table>
-      <p>
-        {c.gpcApplies
-          ? p.t('admin.reports.gpc', { refused: f.n(c.refusals.refused), gpc: f.n(c.refusals.gpc), share: f.pct(c.refusals.refused ? c.refusals.gpc / c.refusals.refused : 0) })
-          : p.t('admin.reports.gpcNo')}
-      </p>
-      <LineChart
-        id={`chart-consent-${c.purpose}`}
-        title={chartTitle}
-        desc={p.t('admin.reports.consentDesc', { granted: f.n(granted), withdrawn: f.n(withdrawn), max: f.n(max) })}
-        days={c.daily.map((d) => d.date)}
-        series={[
-          { name: p.t('admin.reports.grants'), values: c.daily.map((d) => d.granted) },
-          { name: p.t('admin.reports.withdrawals'), values: c.daily.map((d) => d.withdrawn) },
-        ]}
-        format={f.n}
-        open={props.open}
-        tableLabel={p.t('admin.reports.table')}
-        table={
-          busy.length === 0 ? (
-            <p>{p.t('admin.reports.noChange')}</p>
-          ) : (
-            <table>
-              <caption>{p.t('admin.reports.perDay')}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">{p.t('admin.reports.col.day')}</th>
-                  <th scope="col">{p.t('admin.reports.grants')}</th>
-                  <th scope="col">{p.t('admin.reports.withdrawals')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {busy.map((d) => (
-                  <tr>
-                    <th scope="row">{d.date}</th>
-                    <td>{f.n(d.granted)}</td>
-                    <td>{f.n(d.withdrawn)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      />
-    </section>
-  );
-}
-
-function ConsentSection(props: { p: AdminCtx; r: Report; open?: boolean }) {
-  const { p } = props;
-  const c = props.r.consent;
-  return (
-    <section aria-labelledby="consent">
-      <h2 id="consent">{p.t('admin.reports.consent')}</h2>
-      <p>{p.t('admin.reports.consentIntro', { from: c.from, to: c.to, subjects: numbers(p.lang).n(c.subjects) })}</p>
-      {c.purposes.length === 0 ? <p>{p.t('admin.reports.consentNone')}</p> : c.purposes.map((x) => <PurposeSection p={p} c={x} from={c.from} to={c.to} open={props.open} />)}
-    </section>
-  );
-}
-
 function Sections(props: { p: AdminCtx; r: Report; open?: boolean }): Child {
   return (
     <>
       <OutcomesSection {...props} />
       <FunnelSection {...props} />
-      {/* The consent chart's table lists up to 90 days per purpose: kept folded, even in print. */}
       <ConsentSection p={props.p} r={props.r} />
     </>
   );
