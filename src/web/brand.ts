@@ -55,7 +55,7 @@ footer{width:calc(100% - 2rem);max-width:40rem;margin:2rem auto 0;padding:1rem 0
 footer ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.5rem 1.25rem}
 label{display:block;font-weight:600;margin-top:1rem}
 .hint{display:block;color:var(--muted);font-size:.95rem}
-input[type=email],input[type=text]{display:block;width:100%;max-width:24rem;font:inherit;padding:.6rem .7rem;border:2px solid var(--line);border-radius:.3rem;margin-top:.25rem;color:var(--text);background:var(--bg)}
+input[type=email],input[type=text],input[type=date]{display:block;width:100%;max-width:24rem;font:inherit;padding:.6rem .7rem;border:2px solid var(--line);border-radius:.3rem;margin-top:.25rem;color:var(--text);background:var(--bg)}
 input[aria-invalid=true]{border-color:var(--error)}
 .field-error{display:block;color:var(--error);font-weight:600;margin-top:.25rem}
 button,.button{font:inherit;font-weight:600;min-height:2.75rem;padding:.55rem 1.1rem;border-radius:.3rem;border:2px solid var(--primary);background:var(--primary);color:var(--on-primary);cursor:pointer}
@@ -122,6 +122,15 @@ form.admin-action{border:1px solid var(--line);border-radius:.4rem;padding:1rem;
 ol.timeline{padding-left:1.5rem}
 ol.timeline li{margin:.25rem 0}
 progress{vertical-align:middle}
+.chart{margin:1rem 0}
+.chart figcaption{font-weight:600;margin-bottom:.25rem}
+.chart svg{display:block;max-width:100%;height:auto}
+.chart summary{cursor:pointer;margin-top:.25rem}
+table.figures td{font-variant-numeric:tabular-nums}
+tr.total th,tr.total td{font-weight:600}
+form.period .hint{flex-basis:100%}
+section.purpose-report{border-top:1px solid var(--line);margin-top:1.5rem;padding-top:.5rem}
+@media print{.skip,header.top nav,form.period,.screen-only{display:none}body.admin main{max-width:none;padding:0}a{color:inherit;text-decoration:none}h2,h3{break-after:avoid}tr,.chart svg{break-inside:avoid}thead{display:table-header-group}th,td{padding:.2rem .4rem;border-color:#000}}
 @media (max-width:30rem){dl.facts{grid-template-columns:1fr}.choices{grid-template-columns:1fr}h1{font-size:1.35rem}}
 @media (prefers-reduced-motion:reduce){*{scroll-behavior:auto!important;transition:none!important}}
 `;

@@ -182,4 +182,20 @@ export class ConsentStore {
       .where(and(eq(e.purposeId, purposeId), gte(e.occurredAt, from), inArray(e.decision, ['granted', 'withdrawn'])))
       .groupBy(day, e.decision);
   }
+
+  /**
+   * Refusals of a purpose recorded since `from`, and how many of them a Global Privacy Control
+   * signal made (the dashboard's GPC share; reads the events' rows: `gpc` is not in the index).
+   */
+  async refusalsSince(purposeId: string, from: number): Promise<{ refused: number; gpc: number }> {
+    const { consentEvents: e } = this.t;
+    const [row] = await this.h.q
+      .select({
+        refused: sql<number>`count(*)`.mapWith(Number),
+        gpc: sql<number>`coalesce(sum(case when ${e.gpc} <> 0 then 1 else 0 end), 0)`.mapWith(Number),
+      })
+      .from(e)
+      .where(and(eq(e.purposeId, purposeId), gte(e.occurredAt, from), eq(e.decision, 'refused')));
+    return row ?? { refused: 0, gpc: 0 };
+  }
 }

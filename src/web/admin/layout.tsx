@@ -42,6 +42,7 @@ export function AdminLayout(props: { p: AdminCtx; title: string; children?: Chil
               {p.t('lang.switch')}
             </a>
             {p.signedIn ? <a href="/admin">{p.t('admin.nav.queue')}</a> : null}
+            {p.signedIn ? <a href="/admin/reports">{p.t('admin.nav.reports')}</a> : null}
             {p.signedIn ? <a href="/admin/silos">{p.t('admin.nav.silos')}</a> : null}
             {p.signedIn ? <a href="/admin/audit">{p.t('admin.nav.audit')}</a> : null}
             {p.role === 'admin' ? <a href="/admin/users">{p.t('admin.nav.users')}</a> : null}

@@ -44,6 +44,7 @@ import type { AdminCtx } from './layout.js';
 import { AdminError, LoginPage } from './pages.js';
 import { QueuePageView } from './queue-page.js';
 import { AdminRequestPage, type ActionDraft } from './request-page.js';
+import { reportRoutes } from './report-routes.js';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import { manageRoutes } from './manage-routes.js';
 
@@ -236,6 +237,8 @@ export function adminRoutes(deps: Deps) {
     const q = parseQueueQuery({});
     return render(c, <QueuePageView p={p} q={q} page={await queuePage(deps, q)} formatDate={dateFormat(deps, p.lang)} notice={p.t('admin.find.none')} />, 404);
   });
+
+  reportRoutes(app, deps, { context: adminContext, render, scopes: (c) => c.get('staff')?.scopes ?? [] });
 
   // ------------------------------------------------------------------------------ one request
 
