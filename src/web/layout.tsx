@@ -22,11 +22,22 @@ export interface PageCtx {
 
 export const STYLESHEET_PATH = '/privacy/assets/portal.css';
 
-export function Layout(props: {
+/**
+ * What the portal's and the dashboard's pages share: the head (stylesheet, no favicon request),
+ * the skip link, the brand linking home, the navigation with the language switch first and the
+ * sign-out form last, the page's one h1. Each layout adds its own links, head and footer.
+ */
+export function Frame(props: {
   p: PageCtx;
   title: string;
-  /** The zone this page's dates are shown in, when tz.js may reload it in the browser's (PortalDates.reloadableIn). */
-  datesIn?: string;
+  /** What the brand says after the company's name (and the navigation's label). */
+  area: string;
+  home: string;
+  signOutAction: string;
+  bodyClass?: string;
+  head?: Child;
+  links?: Child;
+  footer?: Child;
   children?: Child;
 }) {
   const { p } = props;
@@ -42,26 +53,25 @@ export function Layout(props: {
         {/* No favicon: without this line every page costs a /favicon.ico 404. */}
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href={STYLESHEET_PATH} />
-        <script src={TZ_SCRIPT_PATH} defer data-zone={props.datesIn} />
+        {props.head}
       </head>
-      <body>
+      <body class={props.bodyClass}>
         <a class="skip" href="#main">
           {p.t('nav.skip')}
         </a>
         <header class="top">
-          <a class="brand" href="/privacy">
+          <a class="brand" href={props.home}>
             {p.brand.logoUrl ? <img src={p.brand.logoUrl} alt="" /> : null}
             <span>{p.brand.companyName}</span>
-            <span class="hint">{p.t('portal.title')}</span>
+            <span class="hint">{props.area}</span>
           </a>
-          <nav aria-label={p.t('portal.title')}>
+          <nav aria-label={props.area}>
             <a href={switchHref} hreflang={other} lang={other}>
               {p.t('lang.switch')}
             </a>
-            {p.signedIn ? <a href="/privacy/consents">{p.t('nav.consents')}</a> : null}
-            {p.signedIn ? <a href="/privacy/requests">{p.t('nav.requests')}</a> : null}
+            {p.signedIn ? props.links : null}
             {p.signedIn ? (
-              <form class="inline" method="post" action="/privacy/sign-out">
+              <form class="inline" method="post" action={props.signOutAction}>
                 <input type="hidden" name="csrf" value={p.csrf} />
                 <button class="link" type="submit">
                   {p.t('nav.signOut')}
@@ -74,6 +84,36 @@ export function Layout(props: {
           <h1>{props.title}</h1>
           {props.children}
         </main>
+        {props.footer}
+      </body>
+    </html>
+  );
+}
+
+/** A portal page: the frame with the person's links, tz.js, and the footer (policy, contact, accessibility). */
+export function Layout(props: {
+  p: PageCtx;
+  title: string;
+  /** The zone this page's dates are shown in, when tz.js may reload it in the browser's (PortalDates.reloadableIn). */
+  datesIn?: string;
+  children?: Child;
+}) {
+  const { p } = props;
+  return (
+    <Frame
+      p={p}
+      title={props.title}
+      area={p.t('portal.title')}
+      home="/privacy"
+      signOutAction="/privacy/sign-out"
+      head={<script src={TZ_SCRIPT_PATH} defer data-zone={props.datesIn} />}
+      links={
+        <>
+          <a href="/privacy/consents">{p.t('nav.consents')}</a>
+          <a href="/privacy/requests">{p.t('nav.requests')}</a>
+        </>
+      }
+      footer={
         <footer>
           <ul>
             {p.brand.privacyPolicyUrl ? (
@@ -91,8 +131,10 @@ export function Layout(props: {
             </li>
           </ul>
         </footer>
-      </body>
-    </html>
+      }
+    >
+      {props.children}
+    </Frame>
   );
 }
 

@@ -14,10 +14,8 @@
  * (printed MISS), non-zero on an error (a non-200 answer, a failed login).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import pino from 'pino';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -26,7 +24,7 @@ import { createUser } from '../../src/auth/users.js';
 import { OPEN } from '../../src/requests/service.js';
 import { CHANNELS, REQUEST_TYPES, type RequestStatus } from '../../src/db/schema/requests.js';
 import { baselineApp } from './portal-baseline.js';
-import { median, percentile, report } from './util.js';
+import { benchDatabase, median, percentile, report } from './util.js';
 
 const REQUESTS = 100_000;
 const OPEN_SHARE = 0.1;
@@ -38,22 +36,9 @@ const ORIGIN = 'http://localhost';
 const PASSWORD = 'correct horse battery staple';
 
 const run = mkdtempSync(join(tmpdir(), 'oubli-bench-admin-'));
-let databaseUrl: string | undefined;
-let dropDatabase = async () => {};
-if (process.env.BENCH_STORE === 'postgres') {
-  const server = process.env.OUBLI_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  const name = `oubli_bench_admin_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  await admin.query(`create database ${name}`);
-  const u = new URL(server);
-  u.pathname = `/${name}`;
-  databaseUrl = u.toString();
-  dropDatabase = async () => {
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
-  };
-}
+const store = await benchDatabase('admin');
+const databaseUrl = store.url;
+const dropDatabase = store.drop;
 
 const config = loadConfig({ OUBLI_DATA_DIR: run, ...(databaseUrl ? { OUBLI_DATABASE_URL: databaseUrl } : {}) });
 const deps = await buildDeps(config, { logger: pino({ level: 'silent' }) });

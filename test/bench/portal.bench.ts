@@ -28,7 +28,6 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq, like } from 'drizzle-orm';
-import pg from 'pg';
 import pino from 'pino';
 import { demoConnectors, demoCustomer, ensureDemoSilos } from '../../connectors/demo/index.js';
 import { createApp } from '../../src/app.js';
@@ -44,7 +43,7 @@ import { sealSubjectKey } from '../../src/subjects/key-seal.js';
 import type { RequestStatus, RequestType } from '../../src/db/schema/requests.js';
 import type { TaskStatus } from '../../src/db/schema/tasks.js';
 import { baselineApp } from './portal-baseline.js';
-import { median, percentile } from './util.js';
+import { benchDatabase, median, percentile } from './util.js';
 
 const PEOPLE = 100_000;
 /** BENCH_REQUESTS overrides it (how the list page scales with the store). */
@@ -63,22 +62,9 @@ const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
 
 // --- store: SQLite file in the run's data dir, or a fresh PostgreSQL database ----------------------
 const run = mkdtempSync(join(tmpdir(), 'oubli-bench-portal-'));
-let databaseUrl: string | undefined;
-let dropDatabase = async () => {};
-if (process.env.BENCH_STORE === 'postgres') {
-  const server = process.env.OUBLI_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const admin = new pg.Client({ connectionString: server, connectionTimeoutMillis: 3000 });
-  await admin.connect();
-  const name = `oubli_bench_portal_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  await admin.query(`create database ${name}`);
-  const u = new URL(server);
-  u.pathname = `/${name}`;
-  databaseUrl = u.toString();
-  dropDatabase = async () => {
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
-  };
-}
+const store = await benchDatabase('portal');
+const databaseUrl = store.url;
+const dropDatabase = store.drop;
 
 const gen = ensureDemoSilos(CACHE, { customers: PEOPLE });
 cpSync(join(CACHE, 'demo'), join(run, 'demo'), { recursive: true });

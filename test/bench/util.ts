@@ -2,6 +2,8 @@
 import autocannon from 'autocannon';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -55,4 +57,26 @@ export function report(title: string, rows: { metric: string; value: string; bas
       `  ${r.ok ? 'PASS' : 'MISS'}  ${r.metric.padEnd(48)} ${r.value.padStart(14)}   baseline ${String(r.baseline ?? '—').padStart(14)}   target ${r.target}`,
     );
   }
+}
+
+/**
+ * The store a bench runs on: SQLite in its data dir (undefined), or with BENCH_STORE=postgres a
+ * fresh PostgreSQL database at OUBLI_BENCH_DATABASE_URL's server, dropped by `drop()`.
+ */
+export async function benchDatabase(prefix: string): Promise<{ url: string | undefined; drop(): Promise<void> }> {
+  if (process.env.BENCH_STORE !== 'postgres') return { url: undefined, drop: async () => {} };
+  const server = process.env.OUBLI_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const admin = new pg.Client({ connectionString: server, connectionTimeoutMillis: 3000 });
+  await admin.connect();
+  const name = `oubli_bench_${prefix}_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  await admin.query(`create database ${name}`);
+  const u = new URL(server);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
 }

@@ -384,3 +384,28 @@ describe('the audit log page', () => {
     expect((await dpo.get('/admin/audit')).text).toContain('<strong>Échec</strong>');
   });
 });
+
+describe('finding a person’s requests by an identifier', () => {
+  it('looks the value up from the form body by its hash, lists the person’s requests, and audits the search without the value', async () => {
+    const mine = await apiRequest('access', 'Alice@Example.com');
+    await apiRequest('access', 'bob@example.com');
+    const dpo = await logIn('dpo@shop.example');
+    await dpo.get('/admin');
+    const found = await dpo.post('/admin/find', { type: 'email', value: '  alice@example.COM ' });
+    expect(found.status).toBe(200);
+    expect(found.text).toContain('1 demande(s) trouvée(s) pour cet identifiant.');
+    expect(found.text).toContain(`href="/admin/requests/${mine}"`);
+    expect(found.text).not.toContain('bob');
+    expect(found.text).not.toContain('alice@example.com'); // not even shown back
+    const none = await dpo.post('/admin/find', { type: 'email', value: 'nobody@example.com' });
+    expect(none.status).toBe(404);
+    expect((await dpo.post('/admin/find', { type: 'email', value: 'not an email' })).status).toBe(400);
+    expect((await dpo.post('/admin/find', { type: 'email', value: 'alice@example.com', csrf: 'forged' })).status).toBe(403);
+    const searches = (await auditTexts(deps)).map((t) => JSON.parse(t)).filter((e) => e.type === 'request.searched');
+    expect(searches.map((e) => e.data)).toEqual([
+      { identityType: 'email', found: 1 },
+      { identityType: 'email', found: 0 },
+    ]);
+    expect(JSON.stringify(searches)).not.toMatch(/alice|nobody/i);
+  });
+});

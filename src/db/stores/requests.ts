@@ -266,6 +266,12 @@ export class RequestStore {
     return this.h.q.select().from(r).where(mine).orderBy(desc(r.id)).limit(limit);
   }
 
+  /** The requests of one registry subject, newest first (the DPO's search by an identifier). */
+  ofSubject(subjectId: string, limit: number): Promise<DsrRequest[]> {
+    const { requests: r } = this.t;
+    return this.h.q.select().from(r).where(eq(r.subjectId, subjectId)).orderBy(desc(r.id)).limit(limit);
+  }
+
   /** Requests in one of `statuses`. */
   async countByStatus(statuses: readonly RequestStatus[]): Promise<number> {
     const { requests: r } = this.t;

@@ -6,6 +6,7 @@
 import { CHANNELS, REQUEST_STATUSES, REQUEST_TYPES } from '../../db/schema/requests.js';
 import { QUEUE_VIEWS, type QueuePage, type QueueQuery, type QueueRow } from '../../admin/queue.js';
 import type { MessageKey } from '../i18n.js';
+import { KNOWN_TYPES } from '../../identity.js';
 import { Notice } from '../layout.js';
 import { AdminLayout, type AdminCtx } from './layout.js';
 
@@ -17,11 +18,12 @@ export function queueHref(path: string, q: Partial<QueueQuery>, change: Partial<
   return s ? `${path}?${s}` : path;
 }
 
-function Select(props: { p: AdminCtx; name: string; label: string; value?: string; options: readonly string[]; any?: boolean; labelOf: (v: string) => string }) {
+function Select(props: { p: AdminCtx; name: string; label: string; value?: string; options: readonly string[]; any?: boolean; labelOf: (v: string) => string; idPrefix?: string }) {
+  const id = `${props.idPrefix ?? 'f'}-${props.name}`;
   return (
     <div>
-      <label for={`f-${props.name}`}>{props.label}</label>
-      <select id={`f-${props.name}`} name={props.name}>
+      <label for={id}>{props.label}</label>
+      <select id={id} name={props.name}>
         {props.any ? <option value="">{props.p.t('admin.filter.any')}</option> : null}
         {props.options.map((o) => (
           <option value={o} selected={props.value === o}>
@@ -40,7 +42,7 @@ function Badge(props: { p: AdminCtx; row: QueueRow }) {
   return <span class={`badge ${row.urgency}`}>{text}</span>;
 }
 
-export function QueuePageView(props: { p: AdminCtx; q: QueueQuery; page: QueuePage; formatDate: (ms: number) => string; notice?: string }) {
+export function QueuePageView(props: { p: AdminCtx; q: QueueQuery; page: QueuePage; formatDate: (ms: number) => string; notice?: string; noticeKind?: 'ok' | 'error' }) {
   const { p, q, page } = props;
   const c = page.counts;
   const counters: [keyof typeof c, QueueQuery['view'], MessageKey][] = [
@@ -52,7 +54,7 @@ export function QueuePageView(props: { p: AdminCtx; q: QueueQuery; page: QueuePa
   ];
   return (
     <AdminLayout p={p} title={p.t('admin.queue.heading')}>
-      {props.notice ? <Notice kind="error">{props.notice}</Notice> : null}
+      {props.notice ? <Notice kind={props.noticeKind ?? 'error'}>{props.notice}</Notice> : null}
       <ul class="counters">
         {counters.map(([key, view, label]) => (
           <li>
@@ -69,6 +71,17 @@ export function QueuePageView(props: { p: AdminCtx; q: QueueQuery; page: QueuePa
         </span>
         <div class="actions">
           <input id="find-id" name="id" type="text" maxlength={64} autocomplete="off" spellcheck={false} aria-describedby="find-id-hint" />
+          <button type="submit">{p.t('admin.find.submit')}</button>
+        </div>
+      </form>
+      <form method="post" action="/admin/find" class="search filters">
+        <input type="hidden" name="csrf" value={p.csrf} />
+        <Select p={p} name="type" idPrefix="find" label={p.t('admin.findId.type')} options={KNOWN_TYPES} labelOf={(v) => v} />
+        <div>
+          <label for="find-value">{p.t('admin.findId.value')}</label>
+          <input id="find-value" name="value" type="text" maxlength={320} autocomplete="off" spellcheck={false} required />
+        </div>
+        <div class="actions">
           <button type="submit">{p.t('admin.find.submit')}</button>
         </div>
       </form>

@@ -26,7 +26,8 @@ import type { Role } from '../../db/schema/users.js';
 import { csrfMatches, csrfToken, isToken, newToken } from '../../portal/sessions.js';
 import { approveRequest, cancelRequest, denyRequest, extendRequest, requireRequest, retryRequest } from '../../requests/service.js';
 import { DENIAL_REASONS, type DenialReason } from '../../requests/duties.js';
-import { parseQueueQuery, queueCsv, queuePage, type QueueQuery } from '../../admin/queue.js';
+import { parseQueueQuery, queueCsv, queuePage, rowOf, type QueueQuery } from '../../admin/queue.js';
+import { findRequestsByIdentity } from '../../admin/find.js';
 import { adminRequestView, type AdminAction } from '../../admin/request-view.js';
 import { previewErasure } from '../../requests/preview.js';
 import { revealIdentity } from '../../requests/reveal.js';
@@ -198,31 +199,27 @@ export function adminRoutes(deps: Deps) {
 
   // ------------------------------------------------------------------------------ queue
 
-  const badFilter = (c: C, err: ValidationError) => {
-    const p = adminContext(c);
-    return render(c, <AdminError p={p} message={p.t('admin.filter.invalid', { detail: err.message })} />, 400);
+  /** The queue's filter from the query string, or the 400 page naming what is wrong. */
+  const queueQueryOf = async (c: C): Promise<QueueQuery | Response> => {
+    try {
+      return parseQueueQuery(c.req.query());
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      const p = adminContext(c);
+      return render(c, <AdminError p={p} message={p.t('admin.filter.invalid', { detail: err.message })} />, 400);
+    }
   };
 
   app.get('/', async (c) => {
-    let q: QueueQuery;
-    try {
-      q = parseQueueQuery(c.req.query());
-    } catch (err) {
-      if (err instanceof ValidationError) return badFilter(c, err);
-      throw err;
-    }
+    const q = await queueQueryOf(c);
+    if (q instanceof Response) return q;
     const p = adminContext(c);
     return render(c, <QueuePageView p={p} q={q} page={await queuePage(deps, q)} formatDate={dateFormat(deps, p.lang)} />);
   });
 
   app.get('/requests.csv', async (c) => {
-    let q: QueueQuery;
-    try {
-      q = parseQueueQuery(c.req.query());
-    } catch (err) {
-      if (err instanceof ValidationError) return badFilter(c, err);
-      throw err;
-    }
+    const q = await queueQueryOf(c);
+    if (q instanceof Response) return q;
     c.header('content-type', 'text/csv; charset=utf-8');
     c.header('content-disposition', `attachment; filename="requests-${new Date(deps.now()).toISOString().slice(0, 10)}.csv"`);
     return stream(c, async (s) => {
@@ -239,6 +236,25 @@ export function adminRoutes(deps: Deps) {
   });
 
   reportRoutes(app, deps, { context: adminContext, render, scopes: (c) => c.get('staff')?.scopes ?? [] });
+
+  // By an identifier: the value in the POST body only; the answer lists what it found.
+  app.post('/find', async (c) => {
+    const form = await guardedForm(c, publicOrigin);
+    if (form instanceof Response) return form;
+    const staff = c.get('staff')!;
+    const p = adminContext(c);
+    const q = parseQueueQuery({});
+    const fmt = dateFormat(deps, p.lang);
+    let found;
+    try {
+      found = await findRequestsByIdentity(staffCtx(c, staff), { type: (form.type ?? '').slice(0, 40), value: (form.value ?? '').slice(0, 320) });
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      return render(c, <QueuePageView p={p} q={q} page={await queuePage(deps, q)} formatDate={fmt} notice={p.t('admin.find.invalid')} />, 400);
+    }
+    const page = { rows: found.map((r) => rowOf(r, deps.now())), counts: (await queuePage(deps, q)).counts };
+    return render(c, <QueuePageView p={p} q={q} page={page} formatDate={fmt} notice={p.t('admin.find.byIdentity', { n: found.length })} noticeKind="ok" />, found.length ? 200 : 404);
+  });
 
   // ------------------------------------------------------------------------------ one request
 

@@ -6,7 +6,9 @@
  * desktop and a 360-px phone without sideways scrolling.
  * Screenshots: test-output/screenshots/admin-*.png.
  */
+import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checkReceipt } from '../../../src/audit/verify.js';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ALICE, syntheticSilos } from '../../helpers/synthetic-connector.js';
 import { Engine } from '../../../src/engine/worker.js';
@@ -104,6 +106,12 @@ describe.skipIf(skip)('the DPO dashboard in a browser', () => {
     await expect.poll(() => status.textContent(), { timeout: 10_000 }).toMatch(/^(Vérifié|Non vérifié) :/);
     expect(await status.textContent()).toMatch(/^Vérifié : \d+ entrées, chacune prouvée dans le journal de \d+ entrées \(racine [0-9a-f]{16}…\), lui-même contenu dans le journal signé d’aujourd’hui de \d+ entrées\.$/);
     await checkPage(page, errors, 'admin-request-completed-verified');
+    // The same receipt downloaded as a file verifies offline too.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Télécharger le reçu signé' }).click()]);
+    expect(download.suggestedFilename()).toBe(`request-receipt-${id}.jws`);
+    const jws = await readFile((await download.path())!, 'utf8');
+    const offline = await checkReceipt(jws, served!.kit.deps.keys.jwks() as never, (await served!.kit.deps.treeHeads.current()).log);
+    expect(offline.ok, JSON.stringify(offline)).toBe(true);
   });
 
   it('offers a viewer no action, and refuses the one posted anyway', { timeout: 60_000 }, async () => {
