@@ -10,9 +10,9 @@
  * identity and, when running, an access task per silo (and an erase task once past access).
  *
  * One demo customer signs in through the portal's forms, the code read from the mailbox the
- * mailer writes; through the portal they ask for an access
- * (run to completion by the engine, before the other requests are loaded: it would run theirs
- * too) and confirm an erasure (left running, its silos at different stages). Each page is then
+ * mailer writes; through the portal they ask for an access (run to completion by the engine,
+ * before the other requests are loaded: it would run theirs too) and confirm an erasure (left
+ * running, its silos at different stages). Each page is then
  * fetched through `app.request()` with the session cookie: WARMUP requests, then SAMPLES
  * timed ones (request → body read). Baseline: a bare Hono app rendering a small hono/jsx page
  * through the same `app.request()` path (./portal-baseline.tsx).
