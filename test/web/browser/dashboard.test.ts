@@ -39,6 +39,7 @@ async function start(): Promise<Served> {
   for (const [email, role] of [
     ['dpo@shop.example', 'dpo'],
     ['viewer@shop.example', 'viewer'],
+    ['admin@shop.example', 'admin'],
   ] as const) {
     await createUser(systemCtx(served.kit.deps), { email, role, password: PASSWORD });
   }
@@ -152,5 +153,26 @@ describe.skipIf(skip)('the DPO dashboard in a browser', () => {
     await checkPage(page, errors, 'admin-request-360');
     await page.goto(`${served!.base}/admin/audit`);
     await checkPage(page, errors, 'admin-audit-360');
+  });
+
+  it('passes axe on the reports, silos and administration pages, on a desktop and a 360-px phone', { timeout: 90_000 }, async () => {
+    await start();
+    await portalErasure();
+    for (const width of [1280, 360]) {
+      const { page, errors } = await open(width);
+      await logIn(page, 'admin@shop.example');
+      for (const [path, name] of [
+        ['/admin/reports', 'reports'],
+        ['/admin/reports/annual?year=2026', 'annual-report'],
+        ['/admin/silos', 'silos'],
+        ['/admin/users', 'users'],
+        ['/admin/keys', 'keys'],
+        ['/admin/audit', 'audit'],
+      ] as const) {
+        const res = await page.goto(`${served!.base}${path}`);
+        expect(res?.status(), path).toBe(200);
+        await checkPage(page, errors, `admin-${name}-${width}`);
+      }
+    }
   });
 });
