@@ -67,7 +67,10 @@ export function pageContext(c: C): PageCtx {
   let basis = session?.token ?? getCookie(c, PORTAL_BROWSER_COOKIE);
   if (!isToken(basis)) {
     basis = newToken();
-    setCookie(c, PORTAL_BROWSER_COOKIE, basis, cookieOpts(c, SESSION_MAX_MS));
+    // Only the portal's own pages mint it: the cookie lives under /privacy, so a page elsewhere
+    // (the demo's /dev/mailbox) never sees it, and minting one there replaced the one the
+    // person's open code form was made with ("this form has expired").
+    if (isPortalPath(c.req.path)) setCookie(c, PORTAL_BROWSER_COOKIE, basis, cookieOpts(c, SESSION_MAX_MS));
   }
   return { lang, t: translator(lang), brand: deps.config.portal, path: c.req.path, csrf: csrfToken(deps, basis), signedIn: session !== undefined };
 }

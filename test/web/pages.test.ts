@@ -135,6 +135,10 @@ describe('portal pages', () => {
     expect((await b.post('/privacy/sign-in', { email: 'demo@example.com' })).status).toBe(303);
     const list = await b.get('/dev/mailbox');
     expect(list.status).toBe(200);
+    // A browser sends /dev/mailbox no /privacy cookie: the page must not mint the portal's
+    // browser cookie there, or it replaces the one the open code form was made with.
+    const fresh = await app.request('/dev/mailbox');
+    expect(fresh.headers.getSetCookie().filter((c) => c.startsWith('oubli_privacy_browser='))).toEqual([]);
     const name = /href="\/dev\/mailbox\/([^"]+)"/.exec(list.text)![1]!;
     const mail = await b.get(`/dev/mailbox/${name}`);
     expect(mail.text).toMatch(/Voici votre code pour vous connecter à l’espace vie privée de oubli :\s+\d{6}/);
