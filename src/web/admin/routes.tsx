@@ -28,7 +28,7 @@ import { approveRequest, cancelRequest, denyRequest, extendRequest, requireReque
 import { DENIAL_REASONS, type DenialReason } from '../../requests/duties.js';
 import { parseQueueQuery, queueCsv, queuePage, rowOf, type QueueQuery } from '../../admin/queue.js';
 import { findRequestsByIdentity } from '../../admin/find.js';
-import { adminRequestView, type AdminAction } from '../../admin/request-view.js';
+import { adminRequestView, previewable, type AdminAction } from '../../admin/request-view.js';
 import { previewErasure } from '../../requests/preview.js';
 import { revealIdentity } from '../../requests/reveal.js';
 import { requestReceipt } from '../../requests/receipt.js';
@@ -363,6 +363,7 @@ export function adminRoutes(deps: Deps) {
       if (err instanceof NotFoundError) return render(c, <AdminError p={p} message={p.t('error.notFound')} />, 404);
       throw err;
     }
+    if (!previewable(req)) return render(c, <AdminError p={p} message={p.t('admin.refused.state')} />, 409);
     const given = (await deps.db.requests.identities(req.id)).filter((i) => i.value !== null && i.state === 'included').map((i) => ({ type: i.type, value: i.value! }));
     const preview = await previewErasure(ctx, given);
     const titles = new Map(deps.connectors.map((k) => [k.id, k.title]));
