@@ -225,6 +225,21 @@ describe('request e-mails', () => {
     expect(texts.map((t) => JSON.parse(t)).filter((e) => e.type === 'request.export_downloaded' && e.requestId === id)).toEqual([]);
   });
 
+  it('opens no archive of a person once their erasure is done: the link of the access request stops working', async () => {
+    await withSilos();
+    const b = await signIn(kit, ALICE.email);
+    const access = await ask(b, 'access');
+    await engine.runUntilIdle();
+    const token = (await mailsSince(0)).map(linkIn).find((m) => m)![1]!;
+    expect((await new Browser(kit.app).get(`/privacy/archive/${token}`)).status).toBe(200);
+    const erasure = await ask(b, 'erasure', { confirm: 'yes' });
+    await engine.runUntilIdle();
+    expect((await kit.deps.db.requests.get(erasure))!.status).toBe('completed');
+    // The archive holds what the erasure deleted: neither the mail's link nor the portal opens it.
+    expect((await new Browser(kit.app).get(`/privacy/archive/${token}`)).status).toBe(404);
+    expect((await b.get(`/privacy/requests/${access}/archive`)).status).toBe(404);
+  });
+
   it('sends each mail once when two senders run at once', async () => {
     await withSilos();
     const b = await signIn(kit, ALICE.email);
