@@ -306,6 +306,19 @@ describe('one request', () => {
     expect((await deps.db.requests.get(id))!.status).toBe('awaiting_approval'); // a dry run
   });
 
+  it('runs no preview for a link followed from another site (it calls every silo, audited as the DPO)', async () => {
+    deps.connectors = syntheticSilos([ALICE]).all;
+    const id = await apiRequest('erasure', ALICE.email);
+    const dpo = await logIn('dpo@shop.example');
+    const lured = await dpo.get(`/admin/requests/${id}/preview`, { 'sec-fetch-site': 'cross-site' });
+    expect(lured.status).toBe(403);
+    expect(lured.text).not.toContain('customers');
+    expect((await auditTexts(deps)).map((t) => JSON.parse(t).type)).not.toContain('request.previewed');
+    // Followed from the request page, or typed in the address bar: shown.
+    expect((await dpo.get(`/admin/requests/${id}/preview`, { 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect((await dpo.get(`/admin/requests/${id}/preview`, { 'sec-fetch-site': 'none' })).status).toBe(200);
+  });
+
   it('refuses the preview of a request it is not offered for: refused, finished, or not an erasure', async () => {
     deps.connectors = syntheticSilos([ALICE]).all;
     const denied = await apiRequest('erasure', ALICE.email);

@@ -355,6 +355,12 @@ export function adminRoutes(deps: Deps) {
     const staff = c.get('staff')!;
     const p = adminContext(c);
     if (!staff.scopes.includes('requests:approve')) return render(c, <AdminError p={p} message={p.t('admin.refused.role')} />, 403);
+    // A GET that calls every silo and is audited as the DPO's: not for a link another site lured them to.
+    try {
+      assertSameOrigin(asApp(c), publicOrigin ?? new URL(c.req.url).origin);
+    } catch {
+      return render(c, <AdminError p={p} message={p.t('csrf.refused')} />, 403);
+    }
     const ctx = staffCtx(c, staff);
     let req;
     try {
