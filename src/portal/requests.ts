@@ -117,7 +117,7 @@ export async function portalRequest(ctx: Ctx, s: PortalSessionView, id: string):
   return {
     request,
     silos,
-    archive: request.type !== 'erasure' && request.status === 'completed' && request.exportPath !== null,
+    archive: request.type !== 'erasure' && request.status === 'completed' && request.exportPath !== null && exportKept(request, ctx.now()),
     receipt: TERMINAL.includes(request.status),
   };
 }

@@ -238,6 +238,7 @@ describe('request e-mails', () => {
     // The archive holds what the erasure deleted: neither the mail's link nor the portal opens it.
     expect((await new Browser(kit.app).get(`/privacy/archive/${token}`)).status).toBe(404);
     expect((await b.get(`/privacy/requests/${access}/archive`)).status).toBe(404);
+    expect((await b.get(`/privacy/requests/${access}`)).text).not.toContain(`/privacy/requests/${access}/archive`);
   });
 
   it('sends each mail once when two senders run at once', async () => {
