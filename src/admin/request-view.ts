@@ -28,6 +28,15 @@ const ACTION_FROM: Record<AdminAction, readonly RequestStatus[]> = {
 /** Actions that are the DPO's authority, never the opener's. */
 const DUTIES: readonly AdminAction[] = ['approve', 'deny', 'extend'];
 
+/**
+ * The erasure preview asks every silo where the person is: only for an erasure still to be
+ * decided or carried out. Not for a refused or finished one (refused as "identity not
+ * verified", its identities may be someone else's), nor for an access request.
+ */
+export function previewable(req: Pick<DsrRequest, 'type' | 'status'>): boolean {
+  return req.type === 'erasure' && OPEN.includes(req.status);
+}
+
 export interface TimelineEntry {
   index: number;
   at: string;
@@ -105,6 +114,6 @@ export async function adminRequestView(ctx: Ctx, req: DsrRequest, scopes: readon
     opener,
     mayReveal: scopes.includes('requests:verify'),
     mayDecide: approver && !opener && req.status === 'needs_review',
-    mayPreview: approver && req.type === 'erasure' && OPEN.includes(req.status),
+    mayPreview: approver && previewable(req),
   };
 }

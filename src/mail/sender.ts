@@ -24,6 +24,7 @@ import { BackgroundLoop } from '../background-loop.js';
 import { callbackBase } from '../engine/waiting.js';
 import { MAIL_LINK_TTL_MS, archiveLinkToken } from '../requests/archive-link.js';
 import { exportFileOf } from '../requests/spool.js';
+import { exportKept } from '../requests/downloads.js';
 import { nextAttemptAt } from '../webhooks/retry.js';
 import { MailError } from './mailer.js';
 import { MAIL_CHANNEL, unsealRecipient } from './request-mails.js';
@@ -145,7 +146,7 @@ export class MailSender {
   private async links(req: DsrRequest): Promise<RequestMailLinks> {
     const base = callbackBase(this.deps.config);
     const links: RequestMailLinks = { status: `${base}/privacy/requests/${req.id}` };
-    const kept = req.exportExpiresAt !== null && req.exportExpiresAt > this.deps.now() && exportFileOf(this.deps.config.dataDir, req) !== null;
+    const kept = exportKept(req, this.deps.now()) && exportFileOf(this.deps.config.dataDir, req) !== null;
     if (req.type !== 'erasure' && req.status === 'completed' && kept) links.archive = `${base}/privacy/archive/${await archiveLinkToken(this.deps, req.id, MAIL_LINK_TTL_MS)}`;
     return links;
   }

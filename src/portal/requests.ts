@@ -33,6 +33,7 @@ import { OPEN, TERMINAL, openRequest } from '../requests/service.js';
 import { previewErasure } from '../requests/preview.js';
 import { PAGE_LINK_TTL_MS, archiveLinkToken } from '../requests/archive-link.js';
 import { exportFileOf } from '../requests/spool.js';
+import { exportKept } from '../requests/downloads.js';
 import { requestReceipt } from '../requests/receipt.js';
 import type { PortalSessionView } from './sessions.js';
 
@@ -116,7 +117,7 @@ export async function portalRequest(ctx: Ctx, s: PortalSessionView, id: string):
   return {
     request,
     silos,
-    archive: request.type !== 'erasure' && request.status === 'completed' && request.exportPath !== null,
+    archive: request.type !== 'erasure' && request.status === 'completed' && request.exportPath !== null && exportKept(request, ctx.now()),
     receipt: TERMINAL.includes(request.status),
   };
 }
@@ -176,7 +177,7 @@ export async function portalErasurePlan(ctx: Ctx, s: PortalSessionView): Promise
  */
 export async function portalArchiveLink(ctx: Ctx, s: PortalSessionView, id: string): Promise<string> {
   const req = await portalRequestRow(ctx, s, id);
-  if (req.type === 'erasure' || req.status !== 'completed' || !exportFileOf(ctx.config.dataDir, req)) throw new NotFoundError('EXPORT_NOT_FOUND', 'no archive to download');
+  if (req.type === 'erasure' || req.status !== 'completed' || !exportFileOf(ctx.config.dataDir, req) || !exportKept(req, ctx.now())) throw new NotFoundError('EXPORT_NOT_FOUND', 'no archive to download');
   return `/privacy/archive/${await archiveLinkToken(ctx, req.id, PAGE_LINK_TTL_MS)}`;
 }
 

@@ -219,7 +219,9 @@ async function finishErasure(ctx: Ctx, t: Stores, req: RequestProgress, tasks: T
   }
   // The completion entry still names the person's pseudonym; forgetting destroys it afterwards.
   if (!(await t.requests.complete(req.id, 'verify', ctx.now()))) return 0;
-  await auditRequest(ctx, t, req, 'request.completed', { outcome: outcomeCounts(tasks), subjectsForgotten: subjects.size });
+  // Their access and portability archives hold what was just erased: none is handed out any more.
+  const exportsEnded = await t.requests.expireExportsOfSubjects([...subjects], ctx.now());
+  await auditRequest(ctx, t, req, 'request.completed', { outcome: outcomeCounts(tasks), subjectsForgotten: subjects.size, exportsEnded });
   for (const s of subjects) {
     await forgetSubject(ctx, t, s);
     subjectForgotten(ctx, s);

@@ -23,6 +23,14 @@ export interface ExportDownload {
 const expired = () => new NotFoundError('EXPORT_EXPIRED', 'the export was deleted after its retention period');
 
 /**
+ * The archive is still the person's to have: its retention is not over. Checked on the row, not
+ * on the file: the sweep deletes the file some time after, and until then it must not be served.
+ */
+export function exportKept(req: { exportExpiresAt: number | null }, now: number): boolean {
+  return req.exportExpiresAt !== null && req.exportExpiresAt > now;
+}
+
+/**
  * Opens the request's archive and records the download. The file is opened before the entry is
  * written and read from that descriptor: a sweep deleting it meanwhile cannot leave an audited
  * download that sends nothing.
@@ -32,7 +40,7 @@ export async function downloadExport(ctx: Ctx, id: string): Promise<ExportDownlo
   if (req.type === 'erasure') throw new ConflictError('NO_EXPORT_FOR_ERASURE', 'an erasure request has no export');
   if (req.status !== 'completed') throw new ConflictError('EXPORT_NOT_READY', `the export is ready once the request is completed (it is ${req.status})`, { status: req.status });
   const file = exportFileOf(ctx.config.dataDir, req);
-  if (!file) throw expired();
+  if (!file || !exportKept(req, ctx.now())) throw expired();
   const fd = await open(file, 'r').catch(() => {
     throw expired();
   });

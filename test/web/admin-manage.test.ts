@@ -267,6 +267,18 @@ describe('silos and webhooks', () => {
     expect(/<tr id="silo-shop">[^]*?<\/tr>/.exec(later.text)![0]).toContain('rien de terminé');
   });
 
+  it('shows a viewer the silos but not the webhooks, which the API refuses them (webhooks:read)', async () => {
+    const r = await call(app, 'POST', '/v1/webhooks', { body: { url: 'http://127.0.0.1:9/hook?token=s3cret', events: ['request.received'] }, headers: api });
+    expect(r.status, r.text).toBe(201);
+    const viewer = await logIn('viewer@shop.example');
+    const page = await viewer.get('/admin/silos');
+    expect(page.status).toBe(200);
+    expect(page.text).not.toContain('127.0.0.1:9/hook');
+    expect(page.text).not.toContain('s3cret');
+    const dpo = await logIn('dpo@shop.example');
+    expect((await dpo.get('/admin/silos')).text).toContain('http://127.0.0.1:9/hook?token=s3cret');
+  });
+
   it('lists webhook endpoints and deliveries (errors as text); only an admin redelivers or recovers', async () => {
     const r = await call(app, 'POST', '/v1/webhooks', { body: { url: 'http://127.0.0.1:9/hook', events: ['request.received'] }, headers: api });
     expect(r.status, r.text).toBe(201);

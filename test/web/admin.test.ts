@@ -306,6 +306,37 @@ describe('one request', () => {
     expect((await deps.db.requests.get(id))!.status).toBe('awaiting_approval'); // a dry run
   });
 
+  it('runs no preview for a link followed from another site (it calls every silo, audited as the DPO)', async () => {
+    deps.connectors = syntheticSilos([ALICE]).all;
+    const id = await apiRequest('erasure', ALICE.email);
+    const dpo = await logIn('dpo@shop.example');
+    const lured = await dpo.get(`/admin/requests/${id}/preview`, { 'sec-fetch-site': 'cross-site' });
+    expect(lured.status).toBe(403);
+    expect(lured.text).not.toContain('customers');
+    expect((await auditTexts(deps)).map((t) => JSON.parse(t).type)).not.toContain('request.previewed');
+    // Followed from the request page, or typed in the address bar: shown.
+    expect((await dpo.get(`/admin/requests/${id}/preview`, { 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect((await dpo.get(`/admin/requests/${id}/preview`, { 'sec-fetch-site': 'none' })).status).toBe(200);
+  });
+
+  it('refuses the preview of a request it is not offered for: refused, finished, or not an erasure', async () => {
+    deps.connectors = syntheticSilos([ALICE]).all;
+    const denied = await apiRequest('erasure', ALICE.email);
+    const access = await apiRequest('access', ALICE.email);
+    const dpo = await logIn('dpo@shop.example');
+    await dpo.get(`/admin/requests/${denied}`);
+    const r = await dpo.post(`/admin/requests/${denied}/deny`, { confirm: 'yes', reasonCode: 'identity_not_verified', reason: 'pas la bonne personne' });
+    expect(r.status, r.text.slice(0, 300)).toBe(303);
+    // Denied because the identity was not the person's: the silos must not be asked where it is.
+    for (const id of [denied, access]) {
+      expect((await dpo.get(`/admin/requests/${id}`)).text).not.toContain('/preview');
+      const preview = await dpo.get(`/admin/requests/${id}/preview`);
+      expect(preview.status, id).toBe(409);
+      expect(preview.text).not.toContain('customers');
+    }
+    expect((await auditTexts(deps)).map((t) => JSON.parse(t).type)).not.toContain('request.previewed');
+  });
+
   it('lets another DPO include or exclude an identity under review, with a reason', async () => {
     const id = await apiRequest('access', 'alice@example.com');
     const { requests: r, requestIdentities: i } = deps.db.tables;

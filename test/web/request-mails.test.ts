@@ -206,6 +206,41 @@ describe('request e-mails', () => {
     expect((await anyone.get(`/privacy/archive/${token}`)).status).toBe(410);
   });
 
+  it('opens no archive past its retention, even before the sweep deletes the file', async () => {
+    await withSilos();
+    const b = await signIn(kit, ALICE.email);
+    const id = await ask(b, 'access');
+    await engine.runUntilIdle();
+    const req = await kit.deps.db.requests.get(id);
+    // The page's 10-minute link, taken a minute before the export's retention ends.
+    kit.deps.clock.advance(req!.exportExpiresAt! - kit.deps.now() - 60_000);
+    const again = await signIn(kit, ALICE.email);
+    const hop = await again.get(`/privacy/requests/${id}/archive`);
+    expect(hop.status).toBe(303);
+    // Two minutes later the retention is over; the sweep has not run yet.
+    kit.deps.clock.advance(120_000);
+    expect((await new Browser(kit.app).get(hop.location!)).status).toBe(404);
+    expect((await again.get(`/privacy/requests/${id}/archive`)).status).toBe(404);
+    const texts = await auditTexts(kit.deps);
+    expect(texts.map((t) => JSON.parse(t)).filter((e) => e.type === 'request.export_downloaded' && e.requestId === id)).toEqual([]);
+  });
+
+  it('opens no archive of a person once their erasure is done: the link of the access request stops working', async () => {
+    await withSilos();
+    const b = await signIn(kit, ALICE.email);
+    const access = await ask(b, 'access');
+    await engine.runUntilIdle();
+    const token = (await mailsSince(0)).map(linkIn).find((m) => m)![1]!;
+    expect((await new Browser(kit.app).get(`/privacy/archive/${token}`)).status).toBe(200);
+    const erasure = await ask(b, 'erasure', { confirm: 'yes' });
+    await engine.runUntilIdle();
+    expect((await kit.deps.db.requests.get(erasure))!.status).toBe('completed');
+    // The archive holds what the erasure deleted: neither the mail's link nor the portal opens it.
+    expect((await new Browser(kit.app).get(`/privacy/archive/${token}`)).status).toBe(404);
+    expect((await b.get(`/privacy/requests/${access}/archive`)).status).toBe(404);
+    expect((await b.get(`/privacy/requests/${access}`)).text).not.toContain(`/privacy/requests/${access}/archive`);
+  });
+
   it('sends each mail once when two senders run at once', async () => {
     await withSilos();
     const b = await signIn(kit, ALICE.email);

@@ -318,6 +318,22 @@ export class RequestStore {
     return rows.map((x) => x.id);
   }
 
+  /**
+   * Ends now the retention of the kept exports of requests naming one of `subjectIds` (their
+   * person's erasure is done: the archive holds what it deleted); the sweep deletes the files.
+   * Answers how many.
+   */
+  async expireExportsOfSubjects(subjectIds: readonly string[], now: number): Promise<number> {
+    if (subjectIds.length === 0) return 0;
+    const { requests: r } = this.t;
+    const rows = await this.h.q
+      .update(r)
+      .set({ exportExpiresAt: now, updatedAt: now })
+      .where(and(inArray(r.subjectId, [...subjectIds]), isNotNull(r.exportPath), gt(r.exportExpiresAt, now)))
+      .returning({ id: r.id });
+    return rows.length;
+  }
+
   /** Exports past their retention. */
   expiredExports(now: number, limit = 500): Promise<{ id: string; path: string }[]> {
     const { requests: r } = this.t;

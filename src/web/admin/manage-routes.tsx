@@ -1,6 +1,6 @@
 /**
- * /admin/silos, /admin/users, /admin/keys: the dashboard's silos and webhooks (every staff
- * member reads; redeliver and recover need `webhooks:write`), and its administration of staff
+ * /admin/silos, /admin/users, /admin/keys: the dashboard's silos (every staff member reads) and
+ * webhooks (`webhooks:read`, as the API; redeliver and recover need `webhooks:write`), and its administration of staff
  * users and API keys (the `admin` scope only: others get the refusal page, GET or POST).
  *
  * Same rules as ./routes.tsx, whose helpers arrive in `kit`: every POST is checked for the same
@@ -57,7 +57,9 @@ export function manageRoutes(app: Hono<AEnv>, kit: AdminKit): void {
   async function silosPage(c: C, state: { notice?: string; error?: string } = {}, status = 200): Promise<Response> {
     const ctx = ctxOf(c);
     const p = kit.adminContext(c);
-    const [silos, endpoints] = await Promise.all([silosView(ctx), webhooksView(ctx)]);
+    // The webhooks (their URLs may carry a receiver's secret) as the API shows them: webhooks:read.
+    const canRead = staffOf(c).scopes.includes('webhooks:read');
+    const [silos, endpoints] = await Promise.all([silosView(ctx), canRead ? webhooksView(ctx) : undefined]);
     const canWrite = staffOf(c).scopes.includes('webhooks:write');
     return render(c, <SilosPage p={p} silos={silos} endpoints={endpoints} canWrite={canWrite} formatDate={kit.dateFormat(deps, p.lang)} {...state} />, status);
   }

@@ -28,7 +28,7 @@ import { approveRequest, cancelRequest, denyRequest, extendRequest, requireReque
 import { DENIAL_REASONS, type DenialReason } from '../../requests/duties.js';
 import { parseQueueQuery, queueCsv, queuePage, rowOf, type QueueQuery } from '../../admin/queue.js';
 import { findRequestsByIdentity } from '../../admin/find.js';
-import { adminRequestView, type AdminAction } from '../../admin/request-view.js';
+import { adminRequestView, previewable, type AdminAction } from '../../admin/request-view.js';
 import { previewErasure } from '../../requests/preview.js';
 import { revealIdentity } from '../../requests/reveal.js';
 import { requestReceipt } from '../../requests/receipt.js';
@@ -355,6 +355,12 @@ export function adminRoutes(deps: Deps) {
     const staff = c.get('staff')!;
     const p = adminContext(c);
     if (!staff.scopes.includes('requests:approve')) return render(c, <AdminError p={p} message={p.t('admin.refused.role')} />, 403);
+    // A GET that calls every silo and is audited as the DPO's: not for a link another site lured them to.
+    try {
+      assertSameOrigin(asApp(c), publicOrigin ?? new URL(c.req.url).origin);
+    } catch {
+      return render(c, <AdminError p={p} message={p.t('csrf.refused')} />, 403);
+    }
     const ctx = staffCtx(c, staff);
     let req;
     try {
@@ -363,6 +369,7 @@ export function adminRoutes(deps: Deps) {
       if (err instanceof NotFoundError) return render(c, <AdminError p={p} message={p.t('error.notFound')} />, 404);
       throw err;
     }
+    if (!previewable(req)) return render(c, <AdminError p={p} message={p.t('admin.refused.state')} />, 409);
     const given = (await deps.db.requests.identities(req.id)).filter((i) => i.value !== null && i.state === 'included').map((i) => ({ type: i.type, value: i.value! }));
     const preview = await previewErasure(ctx, given);
     const titles = new Map(deps.connectors.map((k) => [k.id, k.title]));

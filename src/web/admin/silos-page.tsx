@@ -130,18 +130,23 @@ function Endpoint(props: { p: AdminCtx; row: EndpointRow; canWrite: boolean; for
   );
 }
 
-export function SilosPage(props: { p: AdminCtx; silos: SiloRow[]; endpoints: EndpointRow[]; canWrite: boolean; formatDate: (ms: number) => string; notice?: string; error?: string }) {
+/** `endpoints` undefined: the staff member may not see the webhooks (no `webhooks:read`), the section is left out. */
+export function SilosPage(props: { p: AdminCtx; silos: SiloRow[]; endpoints: EndpointRow[] | undefined; canWrite: boolean; formatDate: (ms: number) => string; notice?: string; error?: string }) {
   const { p } = props;
   return (
     <AdminLayout p={p} title={p.t('admin.silos.heading')}>
       {props.notice ? <Notice kind="ok">{props.notice}</Notice> : null}
       {props.error ? <Notice kind="error">{props.error}</Notice> : null}
       <Silos p={p} silos={props.silos} formatDate={props.formatDate} />
-      <h2>{p.t('admin.webhooks.heading')}</h2>
-      {props.endpoints.length === 0 ? <p>{p.t('admin.webhooks.none')}</p> : null}
-      {props.endpoints.map((row) => (
-        <Endpoint p={p} row={row} canWrite={props.canWrite} formatDate={props.formatDate} />
-      ))}
+      {props.endpoints ? (
+        <>
+          <h2>{p.t('admin.webhooks.heading')}</h2>
+          {props.endpoints.length === 0 ? <p>{p.t('admin.webhooks.none')}</p> : null}
+          {props.endpoints.map((row) => (
+            <Endpoint p={p} row={row} canWrite={props.canWrite} formatDate={props.formatDate} />
+          ))}
+        </>
+      ) : null}
     </AdminLayout>
   );
 }
