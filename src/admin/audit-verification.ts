@@ -65,6 +65,12 @@ export function verificationSettled(id: string): Promise<void> {
 async function run(deps: Deps, actor: Actor, id: string): Promise<void> {
   let last = 0;
   let checked = 0;
+  // The heartbeat beats on its own too: a long stretch without a progress callback (checking the
+  // heads, the anchors) must not make the job look interrupted to another instance.
+  const beat = setInterval(() => {
+    void deps.db.tx((t) => t.audit.verificationProgress(id, checked, deps.now())).catch(() => {});
+  }, HEARTBEAT_STALE_MS / 3);
+  beat.unref();
   try {
     const anchors: Anchor[] = [];
     const saved = deps.treeHeads.savedCheckpoint();
@@ -91,6 +97,8 @@ async function run(deps: Deps, actor: Actor, id: string): Promise<void> {
   } catch (err) {
     deps.logger.error({ err, verification: id }, 'audit verification could not run');
     await finish(deps, actor, id, { status: 'failed', checked, treeHeads: null, root: null, problem: `the verification could not run: ${(err as Error).message}` }).catch(() => {});
+  } finally {
+    clearInterval(beat);
   }
 }
 

@@ -1,4 +1,5 @@
 /** What the DPO and internal systems read of requests: one request in detail, pages of them. */
+import { exportKept } from './downloads.js';
 import type { Ctx } from '../deps.js';
 import type { DsrRequest, RequestStatus, RequestType } from '../db/schema/requests.js';
 import { dueDate, formatDate } from './deadlines.js';
@@ -44,7 +45,7 @@ export async function requestView(ctx: Ctx, req: DsrRequest) {
     verification: req.verification,
     export:
       req.type !== 'erasure'
-        ? { available: req.exportPath !== null, expiresAt: req.exportExpiresAt ? new Date(req.exportExpiresAt).toISOString() : null }
+        ? { available: req.exportPath !== null && exportKept(req, now), expiresAt: req.exportExpiresAt ? new Date(req.exportExpiresAt).toISOString() : null }
         : null,
   };
 }

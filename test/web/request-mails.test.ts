@@ -221,6 +221,9 @@ describe('request e-mails', () => {
     kit.deps.clock.advance(120_000);
     expect((await new Browser(kit.app).get(hop.location!)).status).toBe(404);
     expect((await again.get(`/privacy/requests/${id}/archive`)).status).toBe(404);
+    // The API says so too.
+    const view = await call(kit.app, 'GET', `/v1/requests/${id}`, { headers: kit.auth });
+    expect((view.json as { export: unknown }).export).toMatchObject({ available: false });
     const texts = await auditTexts(kit.deps);
     expect(texts.map((t) => JSON.parse(t)).filter((e) => e.type === 'request.export_downloaded' && e.requestId === id)).toEqual([]);
   });
