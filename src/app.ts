@@ -20,7 +20,7 @@ import { CALLBACK_BODY_LIMIT, callbackRoutes } from './callbacks/routes.js';
 import { isPortalPath, portalRoutes, portalTooLarge } from './web/portal-routes.js';
 import { PayloadTooLargeError } from './errors.js';
 import { mailboxRoutes } from './web/mailbox-routes.js';
-import { adminRoutes } from './web/admin/routes.js';
+import { adminRoutes, adminTooLarge, isAdminPath } from './web/admin/routes.js';
 import { httpMetrics, metricsRoutes } from './metrics/routes.js';
 
 /** Routes that accept bodies above the default cap, with their own cap in bytes (`/*`: every path below). */
@@ -40,8 +40,12 @@ export function createApp(deps: Deps) {
   app.use(basics(deps, LARGE_BODY_ROUTES));
   app.use('/v1/*', authenticate(deps));
   app.use('/metrics', authenticate(deps));
-  // A portal form over the body limit gets the portal's page in the person's language, not JSON.
-  app.onError((err, c) => (err instanceof PayloadTooLargeError && isPortalPath(c.req.path) ? portalTooLarge(c) : handleError(err, c)));
+  // A form over the body limit gets the portal's or the dashboard's page in its language, not JSON.
+  app.onError((err, c) => {
+    if (err instanceof PayloadTooLargeError && isPortalPath(c.req.path)) return portalTooLarge(c);
+    if (err instanceof PayloadTooLargeError && isAdminPath(c.req.path)) return adminTooLarge(c);
+    return handleError(err, c);
+  });
   app.notFound(handleNotFound);
 
   app.route('/', systemRoutes);

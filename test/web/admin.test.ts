@@ -440,3 +440,18 @@ describe('finding a person’s requests by an identifier', () => {
     expect(JSON.stringify(searches)).not.toMatch(/alice|nobody/i);
   });
 });
+
+describe('dashboard forms over the body limit', () => {
+  it('answer the dashboard’s 413 page, not the API’s JSON', async () => {
+    const dpo = await logIn('dpo@shop.example');
+    const id = await apiRequest('erasure', 'alice@example.com');
+    await dpo.get(`/admin/requests/${id}`);
+    const r = await dpo.post(`/admin/requests/${id}/deny`, { confirm: 'yes', reasonCode: 'other', reason: 'x'.repeat(2 * 1024 * 1024) });
+    expect(r.status).toBe(413);
+    expect(r.headers.get('content-type')).toContain('text/html');
+    expect(r.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(r.text).toContain('<html lang="fr">');
+    expect(r.text).toContain('href="/admin"');
+    expect((await deps.db.requests.get(id))!.status).toBe('awaiting_approval');
+  });
+});

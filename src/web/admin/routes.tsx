@@ -118,6 +118,21 @@ function draftOf(action: AdminAction, form: Record<string, string>): ActionDraft
   return { action, reasonCode: form.reasonCode?.slice(0, 64), reason: form.reason?.slice(0, 1000), months: form.months?.slice(0, 2) };
 }
 
+/** True for the dashboard's paths (mounted at /admin by src/app.ts). */
+export const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/admin/');
+
+/**
+ * The dashboard's answer to a form body over the size limit (checked before the dashboard's own
+ * middleware runs: built from the request alone, the headers set here).
+ */
+export async function adminTooLarge(c: Context<AppEnv>): Promise<Response> {
+  const ac = c as unknown as C;
+  setPortalHeaders(ac, pageCsp(c.get('deps').config.portal));
+  ac.set('staff', undefined);
+  const p = adminContext(ac);
+  return render(ac, <AdminError p={p} message={p.t('error.tooLarge')} />, 413);
+}
+
 export function adminRoutes(deps: Deps) {
   const csp = pageCsp(deps.config.portal);
   const publicOrigin = deps.config.publicUrl ? new URL(deps.config.publicUrl).origin : undefined;
