@@ -10,6 +10,8 @@ import type { App } from '../../src/app.js';
 import { createTestApp, type TestDeps } from '../helpers/deps.js';
 import { bearer, call } from '../helpers/http.js';
 import { SCOPES } from '../../src/db/schema/api-keys.js';
+import { Engine } from '../../src/engine/worker.js';
+import { ALICE, BOB, syntheticSilos } from '../helpers/synthetic-connector.js';
 
 export interface ReceivedMail {
   from: string;
@@ -178,4 +180,12 @@ export async function signIn(kit: PortalKit, email: string, browser = new Browse
   if (done.status !== 303 || done.location !== '/privacy/consents') throw new Error(`code: ${done.status}\n${done.text.slice(0, 800)}`);
   await browser.follow(done);
   return browser;
+}
+
+/** The portal with the synthetic silos (shop, loyalty, crm, newsletter, analytics) holding Alice and Bob, and an engine over them. */
+export async function portalWithSilos(opts: { requireApproval?: string[] } = {}): Promise<{ kit: PortalKit; engine: Engine }> {
+  const kit = await portalApp();
+  kit.deps.connectors = syntheticSilos([ALICE, BOB]).all;
+  kit.deps.requireApproval = (opts.requireApproval ?? []) as typeof kit.deps.requireApproval;
+  return { kit, engine: new Engine(kit.deps, { random: () => 0.5, backoffBaseMs: 1000 }) };
 }

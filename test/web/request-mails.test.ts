@@ -8,9 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SignJWT } from 'jose';
-import { Browser, portalApp, signIn, type PortalKit } from './helpers.js';
-import { ALICE, BOB, syntheticSilos } from '../helpers/synthetic-connector.js';
-import { Engine } from '../../src/engine/worker.js';
+import { Browser, portalWithSilos, signIn, type PortalKit } from './helpers.js';
+import { ALICE, BOB } from '../helpers/synthetic-connector.js';
+import type { Engine } from '../../src/engine/worker.js';
 import { MailSender } from '../../src/mail/sender.js';
 import { denyRequest, extendRequest } from '../../src/requests/service.js';
 import { MAIL_LINK_TTL_MS } from '../../src/requests/archive-link.js';
@@ -25,10 +25,7 @@ let sender: MailSender;
 afterEach(async () => kit?.close());
 
 async function withSilos(opts: { requireApproval?: string[] } = {}) {
-  kit = await portalApp();
-  kit.deps.connectors = syntheticSilos([ALICE, BOB]).all;
-  kit.deps.requireApproval = (opts.requireApproval ?? []) as typeof kit.deps.requireApproval;
-  engine = new Engine(kit.deps, { random: () => 0.5, backoffBaseMs: 1000 });
+  ({ kit, engine } = await portalWithSilos(opts));
   sender = new MailSender(kit.deps);
 }
 

@@ -4,9 +4,9 @@
  * or refusal — and the attacks: another person's request ids, CSRF, HTML in what is shown back.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Browser, ORIGIN, portalApp, signIn, type PortalKit } from './helpers.js';
-import { ALICE, BOB, syntheticSilos } from '../helpers/synthetic-connector.js';
-import { Engine } from '../../src/engine/worker.js';
+import { Browser, ORIGIN, portalWithSilos, signIn, type PortalKit } from './helpers.js';
+import { ALICE, BOB } from '../helpers/synthetic-connector.js';
+import type { Engine } from '../../src/engine/worker.js';
 import { denyRequest } from '../../src/requests/service.js';
 import { PREVIEWS_PER_WINDOW, PREVIEW_WINDOW_MS } from '../../src/portal/requests.js';
 import { systemCtx } from '../helpers/deps.js';
@@ -17,12 +17,8 @@ let kit: PortalKit;
 let engine: Engine;
 afterEach(async () => kit?.close());
 
-/** The portal with the synthetic silos (shop, loyalty, crm, newsletter, analytics) holding Alice and Bob. */
 async function withSilos(opts: { requireApproval?: string[] } = {}) {
-  kit = await portalApp();
-  kit.deps.connectors = syntheticSilos([ALICE, BOB]).all;
-  kit.deps.requireApproval = (opts.requireApproval ?? []) as typeof kit.deps.requireApproval;
-  engine = new Engine(kit.deps, { random: () => 0.5, backoffBaseMs: 1000 });
+  ({ kit, engine } = await portalWithSilos(opts));
 }
 
 const idOf = (location: string | null) => /^\/privacy\/requests\/(req_[0-9a-z]+)\?m=opened$/.exec(location ?? '')?.[1];
