@@ -20,7 +20,7 @@ const PasswordChangeBody = z
 const Me = z.object({ userId: z.string(), role: z.enum(ROLES), expiresAt: z.string() }).openapi('Session');
 
 /** Max-Age, not Expires: a browser whose clock differs from the server's keeps the session as long. */
-function setSessionCookie(c: Parameters<typeof isHttps>[0], token: string, expiresAt: number): void {
+export function setSessionCookie(c: Parameters<typeof isHttps>[0], token: string, expiresAt: number): void {
   const maxAge = Math.max(1, Math.floor((expiresAt - c.get('deps').now()) / 1000));
   setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: 'Lax', secure: isHttps(c), path: '/', maxAge });
 }

@@ -21,6 +21,7 @@ import { assertSameOrigin, clientAddress, isHttps } from '../../http/auth.js';
 import { AppError, ForbiddenError, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
 import { SESSION_COOKIE, findSession, login, logout } from '../../auth/sessions.js';
 import { ROLE_SCOPES } from '../../auth/scopes.js';
+import { setSessionCookie } from '../../auth/routes.js';
 import type { Scope } from '../../db/schema/api-keys.js';
 import type { Role } from '../../db/schema/users.js';
 import { csrfMatches, csrfToken, isToken, newToken } from '../../portal/sessions.js';
@@ -167,8 +168,7 @@ export function adminRoutes(deps: Deps) {
     const email = (form.email ?? '').slice(0, 320);
     try {
       const s = await login({ ...deps, actor: { type: 'system', id: 'dashboard' } }, { email, password: (form.password ?? '').slice(0, 1024), client: clientAddress(asApp(c)) });
-      // Max-Age, not Expires: a browser whose clock differs from the server's keeps it as long.
-      setCookie(c, SESSION_COOKIE, s.token, { httpOnly: true, sameSite: 'Lax', secure: isHttps(asApp(c)), path: '/', maxAge: Math.max(1, Math.floor((s.expiresAt - deps.now()) / 1000)) });
+      setSessionCookie(asApp(c), s.token, s.expiresAt);
       deleteCookie(c, ADMIN_BROWSER_COOKIE, { path: '/admin' });
       const staff: Staff = { userId: s.userId, role: s.role, scopes: ROLE_SCOPES[s.role], sessionId: '', token: s.token };
       // A form the session ended under: shown again, filled, on its request's page.
