@@ -91,9 +91,15 @@ export interface QueuePage {
   counts: QueueCounts;
 }
 
+/** The queue's counters at this instant. */
+export function queueCounts(ctx: Pick<Ctx, 'db' | 'now'>): Promise<QueueCounts> {
+  const now = ctx.now();
+  return ctx.db.requests.queueCounts(OPEN, now, now + 7 * DAY);
+}
+
 export async function queuePage(ctx: Pick<Ctx, 'db' | 'now'>, q: QueueQuery): Promise<QueuePage> {
   const now = ctx.now();
-  const [found, counts] = await Promise.all([ctx.db.requests.queue(filterOf(q, now, QUEUE_PAGE)), ctx.db.requests.queueCounts(OPEN, now, now + 7 * DAY)]);
+  const [found, counts] = await Promise.all([ctx.db.requests.queue(filterOf(q, now, QUEUE_PAGE)), queueCounts(ctx)]);
   const rows = found.slice(0, QUEUE_PAGE).map((r) => rowOf(r, now));
   const last = rows.at(-1)?.request;
   return { rows, counts, ...(found.length > QUEUE_PAGE && last ? { next: `${last.dueAt}.${last.id}` } : {}) };

@@ -15,7 +15,7 @@ import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Deps, Ctx } from '../deps.js';
 import type { AppEnv } from '../http/env.js';
-import { assertSameOrigin, clientAddress, isHttps } from '../http/auth.js';
+import { clientAddress, isHttps } from '../http/auth.js';
 import { AppError, TooManyRequestsError } from '../errors.js';
 import { MailError } from '../mail/mailer.js';
 import { requestCode, resendCode, verifyCode, CODE_TTL_MS } from '../portal/codes.js';
@@ -24,7 +24,6 @@ import {
   PORTAL_BROWSER_COOKIE,
   PORTAL_SESSION_COOKIE,
   SESSION_MAX_MS,
-  csrfMatches,
   csrfToken,
   endPortalSession,
   findPortalSession,
@@ -34,6 +33,7 @@ import {
 } from '../portal/sessions.js';
 import type { Decision } from '../db/schema/consents.js';
 import { pageCsp, stylesheet } from './brand.js';
+import { checkedForm } from './forms.js';
 import { LANG_COOKIE, isLang, pickLang, translator, type MessageKey } from './i18n.js';
 import { STYLESHEET_PATH, type PageCtx } from './layout.js';
 import { TZ_COOKIE, TZ_SCRIPT, portalDates, type PortalDates } from './time-zone.js';
@@ -89,30 +89,15 @@ export const ctxOf = (c: C): Ctx => {
   return { ...c.get('deps'), actor: { type: 'subject', id: s?.emailRef ?? 'portal' } };
 };
 
-/** A form's fields (strings only; a file part is dropped). */
-async function formOf(c: C): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) if (typeof v === 'string') out[k] = v;
-  return out;
-}
-
 /**
  * Same origin and the form's CSRF token (checked against the session's token when signed in,
- * the browser token before): the form's fields, or undefined after answering with a 403 page.
+ * the browser token before): the form's fields, or a 403 page.
  */
 export async function guardedForm(c: C, publicOrigin: string | undefined): Promise<Record<string, string> | Response> {
+  const form = await checkedForm(asApp(c), publicOrigin, c.get('session')?.token ?? getCookie(c, PORTAL_BROWSER_COOKIE));
+  if (form) return form;
   const p = pageContext(c);
-  try {
-    assertSameOrigin(asApp(c), publicOrigin ?? new URL(c.req.url).origin);
-  } catch {
-    return render(c, <ErrorPage p={p} message={p.t('csrf.refused')} />, 403);
-  }
-  const form = await formOf(c);
-  const session = c.get('session');
-  const basis = session?.token ?? getCookie(c, PORTAL_BROWSER_COOKIE);
-  if (!csrfMatches(c.get('deps'), basis, form.csrf)) return render(c, <ErrorPage p={p} message={p.t('csrf.refused')} />, 403);
-  return form;
+  return render(c, <ErrorPage p={p} message={p.t('csrf.refused')} />, 403);
 }
 
 const minutes = (err: TooManyRequestsError) => Math.max(1, Math.ceil(err.retryAfterSeconds / 60));

@@ -17,17 +17,17 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { stream } from 'hono/streaming';
 import type { Ctx, Deps } from '../../deps.js';
 import type { AppEnv } from '../../http/env.js';
-import { assertSameOrigin, clientAddress, isHttps } from '../../http/auth.js';
+import { clientAddress, isHttps } from '../../http/auth.js';
 import { AppError, ForbiddenError, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
 import { SESSION_COOKIE, findSession, login, logout } from '../../auth/sessions.js';
 import { ROLE_SCOPES } from '../../auth/scopes.js';
 import { setSessionCookie } from '../../auth/routes.js';
 import type { Scope } from '../../db/schema/api-keys.js';
 import type { Role } from '../../db/schema/users.js';
-import { csrfMatches, csrfToken, isToken, newToken } from '../../portal/sessions.js';
+import { csrfToken, isToken, newToken } from '../../portal/sessions.js';
 import { approveRequest, cancelRequest, denyRequest, extendRequest, requireRequest, retryRequest } from '../../requests/service.js';
 import { DENIAL_REASONS, type DenialReason } from '../../requests/duties.js';
-import { parseQueueQuery, queueCsv, queuePage, rowOf, type QueueQuery } from '../../admin/queue.js';
+import { parseQueueQuery, queueCounts, queueCsv, queuePage, rowOf, type QueueQuery } from '../../admin/queue.js';
 import { findRequestsByIdentity } from '../../admin/find.js';
 import { adminRequestView, previewable, type AdminAction } from '../../admin/request-view.js';
 import { previewErasure } from '../../requests/preview.js';
@@ -38,6 +38,7 @@ import { PreviewPage } from './preview-page.js';
 import { AuditPage } from './audit-page.js';
 import { startVerification, viewOf } from '../../admin/audit-verification.js';
 import { pageCsp } from '../brand.js';
+import { checkedForm, formFields, fromThisSite } from '../forms.js';
 import type { AuditJwk } from '../../audit/verify.js';
 import { receiptCheckScript } from './assets.js';
 import { LANG_COOKIE, pickLang, translator } from '../i18n.js';
@@ -98,20 +99,11 @@ function dateFormat(deps: Deps, lang: string) {
 
 /** The form's fields, after the same-origin and CSRF checks; a Response (403 page) when they fail. */
 async function guardedForm(c: C, publicOrigin: string | undefined): Promise<Record<string, string> | Response> {
-  const p = adminContext(c);
-  const refused = () => render(c, <AdminError p={p} message={p.t('csrf.refused')} />, 403);
-  try {
-    assertSameOrigin(asApp(c), publicOrigin ?? new URL(c.req.url).origin);
-  } catch {
-    return refused();
-  }
-  const body = await c.req.parseBody();
-  const form: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) if (typeof v === 'string') form[k] = v;
   const staff = c.get('staff');
-  const basis = staff ? staffCsrfBasis(staff.token) : getCookie(c, ADMIN_BROWSER_COOKIE);
-  if (!csrfMatches(c.get('deps'), basis, form.csrf)) return refused();
-  return form;
+  const form = await checkedForm(asApp(c), publicOrigin, staff ? staffCsrfBasis(staff.token) : getCookie(c, ADMIN_BROWSER_COOKIE));
+  if (form) return form;
+  const p = adminContext(c);
+  return render(c, <AdminError p={p} message={p.t('csrf.refused')} />, 403);
 }
 
 /** The draft of an action form, as typed. */
@@ -265,9 +257,9 @@ export function adminRoutes(deps: Deps) {
       found = await findRequestsByIdentity(staffCtx(c, staff), { type: (form.type ?? '').slice(0, 40), value: (form.value ?? '').slice(0, 320) });
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      return render(c, <QueuePageView p={p} q={q} page={await queuePage(deps, q)} formatDate={fmt} notice={p.t('admin.find.invalid')} />, 400);
+      return render(c, <QueuePageView p={p} q={q} page={{ rows: [], counts: await queueCounts(deps) }} formatDate={fmt} notice={p.t('admin.find.invalid')} />, 400);
     }
-    const page = { rows: found.map((r) => rowOf(r, deps.now())), counts: (await queuePage(deps, q)).counts };
+    const page = { rows: found.map((r) => rowOf(r, deps.now())), counts: await queueCounts(deps) };
     return render(c, <QueuePageView p={p} q={q} page={page} formatDate={fmt} notice={p.t('admin.find.byIdentity', { n: found.length })} noticeKind="ok" />, found.length ? 200 : 404);
   });
 
@@ -371,11 +363,7 @@ export function adminRoutes(deps: Deps) {
     const p = adminContext(c);
     if (!staff.scopes.includes('requests:approve')) return render(c, <AdminError p={p} message={p.t('admin.refused.role')} />, 403);
     // A GET that calls every silo and is audited as the DPO's: not for a link another site lured them to.
-    try {
-      assertSameOrigin(asApp(c), publicOrigin ?? new URL(c.req.url).origin);
-    } catch {
-      return render(c, <AdminError p={p} message={p.t('csrf.refused')} />, 403);
-    }
+    if (!fromThisSite(c, publicOrigin)) return render(c, <AdminError p={p} message={p.t('csrf.refused')} />, 403);
     const ctx = staffCtx(c, staff);
     let req;
     try {
@@ -456,16 +444,9 @@ export function adminRoutes(deps: Deps) {
     const action = ACTIONS.find((a) => a === m?.[2]);
     // Only a form of our own pages is carried: a cross-site POST must not get a pre-filled
     // decision shown to a staff member after they log in.
-    let sameOrigin = true;
-    try {
-      assertSameOrigin(asApp(c), publicOrigin ?? new URL(c.req.url).origin);
-    } catch {
-      sameOrigin = false;
-    }
+    const sameOrigin = fromThisSite(c, publicOrigin);
     if (!m || !action || !sameOrigin) return render(c, <LoginPage p={p} next="/admin" notice={p.t('admin.login.ended')} />, 401);
-    const body = await c.req.parseBody();
-    const field = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : '');
-    const draft = draftOf(action, { reasonCode: field('reasonCode'), reason: field('reason'), months: field('months') });
+    const draft = draftOf(action, await formFields(c));
     return render(c, <LoginPage p={p} next={`/admin/requests/${m[1]}`} notice={p.t('admin.login.ended')} draft={draft} />, 401);
   }
 
