@@ -11,7 +11,10 @@ import type BetterSqlite3 from 'better-sqlite3';
 const require = createRequire(import.meta.url);
 const major = Number(process.versions.node.split('.')[0]);
 
-const Database: typeof BetterSqlite3 = major >= 22 ? require('better-sqlite3-napi') : require('better-sqlite3');
+/** The resolved module of that build, for code that loads it elsewhere (a worker thread). */
+export const bindingModule: string = require.resolve(major >= 22 ? 'better-sqlite3-napi' : 'better-sqlite3');
+
+const Database: typeof BetterSqlite3 = require(bindingModule);
 export default Database;
 
 /** An open SQLite connection. */

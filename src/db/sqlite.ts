@@ -15,6 +15,7 @@ import * as schema from './schema/index.js';
 import type { Database as Db, Handle, Preparable, Q, Statement, TxOptions } from './database.js';
 import { runCommitHooks, Stores } from './handle.js';
 import { Serial } from './serial.js';
+import { Checkpointer, type CheckpointLimits } from './checkpointer.js';
 
 /** The statements drizzle prepares for SQLite (synchronous execution). */
 interface SqlitePrepared {
@@ -27,6 +28,8 @@ export interface SqliteOptions {
   migrationsFolder: string;
   /** Page cache per connection, KiB. */
   cacheKib?: number;
+  /** When the WAL is checkpointed (src/db/checkpointer.ts); the defaults outside tests. */
+  checkpoints?: CheckpointLimits;
 }
 
 function configure(conn: SqliteConnection, cacheKib: number): void {
@@ -63,6 +66,7 @@ export class SqliteDatabase extends Stores implements Db {
   private readonly serial = new Serial();
   private readonly events = new EventEmitter();
   private readonly cache = new Map<string, unknown>();
+  private readonly checkpoints: Checkpointer;
   private savepoints = 0;
 
   private constructor(path: string, opts: SqliteOptions) {
@@ -76,6 +80,7 @@ export class SqliteDatabase extends Stores implements Db {
     // destroyed pseudonym key) must not be recoverable from the file.
     this.writer.pragma('secure_delete = ON');
     configure(this.writer, cacheKib);
+    this.checkpoints = new Checkpointer(path, this.writer, opts.checkpoints);
     migrate(drizzle(this.writer, { schema }), { migrationsFolder: opts.migrationsFolder });
     this.reader = new Database(path, { readonly: true, fileMustExist: true });
     configure(this.reader, cacheKib);
@@ -98,6 +103,7 @@ export class SqliteDatabase extends Stores implements Db {
       try {
         const out = await fn(this.txHandle);
         this.writer.exec('COMMIT');
+        await this.checkpoints.afterCommit();
         runCommitHooks(this.txHandle.takeCommitHooks());
         return out;
       } catch (err) {
@@ -166,6 +172,7 @@ export class SqliteDatabase extends Stores implements Db {
 
   async close(): Promise<void> {
     await this.serial.run(async () => {
+      await this.checkpoints.close();
       this.reader.close();
       this.writer.close();
     });

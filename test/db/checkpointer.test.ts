@@ -1,0 +1,76 @@
+/**
+ * WAL checkpoints off the writer's thread (src/db/checkpointer.ts), on a real SQLite file with
+ * small limits: the writer never checkpoints by itself, the worker copies the WAL into the
+ * database file, and past the limit the writer starts the WAL over (the file stays bounded).
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteDatabase } from '../../src/db/sqlite.js';
+import { SQLITE_MIGRATIONS } from '../../src/db/open.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function open(limits: { pokeBytes: number; limitBytes: number }) {
+  const dir = mkdtempSync(join(tmpdir(), 'oubli-ckpt-'));
+  dirs.push(dir);
+  const path = join(dir, 'oubli.db');
+  const db = SqliteDatabase.open(path, { migrationsFolder: SQLITE_MIGRATIONS, cacheKib: 2048, checkpoints: limits });
+  db.writer.exec('create table filler (x blob)');
+  return { db, path, size: (f: string) => statSync(f, { throwIfNoEntry: false })?.size ?? 0 };
+}
+
+/** One transaction writing `kib` KiB of fresh pages. */
+const fill = (db: SqliteDatabase, kib: number) =>
+  db.tx(async () => {
+    db.writer.prepare('insert into filler values (randomblob(?))').run(kib * 1024);
+  });
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('WAL checkpoints', () => {
+  it('are copied into the database file by the worker, not by the committing writer', async () => {
+    const { db, path, size } = open({ pokeBytes: 256 * 1024, limitBytes: 64 * 1024 * 1024 });
+    const before = size(path);
+    for (let i = 0; i < 4; i++) await fill(db, 512);
+    // Autocheckpoint is off: only the worker can have grown the main file.
+    await until(() => size(path) > before + 1024 * 1024);
+    expect(db.writer.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    // And what was committed is all there.
+    expect(db.reader.prepare('select count(*) from filler').pluck().get()).toBe(4);
+    await db.close();
+  });
+
+  it('keeps the WAL bounded when writes outrun the worker', async () => {
+    const limit = 2 * 1024 * 1024;
+    const { db, path, size } = open({ pokeBytes: 128 * 1024, limitBytes: limit });
+    let largest = 0;
+    for (let i = 0; i < 60; i++) {
+      await fill(db, 256);
+      largest = Math.max(largest, size(`${path}-wal`));
+    }
+    // Past the limit, one transaction's worth at most before the writer starts it over.
+    expect(largest).toBeLessThan(limit + 512 * 1024);
+    expect(db.reader.prepare('select count(*) from filler').pluck().get()).toBe(60);
+    await db.close();
+  });
+
+  it('close() stops the worker and leaves a complete database file', async () => {
+    const { db, path } = open({ pokeBytes: 64 * 1024, limitBytes: 64 * 1024 * 1024 });
+    for (let i = 0; i < 8; i++) await fill(db, 128);
+    await db.close();
+    const again = SqliteDatabase.open(path, { migrationsFolder: SQLITE_MIGRATIONS, cacheKib: 2048 });
+    expect(again.reader.prepare('select count(*) from filler').pluck().get()).toBe(8);
+    await again.close();
+  });
+});
