@@ -95,6 +95,11 @@ export class Checkpointer {
     } catch {}
   }
 
+  /** Settles once the worker is not copying (it starts again only after a commit). */
+  settled(): Promise<void> {
+    return this.idle;
+  }
+
   /** Stops the worker (its connection closed); the writer's close then checkpoints what is left. */
   async close(): Promise<void> {
     const w = this.worker;

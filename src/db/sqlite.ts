@@ -166,6 +166,10 @@ export class SqliteDatabase extends Stores implements Db {
 
   checkpoint(): Promise<void> {
     return this.serial.run(async () => {
+      // The worker's copy is waited for here, off the event loop, rather than in SQLite's busy
+      // handler, which would hold the event loop until the truncation (what an erasure relies
+      // on: src/subjects/service.ts) can run.
+      await this.checkpoints.settled();
       this.writer.pragma('wal_checkpoint(TRUNCATE)');
     });
   }

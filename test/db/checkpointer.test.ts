@@ -65,6 +65,16 @@ describe('WAL checkpoints', () => {
     await db.close();
   });
 
+  it('db.checkpoint() (after an erasure) truncates the WAL even while the worker is copying', async () => {
+    const { db, path, size } = open({ pokeBytes: 64 * 1024, limitBytes: 256 * 1024 * 1024 });
+    for (let round = 0; round < 5; round++) {
+      await fill(db, 8 * 1024); // the worker starts copying these 8 MiB
+      await db.checkpoint();
+      expect(size(`${path}-wal`)).toBe(0);
+    }
+    await db.close();
+  });
+
   it('close() stops the worker and leaves a complete database file', async () => {
     const { db, path } = open({ pokeBytes: 64 * 1024, limitBytes: 64 * 1024 * 1024 });
     for (let i = 0; i < 8; i++) await fill(db, 128);
