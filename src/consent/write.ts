@@ -147,8 +147,7 @@ export async function writeConsents(t: Stores, items: PendingConsent[]): Promise
     }
     out[i] = { id, subjectId, purpose: e.purpose.id, decision: e.decision, occurredAt: iso(e.occurredAt), gpcApplied: e.gpcApplied, stateChanged };
   }
-  await t.consents.writeEvents(events, [...changed.values()]);
-  await t.outbox.append(outbox);
+  await t.consents.writeEvents(events, [...changed.values()], outbox);
   await emitWebhooks(first, t, announced, subscribers);
   return out;
 }

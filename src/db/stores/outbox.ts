@@ -18,7 +18,7 @@
  * A row written by something else (an older migration, an administrator) is not reused: the
  * counter never goes below the highest seq stored.
  */
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { Database, Handle } from '../database.js';
 import type { OutboxRow } from '../schema/outbox.js';
@@ -106,6 +106,25 @@ export class OutboxStore {
             ${sql.param(rows.map((r) => r.createdAt))}::bigint[]) with ordinality as r(type, payload, created_at, ord)`,
     );
     return res.rowCount === n;
+  }
+
+  /**
+   * PostgreSQL: two CTEs (`outbox_seq`, `outbox_rows`) that draw the seq values — the sequencer
+   * row made if missing, locked until the transaction ends as with `take` — and insert `rows`,
+   * for a store that writes them in one statement with the change they announce.
+   */
+  insertCtes(rows: NewOutboxRow[]): SQL {
+    const n = rows.length;
+    return sql`outbox_seq as (
+        insert into outbox_sequencer (id, seq) values (1, (select coalesce(max(seq), 0) from outbox) + ${n})
+        on conflict (id) do update set seq = greatest(outbox_sequencer.seq, (select coalesce(max(seq), 0) from outbox)) + ${n}
+        returning seq - ${n} as base
+      ), outbox_rows as (
+        insert into outbox (seq, type, payload, created_at)
+        select outbox_seq.base + r.ord, r.type, r.payload, r.created_at
+        from outbox_seq, unnest(${sql.param(rows.map((r) => r.type))}::text[], ${sql.param(rows.map((r) => r.payload))}::text[],
+          ${sql.param(rows.map((r) => r.createdAt))}::bigint[]) with ordinality as r(type, payload, created_at, ord)
+      )`;
   }
 
   /** Rows of `type` with seq above `after`, in order, at most `limit`. */
