@@ -156,9 +156,7 @@ export class AuditLog {
       out[i] = { index, leafHash: leaf };
       index++;
     }
-    await t.audit.insertEntries(entries);
-    await t.audit.insertNodes(nodes);
-    await t.audit.setSequencer({ size: index, frontier: Buffer.concat(frontier), root: Buffer.from(foldRoot(frontier)) });
+    await t.audit.writeAppend(entries, nodes, { size: index, frontier: Buffer.concat(frontier), root: Buffer.from(foldRoot(frontier)) });
     return out;
   }
 

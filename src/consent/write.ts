@@ -92,11 +92,15 @@ export async function writeConsents(t: Stores, items: PendingConsent[]): Promise
     ids[i] = ctx.ids('evt');
     audits[i] = auditInput(ctx, ids[i]!, ref, event);
   }
+  // Everything that does not need the audit log's sequencer is read before it is taken: it
+  // serialises every writer until this transaction commits. The ordering rule is applied in
+  // order to the states as stored (locked: see the header); a person just created has none.
+  const states = new Map<string, ConsentState>();
+  const existing = [...new Set(subjectIds)].filter((id) => !people.created.has(id));
+  if (existing.length > 0) for (const s of await t.consents.statesOfSubjects(existing)) states.set(stateKey(s.subjectId, s.purposeId), s);
+  const subscribers = await t.webhooks.subscribers();
   const appended = await first.audit.appendMany(t, audits);
 
-  // The ordering rule, applied in order to the states as stored (locked: see the header).
-  const states = new Map<string, ConsentState>();
-  for (const s of await t.consents.statesOfSubjects([...new Set(subjectIds)])) states.set(stateKey(s.subjectId, s.purposeId), s);
   const changed = new Map<string, ConsentState>();
   const events = new Array<NewConsentEvent>(n);
   const outbox: NewOutboxRow[] = [];
@@ -143,9 +147,7 @@ export async function writeConsents(t: Stores, items: PendingConsent[]): Promise
     }
     out[i] = { id, subjectId, purpose: e.purpose.id, decision: e.decision, occurredAt: iso(e.occurredAt), gpcApplied: e.gpcApplied, stateChanged };
   }
-  await t.consents.insertEvents(events);
-  await t.consents.putStates([...changed.values()]);
-  await t.outbox.append(outbox);
-  await emitWebhooks(first, t, announced);
+  await t.consents.writeEvents(events, [...changed.values()], outbox);
+  await emitWebhooks(first, t, announced, subscribers);
   return out;
 }

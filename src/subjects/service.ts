@@ -102,6 +102,8 @@ export interface ResolvedSubjects {
   byIdentity: Map<string, string>;
   /** subjectRef of every live person among them (those asked by id included). */
   refs: Map<string, string>;
+  /** The people created here (they have no consent state yet). */
+  created: Set<string>;
 }
 
 /** The key resolveSubjects answers an identity under. */
@@ -136,7 +138,7 @@ export async function resolveSubjects(ctx: Ctx, t: Stores, identities: Identity[
     refs.set(id, subjectRefFromKey(key));
   }
   await t.subjects.insertMany(created);
-  return { byIdentity, refs };
+  return { byIdentity, refs, created: new Set(created.map((c) => c.id)) };
 }
 
 /**

@@ -21,7 +21,7 @@
 import type { Stores } from '../db/handle.js';
 import type { Deps } from '../deps.js';
 import type { WebhookEvent } from '../db/schema/webhooks.js';
-import type { NewDelivery } from '../db/stores/webhooks.js';
+import type { NewDelivery, Subscriber } from '../db/stores/webhooks.js';
 import { deliverySeal, deliverySealKey } from './delivery-seal.js';
 
 /** The channel the deliverers listen on for new messages. */
@@ -72,9 +72,15 @@ export function messageBody(m: WebhookMessageInput): string {
  * sent, and `POST /v1/webhooks/{id}/recover` can still send them once it is enabled again.
  * The deliverers are woken once the transaction commits.
  */
-export async function emitWebhooks(ctx: Emitter, t: Stores, messages: readonly WebhookMessageInput[]): Promise<number> {
+export async function emitWebhooks(
+  ctx: Emitter,
+  t: Stores,
+  messages: readonly WebhookMessageInput[],
+  /** The endpoints as read earlier in `t` (a writer holding a serialising lock reads them before it). */
+  known?: Subscriber[],
+): Promise<number> {
   if (messages.length === 0) return 0;
-  const subscribers = await t.webhooks.subscribers();
+  const subscribers = known ?? (await t.webhooks.subscribers());
   if (subscribers.length === 0) return 0;
   const now = ctx.now();
   const key = deliverySealKey(ctx.secrets.masterKey);

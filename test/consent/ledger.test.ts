@@ -4,6 +4,7 @@ import { createTestApp, systemCtx } from '../helpers/deps.js';
 import { authSuite } from '../helpers/auth-suite.js';
 import { bearer, call } from '../helpers/http.js';
 import { countDistinct, eq } from 'drizzle-orm';
+import type { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { forgetSubject, subjectRefOf } from '../../src/subjects/service.js';
 import { MAX_CLOCK_SKEW_MS } from '../../src/consent/prepare.js';
 import { consentApp, count, failInserts, grant } from './helpers.js';
@@ -339,6 +340,21 @@ describe('bad input', () => {
     expect(await t.deps.audit.size()).toBe(size);
     expect((await t.post(grant('alice@example.com'))).status).toBe(201);
     expect(await count(t.deps, 'outbox')).toBe(1);
+  });
+});
+
+describe('the change feed counter', () => {
+  it('is made if missing and never goes below the highest seq stored', async () => {
+    const t = await consentApp();
+    const { outbox, outboxSequencer } = t.deps.db.tables;
+    await t.deps.db.tx(async (h) => {
+      await h.q.delete(outboxSequencer as SQLiteTable);
+      await h.q.insert(outbox as SQLiteTable).values({ seq: 7, type: 'other', payload: '{}', createdAt: 0 });
+    });
+    expect((await call(t.app, 'POST', '/v1/consents/batch', { headers: t.auth, body: [grant('a@example.com'), grant('b@example.com')] })).status).toBe(201);
+    expect((await t.post(grant('c@example.com'))).status).toBe(201);
+    const rows = await t.deps.db.q.select({ seq: outbox.seq }).from(outbox as SQLiteTable).where(eq(outbox.type, 'consent.updated'));
+    expect(rows.map((r) => r.seq).sort((a, b) => a - b)).toEqual([8, 9, 10]);
   });
 });
 

@@ -152,6 +152,30 @@ export class AuditStore {
     await this.s.setSequencer.run(this.h, v);
   }
 
+  /**
+   * Writes an append under the sequencer's lock: its entries, the nodes they complete and the
+   * sequencer's new size and right edge. On PostgreSQL one statement (the lock is held until
+   * commit, so every round trip here is time no other writer can append).
+   */
+  async writeAppend(entries: EntryRow[], nodes: NodeRow[], seq: { size: number; frontier: Buffer | null; root: Buffer | null }): Promise<void> {
+    if (this.h.db.dialect === 'sqlite' || entries.length > BATCH) {
+      await this.insertEntries(entries);
+      await this.insertNodes(nodes);
+      return this.setSequencer(seq);
+    }
+    await this.pg.execute(
+      sql`with e as (
+            insert into audit_entries (idx, type, request_id, entry, leaf_hash)
+            select * from unnest(${sql.param(entries.map((r) => r.idx))}::bigint[], ${sql.param(entries.map((r) => r.type))}::text[],
+              ${sql.param(entries.map((r) => r.requestId))}::text[], ${sql.param(entries.map((r) => r.entry))}::text[], ${sql.param(entries.map((r) => r.leafHash))}::bytea[])
+          ), n as (
+            insert into audit_nodes (level, idx, hash)
+            select * from unnest(${sql.param(nodes.map((r) => r.level))}::integer[], ${sql.param(nodes.map((r) => r.idx))}::bigint[], ${sql.param(nodes.map((r) => r.hash))}::bytea[])
+          )
+          update audit_logs set size = ${seq.size}, frontier = ${seq.frontier}, root = ${seq.root} where id = 1`,
+    );
+  }
+
   async insertEntries(rows: EntryRow[]): Promise<void> {
     if (this.h.db.dialect === 'sqlite') {
       const s = this.lite;

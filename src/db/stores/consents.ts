@@ -10,7 +10,10 @@
  * up to BATCH rows (one round trip per BATCH, not per row).
  */
 import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { Database, Handle } from '../database.js';
+import type { Stores } from '../handle.js';
+import type { NewOutboxRow } from './outbox.js';
 import type { ConsentEvent, ConsentState, Decision, SourceChannel, consentEvents } from '../schema/consents.js';
 import type { Identity } from '../../identity.js';
 
@@ -118,6 +121,36 @@ export class ConsentStore {
       return;
     }
     for (let k = 0; k < rows.length; k += BATCH) await this.h.q.insert(this.t.consentEvents).values(rows.slice(k, k + BATCH));
+  }
+
+  /**
+   * Inserts events, sets states (see putStates) and appends the outbox rows announcing them
+   * (src/db/stores/outbox.ts: after the audit append) together: on PostgreSQL one statement, one
+   * parameter per column (unnest), however many rows.
+   */
+  async writeEvents(events: NewConsentEvent[], states: ConsentState[], outbox: NewOutboxRow[] = []): Promise<void> {
+    if (this.h.db.dialect === 'sqlite') {
+      await this.insertEvents(events);
+      await this.putStates(states);
+      return (this.h as Stores).outbox.append(outbox);
+    }
+    const col = <R, K extends keyof R>(rows: R[], k: K) => sql.param(rows.map((r) => r[k] ?? null));
+    await (this.h.q as unknown as NodePgDatabase).execute(
+      sql`with e as (
+            insert into consent_events (id, subject_id, purpose_id, decision, occurred_at, recorded_at, channel, collected_by, location, method,
+              purpose_version, evidence, gpc, audit_idx)
+            select * from unnest(${col(events, 'id')}::text[], ${col(events, 'subjectId')}::text[], ${col(events, 'purposeId')}::text[],
+              ${col(events, 'decision')}::text[], ${col(events, 'occurredAt')}::bigint[], ${col(events, 'recordedAt')}::bigint[],
+              ${col(events, 'channel')}::text[], ${col(events, 'collectedBy')}::text[], ${col(events, 'location')}::text[],
+              ${col(events, 'method')}::text[], ${col(events, 'purposeVersion')}::integer[], ${col(events, 'evidence')}::text[],
+              ${col(events, 'gpc')}::integer[], ${col(events, 'auditIdx')}::bigint[])
+          )${outbox.length > 0 ? sql`, ${(this.h as Stores).outbox.insertCtes(outbox)}` : sql``}
+          insert into consent_states (subject_id, purpose_id, decision, occurred_at, channel, event_id)
+          select * from unnest(${col(states, 'subjectId')}::text[], ${col(states, 'purposeId')}::text[], ${col(states, 'decision')}::text[],
+            ${col(states, 'occurredAt')}::bigint[], ${col(states, 'channel')}::text[], ${col(states, 'eventId')}::text[])
+          on conflict (subject_id, purpose_id) do update
+            set decision = excluded.decision, occurred_at = excluded.occurred_at, channel = excluded.channel, event_id = excluded.event_id`,
+    );
   }
 
   /**

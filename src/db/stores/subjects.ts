@@ -1,10 +1,11 @@
 /**
  * People of the consent registry (subjects), their identifiers and their sealed pseudonym keys.
  * The lookups are on the consent hot path (every read and write): prepared statements. Many at
- * once (a consent batch): on SQLite one prepared statement per row, on PostgreSQL one statement
- * per BATCH rows (a round trip each), as in the other stores.
+ * once (a consent batch): on SQLite one prepared statement per row; on PostgreSQL lookups take one
+ * statement per BATCH rows (a round trip each), and new people one statement for all their rows.
  */
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { Database, Handle } from '../database.js';
 import type { Subject } from '../schema/subjects.js';
 import type { Identity } from '../../identity.js';
@@ -71,13 +72,21 @@ export class SubjectStore {
       for (const r of rows) await this.insert(r);
       return;
     }
-    const { subjects: s, subjectKeys: k, subjectIdentifiers: i } = this.t;
-    for (let n = 0; n < rows.length; n += BATCH) {
-      const chunk = rows.slice(n, n + BATCH);
-      await this.h.q.insert(s).values(chunk.map((r) => ({ id: r.id, createdAt: r.createdAt })));
-      await this.h.q.insert(k).values(chunk.map((r) => ({ subjectId: r.id, key: r.sealedKey })));
-      await this.h.q.insert(i).values(chunk.map((r) => ({ ...r.identity, subjectId: r.id, createdAt: r.createdAt })));
-    }
+    if (rows.length === 0) return;
+    // One statement for the three tables, one parameter per column (unnest). The keys and
+    // identifiers reference the subject rows, checked at the statement's end.
+    const ids = sql.param(rows.map((r) => r.id));
+    const at = sql.param(rows.map((r) => r.createdAt));
+    await (this.h.q as unknown as NodePgDatabase).execute(
+      sql`with s as (
+            insert into subjects (id, created_at) select * from unnest(${ids}::text[], ${at}::bigint[])
+          ), k as (
+            insert into subject_keys (subject_id, key) select * from unnest(${ids}::text[], ${sql.param(rows.map((r) => r.sealedKey))}::bytea[])
+          )
+          insert into subject_identifiers (type, value, subject_id, created_at)
+          select * from unnest(${sql.param(rows.map((r) => r.identity.type))}::text[], ${sql.param(rows.map((r) => r.identity.value))}::text[],
+            ${ids}::text[], ${at}::bigint[])`,
+    );
   }
 
   /** The holders of these identifiers (absent: nobody), keyed `type:value`. */
