@@ -5,8 +5,9 @@
  *   (`claim:<connector>`), so two instances claiming at once cannot both fill the last slot;
  * - per instance, `maxInFlight` calls in all and `finalizeConcurrency` export builds;
  * - connectors taken in round-robin order, so that under the cap none starves the others.
- * Which connectors have work is read first, outside any transaction: an idle instance claims
- * nothing and takes no write lock.
+ * Which connectors have work, and a free slot, is read first, outside any transaction: an idle
+ * instance, or one whose connectors are all busy on other instances, claims nothing and takes
+ * no write lock.
  */
 import { randomInt } from 'node:crypto';
 import type { Deps } from '../deps.js';
@@ -42,8 +43,10 @@ export class Scheduler {
     const ids = this.connectorIds;
     const start = this.rr++ % Math.max(1, ids.length);
     const order = [FINALIZE_CONNECTOR, ...ids.map((_, k) => ids[(start + k) % ids.length]!)].filter((id) => limitOf(id) - load.running(id) > 0);
-    // A few more candidates than free slots: another instance may claim some meanwhile.
-    const due = await db.tasks.connectorsWithDue(order, now, room + 4);
+    // A few more candidates than free slots: another instance may claim some meanwhile. A
+    // connector whose every slot is taken (by any instance) is no candidate: under load, that
+    // is most wake-ups of most instances, each a transaction that would claim nothing.
+    const due = await db.tasks.connectorsWithDue(order, now, room + 4, { at: this.opts.concurrency, except: FINALIZE_CONNECTOR });
     const wanted = order.filter((id) => expired.has(id) || due.has(id)).slice(0, room + 4 + expired.size);
     if (wanted.length === 0 && !checkLeases) return [];
     return db.tx(

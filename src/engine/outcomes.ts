@@ -119,11 +119,14 @@ export class OutcomeRecorder {
 export async function recordDone(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'done' }>, owner: string, searchable: ReadonlySet<string>): Promise<Recorded> {
   const { task, counts } = o;
   const now = ctx.now();
-  const held = await t.tasks.finish({ id: task.id, owner, status: o.status, result: counts, code: null, error: null, finishedAt: now, next: o.next ?? task.nextAttemptAt });
+  // An access call's result carries its evidence; with nothing found it is empty, and the row
+  // is written once (the common case), not finished and then updated.
+  const result = task.phase === 'access' ? { ...counts, evidence: [] } : counts;
+  const held = await t.tasks.finish({ id: task.id, owner, status: o.status, result, code: null, error: null, finishedAt: now, next: o.next ?? task.nextAttemptAt });
   if (!held) return { recorded: false, fx: noEffects() };
   const req = { id: task.requestId, subjectId: held.subjectId };
   const { added: followed, limited, evidence } = await addDiscovered(t, task, o.discovered, searchable);
-  if (task.phase === 'access') await t.tasks.setResult(task.id, { ...counts, evidence });
+  if (task.phase === 'access' && evidence.length > 0) await t.tasks.setResult(task.id, { ...counts, evidence });
   await auditRequest(ctx, t, req, o.status === 'waiting' ? 'task.pending' : 'task.completed', {
     taskId: task.id,
     connector: task.connectorId,

@@ -71,6 +71,9 @@ async function erasures(instances: number, offset: number) {
   const db = new pg.Client({ connectionString: urlOf(name) });
   await db.connect();
   const cpu0 = machineCpu();
+  const services0 = servicesCpu(children);
+  const ours = Number((await db.query('select pg_backend_pid() as pid')).rows[0].pid);
+  const backends0 = await backendsCpu(name, ours);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: REQUESTS }, async (_, i) => {
@@ -87,6 +90,9 @@ async function erasures(instances: number, offset: number) {
   while ((await count("'completed', 'needs_attention', 'failed'")) < REQUESTS) await new Promise((r) => setTimeout(r, 50));
   const t1 = performance.now();
   const cpu = machineCpu() - cpu0;
+  const services = servicesCpu(children) - services0;
+  let backends = 0;
+  for (const [pid, s] of await backendsCpu(name, ours)) backends += s - (backends0.get(pid) ?? 0);
   const completed = await count("'completed'");
   const tasks = Number((await db.query('select count(*) as n from tasks').then((r) => r.rows[0].n)));
   await db.end();
@@ -96,7 +102,32 @@ async function erasures(instances: number, offset: number) {
   }
   await admin.query(`drop database ${name} with (force)`);
   rmSync(dir, { recursive: true, force: true });
-  return { rps: REQUESTS / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000, submitMs: tSubmitted - t0, completed, tasks, cpuMsPerRequest: (cpu * 1000) / REQUESTS };
+  return { rps: REQUESTS / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000, submitMs: tSubmitted - t0, completed, tasks, cpuMsPerRequest: (cpu * 1000) / REQUESTS, servicesMsPerRequest: (services * 1000) / REQUESTS, pgMsPerRequest: (backends * 1000) / REQUESTS };
+}
+
+/** CPU-seconds the running services have used (utime + stime of each process). */
+function servicesCpu(procs: ChildProcess[]): number {
+  return procs.reduce((n, c) => n + processCpu(c.pid!), 0);
+}
+
+/**
+ * CPU-seconds of each PostgreSQL backend connected to the bench's database now but the bench's own
+ * (the services' pools: a backend closed before the end of the run is missed, so their sum is a
+ * lower bound).
+ */
+async function backendsCpu(db: string, except: number): Promise<Map<number, number>> {
+  const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> $2', [db, except]);
+  return new Map(rows.map((r) => [r.pid, processCpu(r.pid)]));
+}
+
+function processCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0; // gone (or not on Linux)
+  }
 }
 
 /** Busy CPU-seconds of the whole machine (every process: the services and PostgreSQL). */
@@ -114,6 +145,8 @@ report(`PostgreSQL: ${REQUESTS} erasure requests submitted at once, 5 demo silos
   { metric: '3 instances: all complete', value: `${three.completed}/${REQUESTS}`, baseline: `${three.tasks} tasks`, target: 'all', ok: three.completed === REQUESTS },
   { metric: '3 instances: throughput (first submit → last completed)', value: `${three.rps.toFixed(0)} req/s`, baseline: `${one.rps.toFixed(0)} req/s on 1`, target: '≥ 100 req/s', ok: three.rps >= 100 },
   { metric: 'machine CPU per request (services + PostgreSQL), 3 instances', value: `${three.cpuMsPerRequest.toFixed(1)} ms`, baseline: `${one.cpuMsPerRequest.toFixed(1)} ms on 1`, target: '—', ok: true },
+  { metric: 'of which the services (their own processes), 3 instances', value: `${three.servicesMsPerRequest.toFixed(1)} ms`, baseline: `${one.servicesMsPerRequest.toFixed(1)} ms on 1`, target: '—', ok: true },
+  { metric: 'of which PostgreSQL backends still connected at the end, 3 instances', value: `${three.pgMsPerRequest.toFixed(1)} ms`, baseline: `${one.pgMsPerRequest.toFixed(1)} ms on 1`, target: '—', ok: true },
   { metric: '3 instances: time to accept the submissions', value: `${three.submitMs.toFixed(0)} ms`, baseline: `${one.submitMs.toFixed(0)} ms on 1`, target: '—', ok: true },
 ]);
 await admin.end();

@@ -1,9 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { engineHarness } from './helpers.js';
 import { findSubjectIdByIdentity } from '../../src/subjects/service.js';
 import { backoffDelay, Engine } from '../../src/engine/worker.js';
+import { Scheduler } from '../../src/engine/claim.js';
 import { adminOf } from '../helpers/admin-sql.js';
 import { TEST_STORE } from '../helpers/db.js';
 import type { SqliteDatabase } from '../../src/db/sqlite.js';
@@ -413,6 +414,36 @@ describe('engine: several workers on one database', () => {
     expect(slow.maxConcurrent).toBeGreaterThanOrEqual(2);
     expect((await h.deps.db.requests.list({ status: 'completed', limit: 100 })).length).toBe(20);
     expect((await h.auditData('task.completed')).length).toBe(60);
+  });
+  it('an instance whose connector has every slot taken by another instance claims without a transaction (nothing to claim, no lock taken)', async () => {
+    const slow = syntheticConnector({ id: 'slow', collections: [{ name: 'r', keys: { email: 'email' }, policy: 'delete', rows: [{ email: ALICE.email }, { email: BOB.email }] }] });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const access = slow.access.bind(slow);
+    let started = 0;
+    slow.access = async (who, ctx) => {
+      started++;
+      await held;
+      return access(who, ctx);
+    };
+    const h = await engineHarness([slow], { engine: { concurrency: 1 } });
+    await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
+    await h.submit('erasure', [{ type: 'email', value: BOB.email }]);
+    const run = h.engine.runUntilIdle();
+    for (let waited = 0; waited < 10_000 && started === 0; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(started).toBe(1); // the one slot is taken; the other access task is due
+
+    const opts = { ...h.engine.opts, workerId: 'wrk_other' };
+    const tx = vi.spyOn(h.deps.db, 'tx');
+    const claimed = await new Scheduler(h.deps, opts, ['slow']).claim({ inflight: 0, running: () => 0 }, false);
+    expect(claimed).toEqual([]);
+    expect(tx).not.toHaveBeenCalled();
+    tx.mockRestore();
+
+    release();
+    await run;
+    await h.engine.runUntilIdle();
+    expect(slow.removed).toBe(2);
   });
 });
 

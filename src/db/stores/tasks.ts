@@ -202,14 +202,18 @@ export class TaskStore {
 
   /**
    * Which of these connectors have a due task (a cheap look before a claim transaction).
+   * With `full`, one already running that many tasks under a live lease (on every instance)
+   * is left out, but for `full.except`: its claim would find no slot. The claim transaction
+   * counts again under the connector's lock; this look only spares it when it cannot claim.
    * Measured exception: on PostgreSQL one round trip for all of them (an index probe per id);
    * on SQLite, in process, one prepared probe each.
    */
-  async connectorsWithDue(ids: readonly string[], now: number, enough = ids.length): Promise<Set<string>> {
+  async connectorsWithDue(ids: readonly string[], now: number, enough = ids.length, full?: { at: number; except: string }): Promise<Set<string>> {
     const out = new Set<string>();
     if (this.h.db.dialect === 'sqlite') {
       for (const id of ids) {
         if (out.size >= enough) break;
+        if (full && id !== full.except && (await this.runningCount(id, now)) >= full.at) continue;
         if (await this.hasDue(id, now)) out.add(id);
       }
       return out;
@@ -218,7 +222,11 @@ export class TaskStore {
     // PostgreSQL only (the handle is typed as SQLite's: see database.ts): node-postgres's execute().
     const pgq = this.h.q as unknown as { execute(q: SQL): Promise<{ rows: { c: string }[] }> };
     const { rows } = await pgq.execute(
-      sql`select c from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) with ordinality as u(c, n) where exists (select 1 from ${t} where ${t.connectorId} = u.c and ${t.status} = 'queued' and ${t.nextAttemptAt} <= ${now}) order by n limit ${enough}`,
+      sql`select c from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) with ordinality as u(c, n) where exists (select 1 from ${t} where ${t.connectorId} = u.c and ${t.status} = 'queued' and ${t.nextAttemptAt} <= ${now})${
+        full
+          ? sql` and (u.c = ${full.except} or (select count(*) from ${t} where ${t.connectorId} = u.c and ${t.status} = 'running' and ${t.leaseExpiresAt} > ${now}) < ${full.at})`
+          : sql``
+      } order by n limit ${enough}`,
     );
     for (const r of rows) out.add(r.c);
     return out;
