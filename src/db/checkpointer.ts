@@ -61,6 +61,7 @@ export class Checkpointer {
   private idle: Promise<void> = Promise.resolve();
   private settle: () => void = () => {};
   private failed = false;
+  private closed = false;
   private readonly walPath: string;
 
   private readonly pokeBytes: number;
@@ -100,12 +101,15 @@ export class Checkpointer {
     return this.idle;
   }
 
-  /** Stops the worker (its connection closed); the writer's close then checkpoints what is left. */
+  /** Stops the worker (its copy in progress ends first); the writer's close then checkpoints what is left. */
   async close(): Promise<void> {
+    this.closed = true;
+    await this.idle;
     const w = this.worker;
     if (!w) return;
     this.worker = undefined;
     const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.ref();
     w.postMessage('close');
     await exited;
   }
@@ -119,6 +123,7 @@ export class Checkpointer {
   }
 
   private poke(): void {
+    if (this.closed) return;
     if (this.running) {
       this.again = true;
       return;
@@ -131,6 +136,9 @@ export class Checkpointer {
     }
     this.running = true;
     this.idle = new Promise((resolve) => (this.settle = resolve));
+    // Referenced while it copies: whoever awaits the copy (close, checkpoint, the writer past
+    // the limit) is not left with an event loop that has nothing to wait for.
+    this.worker.ref();
     this.worker.postMessage('run');
   }
 
@@ -138,6 +146,7 @@ export class Checkpointer {
     const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { binding: bindingModule, path: this.path } });
     w.unref();
     w.on('message', (m: { ok: boolean }) => {
+      w.unref();
       this.running = false;
       this.settle();
       if (!m.ok) this.failed = true;
@@ -146,11 +155,14 @@ export class Checkpointer {
       this.again = false;
       if (more && !this.failed && this.walSize() <= this.limitBytes) this.poke();
     });
-    w.on('error', () => {
-      this.failed = true;
+    // A worker that fails or ends unasked: the writer checkpoints inline from now on.
+    const lost = () => {
+      if (this.worker === w) this.failed = true;
       this.running = false;
       this.settle();
-    });
+    };
+    w.on('error', lost);
+    w.on('exit', lost);
     return w;
   }
 }

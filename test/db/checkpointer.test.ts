@@ -3,6 +3,7 @@
  * small limits: the writer never checkpoints by itself, the worker copies the WAL into the
  * database file, and past the limit the writer starts the WAL over (the file stays bounded).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +40,18 @@ async function until(check: () => boolean, ms = 10_000): Promise<void> {
 }
 
 describe('WAL checkpoints', () => {
+  it('close() during a copy ends the worker and starts none after: the process exits by itself', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oubli-ckpt-'));
+    dirs.push(dir);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/close-while-copying.ts'), join(dir, 'oubli.db')], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('closed\n');
+    expect(child.status).toBe(0);
+  }, 30_000);
+
   it('are copied into the database file by the worker, not by the committing writer', async () => {
     const { db, path, size } = open({ pokeBytes: 256 * 1024, limitBytes: 64 * 1024 * 1024 });
     const before = size(path);
