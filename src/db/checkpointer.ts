@@ -88,7 +88,7 @@ export class Checkpointer {
     const size = this.walSize();
     if (size <= this.pokeBytes) return;
     if (!this.failed && size <= this.limitBytes) return this.poke();
-    await this.idle;
+    await this.settled();
     // The transaction has committed: a checkpoint that cannot run now (a reader in the way) is
     // tried again after the next commit, never reported as the transaction's failure.
     try {
@@ -96,15 +96,19 @@ export class Checkpointer {
     } catch {}
   }
 
-  /** Settles once the worker is not copying (it starts again only after a commit). */
-  settled(): Promise<void> {
-    return this.idle;
+  /**
+   * Settles once the worker is not copying. A copy can chain another as it ends (commits came
+   * meanwhile), so this waits until none runs; a new one starts only after a commit, which cannot
+   * come before the caller's turn on the writer ends.
+   */
+  async settled(): Promise<void> {
+    while (this.running) await this.idle;
   }
 
   /** Stops the worker (its copy in progress ends first); the writer's close then checkpoints what is left. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.idle;
+    await this.settled();
     const w = this.worker;
     if (!w) return;
     this.worker = undefined;

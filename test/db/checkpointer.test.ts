@@ -82,6 +82,7 @@ describe('WAL checkpoints', () => {
     const { db, path, size } = open({ pokeBytes: 64 * 1024, limitBytes: 256 * 1024 * 1024 });
     for (let round = 0; round < 5; round++) {
       await fill(db, 8 * 1024); // the worker starts copying these 8 MiB
+      await fill(db, 1024); // committed while it copies: it goes on with another copy after this one
       await db.checkpoint();
       expect(size(`${path}-wal`)).toBe(0);
     }
