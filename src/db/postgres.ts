@@ -231,8 +231,18 @@ class Listener {
   private connecting: Promise<void> | null = null;
   private closed = false;
   private retryMs = 100;
+  /** pg runs one query at a time per client: LISTEN / UNLISTEN of concurrent add()s wait here. */
+  private queries: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: PostgresOptions) {}
+
+  private send(sql: string): Promise<void> {
+    const next = this.queries.then(async () => {
+      await this.client?.query(sql);
+    });
+    this.queries = next.catch(() => {});
+    return next;
+  }
 
   async add(channel: string, fn: () => void): Promise<() => Promise<void>> {
     let set = this.subs.get(channel);
@@ -240,12 +250,12 @@ class Listener {
     if (!set) this.subs.set(channel, (set = new Set()));
     set.add(fn);
     await this.connect();
-    if (first && this.client) await this.client.query(`LISTEN ${channel}`);
+    if (first) await this.send(`LISTEN ${channel}`);
     return async () => {
       set.delete(fn);
       if (set.size === 0 && this.subs.get(channel) === set) {
         this.subs.delete(channel);
-        await this.client?.query(`UNLISTEN ${channel}`).catch(() => {});
+        await this.send(`UNLISTEN ${channel}`).catch(() => {});
       }
     };
   }

@@ -90,6 +90,25 @@ describe(`data layer (${TEST_STORE})`, () => {
     expect(heard).toBe(1);
   });
 
+  it('channels subscribed at once all hear their notifications, with no query overlapping another on the listening connection', async () => {
+    const db = await openTestDatabase();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const heard = new Map<string, number>();
+      const channels = ['test_a', 'test_b', 'test_c', 'test_d'];
+      const offs = await Promise.all(channels.map((c) => db.listen(c, () => heard.set(c, (heard.get(c) ?? 0) + 1))));
+      for (const c of channels) await db.notify(c);
+      await expect.poll(() => channels.map((c) => heard.get(c) ?? 0), { timeout: 2000 }).toEqual([1, 1, 1, 1]);
+      await Promise.all(offs.map((off) => off()));
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.includes('already executing a query'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a lease has one holder until it runs out', async () => {
     const db = await openTestDatabase();
     const take = (owner: string, now: number) => db.tx((t) => t.leases.acquire('signer', owner, now, now + 1000));
