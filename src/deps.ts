@@ -1,3 +1,4 @@
+import type { ApiKeyCache } from './auth/api-key-cache.js';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -46,6 +47,8 @@ export interface Deps {
   uniqueIdentityTypes: readonly string[];
   /** The purposes catalogue, cached; kept fresh across instances (src/consent/catalog.ts). */
   purposes: PurposeCatalog;
+  /** Active API keys, remembered briefly on PostgreSQL; revocations heard across instances (src/auth/api-key-cache.ts). */
+  apiKeys: ApiKeyCache;
   /** Group commit of single consent events (POST /v1/consents). */
   consentWrites: ConsentWriter;
   /**

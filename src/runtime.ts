@@ -2,6 +2,7 @@
  * Builds the service's dependencies from a Config: the one place with start-up I/O
  * (data dir, database, migrations, keys, secrets).
  */
+import { ApiKeyCache } from './auth/api-key-cache.js';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -158,6 +159,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     health: new HealthChecks(now),
     uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
     purposes: new PurposeCatalog(db),
+    apiKeys: new ApiKeyCache(db),
     consentWrites: new ConsentWriter(db),
     webhookClient: createWebhookClient({ allowPrivate: config.webhookAllowPrivate }),
     mailer: createMailer(config, now),
@@ -165,6 +167,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     startup: { ready: true },
   };
   await deps.purposes.start();
+  await deps.apiKeys.start();
   await prepareSubjectKeys(deps);
   return deps;
 }

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Database } from '../db/database.js';
 import type { ApiKey, Scope } from '../db/schema/api-keys.js';
 import { NotFoundError } from '../errors.js';
 import type { Ctx } from '../deps.js';
+import type { ActiveApiKey } from './api-key-cache.js';
 
 /** Recognisable in logs, configs and secret scanners. */
 export const API_KEY_PREFIX = 'oubli_sk_';
@@ -55,19 +55,23 @@ export async function listApiKeys(ctx: Pick<Ctx, 'db'>): Promise<PublicApiKey[]>
   return (await ctx.db.auth.apiKeys()).map(toPublicApiKey);
 }
 
-/** Revokes a key; it stops working on the next request. Revoking twice is a 404 the second time. */
+/**
+ * Revokes a key; it stops working on the next request, on every instance (src/auth/api-key-cache.ts).
+ * Revoking twice is a 404 the second time.
+ */
 export async function revokeApiKey(ctx: Ctx, id: string): Promise<void> {
   await ctx.db.tx(async (t) => {
     if (!(await t.auth.revokeApiKey(id, ctx.now()))) throw new NotFoundError('API_KEY_NOT_FOUND', 'no active API key with this id');
     await ctx.audit.append(t, { type: 'api_key.revoked', actor: ctx.actor, data: { keyId: id } });
   });
+  await ctx.apiKeys.revoked();
 }
 
 /**
  * Looks a presented key up by its hash (a prepared point lookup on the hot path). Comparing
  * hashes through the unique index leaks nothing useful: an attacker cannot steer SHA-256 output.
  */
-export async function findApiKey(db: Database, presented: string): Promise<{ id: string; scopes: Scope[] } | undefined> {
+export async function findApiKey(ctx: Pick<Ctx, 'apiKeys'>, presented: string): Promise<ActiveApiKey | undefined> {
   if (!presented.startsWith(API_KEY_PREFIX) || presented.length > 128) return undefined;
-  return db.auth.activeApiKey(hashApiKey(presented));
+  return ctx.apiKeys.find(hashApiKey(presented));
 }

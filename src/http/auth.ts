@@ -26,7 +26,7 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
     const header = c.req.header('authorization');
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
-      const key = match ? await findApiKey(deps.db, match[1]!) : undefined;
+      const key = match ? await findApiKey(deps, match[1]!) : undefined;
       // A presented but bad key is an error even where the route would allow a session.
       if (!key) throw new UnauthenticatedError('INVALID_API_KEY', 'the API key is missing, malformed, unknown or revoked');
       if (limited) {

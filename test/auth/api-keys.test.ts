@@ -3,13 +3,17 @@
  * stored as SHA-256, revoked at once, audited; admin scope or an admin session required.
  */
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createTestApp } from '../helpers/deps.js';
 import { bearer, call } from '../helpers/http.js';
 import { authSuite } from '../helpers/auth-suite.js';
 import { SCOPES } from '../../src/db/schema/api-keys.js';
 import { auditTexts } from './helpers.js';
 import { adminOf } from '../helpers/admin-sql.js';
+import { TEST_STORE } from '../helpers/db.js';
+import { secondInstance } from '../consent/instances.js';
+import { createApp } from '../../src/app.js';
+import { ApiKeyCache } from '../../src/auth/api-key-cache.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -128,6 +132,44 @@ describe('DELETE /v1/api-keys/{id}', () => {
     const { app, headers, adminKeyId } = await setup();
     expect((await call(app, 'DELETE', `/v1/api-keys/${adminKeyId}`, { headers })).status).toBe(204);
     expect((await call(app, 'GET', '/v1/api-keys', { headers })).status).toBe(401);
+  });
+});
+
+describe('revocation across instances (src/auth/api-key-cache.ts)', () => {
+  it('a key revoked on another instance is refused here on the next request, though this instance had just used it', async () => {
+    const { app, deps, headers } = await setup();
+    const b = await secondInstance(deps);
+    try {
+      const appB = createApp(b);
+      const k = (await call(app, 'POST', '/v1/api-keys', { headers, body: { name: 'shared', scopes: ['audit:read'] } })).json;
+      const auth = { authorization: `Bearer ${k.key}` };
+      expect((await call(appB, 'GET', '/v1/audit/entries', { headers: auth })).status).toBe(200); // looked up (and remembered) on B
+      expect((await call(app, 'DELETE', `/v1/api-keys/${k.id}`, { headers })).status).toBe(204); // revoked on A
+      await expect.poll(async () => (await call(appB, 'GET', '/v1/audit/entries', { headers: auth })).status, { timeout: 1000, interval: 5 }).toBe(401);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a revocation nobody announced (a DB administrator setting revoked_at) holds within the time-to-live', async () => {
+    const { deps } = await setup();
+    let clock = 0;
+    const cache = new ApiKeyCache(deps.db, { ttlMs: 2000, clock: () => clock });
+    const app = createApp({ ...deps, apiKeys: cache });
+    const k = await bearer(deps, ['audit:read'], 'edited');
+    const status = async () => (await call(app, 'GET', '/v1/audit/entries', { headers: { authorization: k.authorization } })).status;
+    expect(await status()).toBe(200);
+    await adminOf(deps.db).run('update api_keys set revoked_at = 1 where id = ?', k.keyId);
+    clock = 1999;
+    // PostgreSQL: remembered for the time-to-live; SQLite: nothing is cached (a local read).
+    expect(await status()).toBe(TEST_STORE === 'postgres' ? 200 : 401);
+    clock = 2000;
+    expect(await status()).toBe(401);
+    // An unknown or revoked key is never remembered: each attempt asks the database.
+    const reads = vi.spyOn(deps.db.auth, 'activeApiKey');
+    await status();
+    await status();
+    expect(reads).toHaveBeenCalledTimes(2);
   });
 });
 

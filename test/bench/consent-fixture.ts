@@ -9,6 +9,7 @@
  * tree frontier kept in memory, instead of going through AuditLog.appendMany one call per event.
  * Afterwards 200 random entries are checked: leaf hash and inclusion proof against the root.
  */
+import { ApiKeyCache } from '../../src/auth/api-key-cache.js';
 import { createMailer } from '../../src/mail/mailer.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { createHash, randomBytes } from 'node:crypto';
@@ -75,6 +76,7 @@ export async function benchCtx(db: Database): Promise<Ctx> {
     health: new HealthChecks(now),
     uniqueIdentityTypes: ['email', 'customer_id', 'loyalty_card'],
     purposes,
+    apiKeys: new ApiKeyCache(db),
     consentWrites: new ConsentWriter(db),
     webhookClient: createWebhookClient({ allowPrivate: true }),
     metrics: new Metrics({ db, audit, now }),

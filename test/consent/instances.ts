@@ -6,6 +6,7 @@
  * busy_timeout while the first holds the write lock (two processes wait for each other; two
  * connections of one thread cannot), and SQLite's single writer is what serialises them anyway.
  */
+import { ApiKeyCache } from '../../src/auth/api-key-cache.js';
 import type { Database } from '../../src/db/database.js';
 import { PostgresDatabase } from '../../src/db/postgres.js';
 import { PG_MIGRATIONS } from '../../src/db/open.js';
@@ -31,7 +32,9 @@ export async function secondInstance(deps: TestDeps): Promise<TestDeps & { close
   await audit.open('unused: the log exists');
   const purposes = new PurposeCatalog(db);
   await purposes.start();
-  return { ...deps, db, audit, ids: createIdGenerator(deps.now), purposes, consentWrites: new ConsentWriter(db), close };
+  const apiKeys = new ApiKeyCache(db);
+  await apiKeys.start();
+  return { ...deps, db, audit, ids: createIdGenerator(deps.now), purposes, apiKeys, consentWrites: new ConsentWriter(db), close };
 }
 
 export function appOf(deps: TestDeps) {

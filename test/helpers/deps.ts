@@ -4,6 +4,7 @@
  * controllable clock, a silent logger. No port, no shared state. Every database made here is
  * scanned for personal data in its audit log after each test.
  */
+import { ApiKeyCache } from '../../src/auth/api-key-cache.js';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,8 @@ export async function createTestDeps(
   const logId = await audit.open(newLogId(config.publicUrl));
   const purposes = new PurposeCatalog(db);
   await purposes.start();
+  const apiKeys = new ApiKeyCache(db);
+  await apiKeys.start();
   const ids = createIdGenerator(clock.now);
   const secrets = { pseudonymKey: randomBytes(32), masterKey: randomBytes(32) };
   return {
@@ -87,6 +90,7 @@ export async function createTestDeps(
     health: new HealthChecks(clock.now),
     uniqueIdentityTypes: DEFAULT_UNIQUE_TYPES,
     purposes,
+    apiKeys,
     consentWrites: new ConsentWriter(db),
     webhookClient: createWebhookClient({ allowPrivate: config.webhookAllowPrivate }),
     mailer: createMailer(config, clock.now),
