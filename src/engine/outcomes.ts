@@ -13,7 +13,7 @@ import type { Stores } from '../db/handle.js';
 import type { Task, TaskCounts } from '../db/schema/tasks.js';
 import type { Ctx } from '../deps.js';
 import { maskIdentity } from '../identity.js';
-import { advance, completeExport, noEffects, type Effects } from '../requests/advance.js';
+import { addEffects, advance, completeExport, noEffects, type Effects } from '../requests/advance.js';
 import type { Discovery } from '../requests/attribution.js';
 import { auditRequest, bufferAudit, requestLock } from '../requests/audit.js';
 import type { BuiltExport } from '../requests/export.js';
@@ -49,6 +49,19 @@ export interface Recorded {
 
 const GROUP = 64;
 
+/**
+ * Given, the request an outcome moves on is handed to it instead of advanced at once: the
+ * caller advances it in the same transaction, after the other outcomes it records.
+ */
+export type AdvanceLater = (requestId: string) => void;
+
+/** Advances the request now, or leaves it to the caller (AdvanceLater). */
+async function moveOn(ctx: Ctx, t: Stores, requestId: string, later: AdvanceLater | undefined): Promise<Effects> {
+  if (!later) return advance(ctx, t, requestId);
+  later(requestId);
+  return noEffects();
+}
+
 export class OutcomeRecorder {
   private readonly group: GroupCommit<Outcome, Recorded>;
   private readonly searchable: Set<string>;
@@ -64,7 +77,11 @@ export class OutcomeRecorder {
         // The group's entries are appended together, at its end (see bufferAudit).
         const buffered = bufferAudit(this.ctx);
         const out: Recorded[] = [];
-        for (const o of items) out.push(await this.record(buffered.ctx, t, o));
+        // Each request the group moves is advanced once, after all of its outcomes (the effects
+        // go with its last one): advancing after each would find the others still open.
+        const last = new Map<string, number>();
+        for (const o of items) out.push(await this.record(buffered.ctx, t, o, (requestId) => last.set(requestId, out.length)));
+        for (const [requestId, i] of last) addEffects(out[i]!.fx, await advance(buffered.ctx, t, requestId));
         await buffered.flush(t);
         return out;
       },
@@ -78,23 +95,15 @@ export class OutcomeRecorder {
     return this.group.submit(o);
   }
 
-  private record(ctx: Ctx, t: Stores, o: Outcome): Promise<Recorded> {
+  private record(ctx: Ctx, t: Stores, o: Outcome, advanceLater: AdvanceLater): Promise<Recorded> {
     switch (o.kind) {
       case 'done':
-        return this.recordDone(ctx, t, o);
+        return recordDone(ctx, t, o, this.opts.workerId, this.searchable, advanceLater);
       case 'failed':
-        return this.recordFailure(ctx, t, o);
+        return recordFailure(ctx, t, o, this.opts.workerId, this.opts, advanceLater);
       case 'exported':
         return this.recordExport(ctx, t, o);
     }
-  }
-
-  private recordDone(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'done' }>): Promise<Recorded> {
-    return recordDone(ctx, t, o, this.opts.workerId, this.searchable);
-  }
-
-  private recordFailure(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'failed' }>): Promise<Recorded> {
-    return recordFailure(ctx, t, o, this.opts.workerId, this.opts);
   }
 
   /** The export step: its task done and the request completed with the archive, together. */
@@ -116,7 +125,14 @@ export class OutcomeRecorder {
  * whatever the request moves on to. Shared by the engine's calls and a waiting task's answer
  * (./waiting.ts), so both move a request on the same way.
  */
-export async function recordDone(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'done' }>, owner: string, searchable: ReadonlySet<string>): Promise<Recorded> {
+export async function recordDone(
+  ctx: Ctx,
+  t: Stores,
+  o: Extract<Outcome, { kind: 'done' }>,
+  owner: string,
+  searchable: ReadonlySet<string>,
+  advanceLater?: AdvanceLater,
+): Promise<Recorded> {
   const { task, counts } = o;
   const now = ctx.now();
   // An access call's result carries its evidence; with nothing found it is empty, and the row
@@ -154,7 +170,7 @@ export async function recordDone(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind
     ...(counts.wait ? { answerBy: new Date(counts.wait.answerBy).toISOString() } : {}),
     ...(o.via ? { via: o.via } : {}),
   });
-  return { recorded: true, fx: await advance(ctx, t, task.requestId) };
+  return { recorded: true, fx: await moveOn(ctx, t, task.requestId, advanceLater) };
 }
 
 /**
@@ -209,7 +225,14 @@ async function addDiscovered(t: Stores, task: Task, discovered: Discovery[], sea
  * (with backoff, no sooner than the silo's Retry-After), or failed for good — then the request
  * moves on (to needs_attention once nothing else is open).
  */
-export async function recordFailure(ctx: Ctx, t: Stores, o: Extract<Outcome, { kind: 'failed' }>, owner: string, opts: RetryOptions): Promise<Recorded> {
+export async function recordFailure(
+  ctx: Ctx,
+  t: Stores,
+  o: Extract<Outcome, { kind: 'failed' }>,
+  owner: string,
+  opts: RetryOptions,
+  advanceLater?: AdvanceLater,
+): Promise<Recorded> {
   const { task, code, retryable } = o;
   const final = !retryable || task.attempts >= opts.maxAttempts;
   const now = ctx.now();
@@ -239,5 +262,5 @@ export async function recordFailure(ctx: Ctx, t: Stores, o: Extract<Outcome, { k
     ...(final ? {} : { nextAttemptAt: new Date(next).toISOString() }),
     ...(o.via ? { via: o.via } : {}),
   });
-  return { recorded: true, final, fx: final ? await advance(ctx, t, task.requestId) : noEffects() };
+  return { recorded: true, final, fx: final ? await moveOn(ctx, t, task.requestId, advanceLater) : noEffects() };
 }
