@@ -10,13 +10,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type autocannon from 'autocannon';
 import pg from 'pg';
 import { BENCH_PURPOSES, emailOf } from './consent-fixture.js';
-import { load, report, type LoadResult } from './util.js';
+import { backendsCpu, load, machineCpu, processCpu, report, servicesCpu, type LoadResult } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SERVER = process.env.OUBLI_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -124,13 +124,6 @@ const event = () =>
     source: { channel: 'web' },
   });
 
-/** Busy CPU-seconds of the whole machine (every process: the services, PostgreSQL, autocannon). */
-function machineCpu(): number {
-  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const v = f.map(Number);
-  return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!) / 100;
-}
-
 interface Run {
   /** 2xx answers per second over the measured window, all instances together. */
   eventsPerS: number;
@@ -142,6 +135,8 @@ interface Run {
   samples: string[];
   stored: number;
   cpuBusy: number;
+  /** CPU µs per stored event: the services, their PostgreSQL backends, this process (autocannon). */
+  cpuPerEvent: { services: number; backends: number; generator: number };
   startMs: number;
 }
 
@@ -208,9 +203,21 @@ async function consentWrites(instances: number): Promise<Run> {
     const drive = (duration: number) => Promise.all(urls.map((u, i) => load({ ...opts(u, split[i]!), duration })));
 
     const warm = await drive(WARMUP_S);
+    const watch = new pg.Client({ connectionString: urlOf(name) });
+    await watch.connect();
+    const ours = Number((await watch.query('select pg_backend_pid() as pid')).rows[0].pid);
+    const count = async () => Number((await watch.query('select count(*) as n from consent_events')).rows[0].n);
+    const stored0 = await count();
     const cpu0 = machineCpu();
+    const services0 = servicesCpu(children);
+    const backends0 = await backendsCpu(admin, name, ours);
+    const generator0 = processCpu(process.pid);
     const measured = await drive(SECONDS);
     const cpu = machineCpu() - cpu0;
+    const services = servicesCpu(children) - services0;
+    const generator = processCpu(process.pid) - generator0;
+    let backends = 0;
+    for (const [pid, s] of await backendsCpu(admin, name, ours)) backends += s - (backends0.get(pid) ?? 0);
     // Writes still in flight when autocannon stops (its sockets are gone, the servers still
     // commit them) settle before the count and before the servers are told to stop.
     await new Promise((r) => setTimeout(r, 1000));
@@ -219,10 +226,9 @@ async function consentWrites(instances: number): Promise<Run> {
     const non2xx = all.reduce((s, r) => s + r.non2xx, 0);
     const errors = all.reduce((s, r) => s + r.errors, 0);
     const eventsPerS = measured.reduce((s, r) => s + r.rps - r.non2xx / SECONDS, 0);
-    const db = new pg.Client({ connectionString: urlOf(name) });
-    await db.connect();
-    const stored = Number((await db.query('select count(*) as n from consent_events')).rows[0].n);
-    await db.end();
+    const stored = await count();
+    await watch.end();
+    const perEvent = (seconds: number) => (seconds * 1e6) / Math.max(1, stored - stored0);
     return {
       eventsPerS,
       p99: Math.max(...measured.map((r) => r.p99)),
@@ -232,6 +238,7 @@ async function consentWrites(instances: number): Promise<Run> {
       samples,
       stored,
       cpuBusy: cpu / SECONDS / cpus().length,
+      cpuPerEvent: { services: perEvent(services), backends: perEvent(backends), generator: perEvent(generator) },
       startMs,
     };
   } finally {
@@ -241,6 +248,8 @@ async function consentWrites(instances: number): Promise<Run> {
     current = null;
   }
 }
+
+const cpuSplit = (r: Run) => [r.cpuPerEvent.services, r.cpuPerEvent.backends, r.cpuPerEvent.generator].map((n) => n.toFixed(0)).join(' + ');
 
 let failed = false;
 try {
@@ -277,6 +286,13 @@ try {
         metric: 'machine CPU busy during the run, 3 instances',
         value: `${(three.cpuBusy * 100).toFixed(0)} %`,
         baseline: `${(one.cpuBusy * 100).toFixed(0)} % on 1`,
+        target: '—',
+        ok: true,
+      },
+      {
+        metric: 'CPU µs per event: services + PostgreSQL backends + autocannon, 3 instances',
+        value: cpuSplit(three),
+        baseline: `${cpuSplit(one)} on 1`,
         target: '—',
         ok: true,
       },

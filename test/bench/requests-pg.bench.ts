@@ -6,13 +6,13 @@
  * Needs PostgreSQL at OUBLI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { demoCustomer, ensureDemoSilos } from '../../connectors/demo/index.js';
-import { report } from './util.js';
+import { backendsCpu, machineCpu, report, servicesCpu } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SERVER = process.env.OUBLI_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -73,7 +73,7 @@ async function erasures(instances: number, offset: number) {
   const cpu0 = machineCpu();
   const services0 = servicesCpu(children);
   const ours = Number((await db.query('select pg_backend_pid() as pid')).rows[0].pid);
-  const backends0 = await backendsCpu(name, ours);
+  const backends0 = await backendsCpu(admin, name, ours);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: REQUESTS }, async (_, i) => {
@@ -92,7 +92,7 @@ async function erasures(instances: number, offset: number) {
   const cpu = machineCpu() - cpu0;
   const services = servicesCpu(children) - services0;
   let backends = 0;
-  for (const [pid, s] of await backendsCpu(name, ours)) backends += s - (backends0.get(pid) ?? 0);
+  for (const [pid, s] of await backendsCpu(admin, name, ours)) backends += s - (backends0.get(pid) ?? 0);
   const completed = await count("'completed'");
   const tasks = Number((await db.query('select count(*) as n from tasks').then((r) => r.rows[0].n)));
   await db.end();
@@ -103,38 +103,6 @@ async function erasures(instances: number, offset: number) {
   await admin.query(`drop database ${name} with (force)`);
   rmSync(dir, { recursive: true, force: true });
   return { rps: REQUESTS / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000, submitMs: tSubmitted - t0, completed, tasks, cpuMsPerRequest: (cpu * 1000) / REQUESTS, servicesMsPerRequest: (services * 1000) / REQUESTS, pgMsPerRequest: (backends * 1000) / REQUESTS };
-}
-
-/** CPU-seconds the running services have used (utime + stime of each process). */
-function servicesCpu(procs: ChildProcess[]): number {
-  return procs.reduce((n, c) => n + processCpu(c.pid!), 0);
-}
-
-/**
- * CPU-seconds of each PostgreSQL backend connected to the bench's database now but the bench's own
- * (the services' pools: a backend closed before the end of the run is missed, so their sum is a
- * lower bound).
- */
-async function backendsCpu(db: string, except: number): Promise<Map<number, number>> {
-  const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> $2', [db, except]);
-  return new Map(rows.map((r) => [r.pid, processCpu(r.pid)]));
-}
-
-function processCpu(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0; // gone (or not on Linux)
-  }
-}
-
-/** Busy CPU-seconds of the whole machine (every process: the services and PostgreSQL). */
-function machineCpu(): number {
-  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const v = f.map(Number);
-  return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!) / 100;
 }
 
 const one = await erasures(1, 2);

@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { readFileSync } from 'node:fs';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -79,4 +80,36 @@ export async function benchDatabase(prefix: string): Promise<{ url: string | und
       await admin.end();
     },
   };
+}
+
+/** CPU-seconds these processes have used so far (utime + stime of each; Linux /proc). */
+export function servicesCpu(procs: { pid?: number }[]): number {
+  return procs.reduce((n, c) => n + (c.pid === undefined ? 0 : processCpu(c.pid)), 0);
+}
+
+/**
+ * CPU-seconds of each PostgreSQL backend connected to database `db` now but `except` (the
+ * services' pools: a backend closed before the end of a run is missed, so their sum is a lower
+ * bound).
+ */
+export async function backendsCpu(admin: pg.Client, db: string, except: number): Promise<Map<number, number>> {
+  const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> $2', [db, except]);
+  return new Map(rows.map((r) => [r.pid, processCpu(r.pid)]));
+}
+
+export function processCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0; // gone (or not on Linux)
+  }
+}
+
+/** Busy CPU-seconds of the whole machine (every process). */
+export function machineCpu(): number {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const v = f.map(Number);
+  return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!) / 100;
 }
