@@ -356,6 +356,24 @@ describe('the change feed counter', () => {
     const rows = await t.deps.db.q.select({ seq: outbox.seq }).from(outbox as SQLiteTable).where(eq(outbox.type, 'consent.updated'));
     expect(rows.map((r) => r.seq).sort((a, b) => a - b)).toEqual([8, 9, 10]);
   });
+
+  it('outbox.append draws the same way: made if missing, above the highest seq, in order', async () => {
+    const t = await consentApp();
+    const { outbox, outboxSequencer } = t.deps.db.tables;
+    await t.deps.db.tx(async (h) => {
+      await h.q.delete(outboxSequencer as SQLiteTable);
+      await h.q.insert(outbox as SQLiteTable).values({ seq: 41, type: 'other', payload: '{}', createdAt: 0 });
+    });
+    const row = (payload: string) => ({ type: 'test.appended', payload, createdAt: 1 });
+    await t.deps.db.tx((h) => h.outbox.append([row('"a"'), row('"b"')]));
+    await t.deps.db.tx((h) => h.outbox.append([row('"c"')]));
+    const rows = await t.deps.db.q.select({ seq: outbox.seq, payload: outbox.payload }).from(outbox as SQLiteTable).where(eq(outbox.type, 'test.appended'));
+    expect(rows.sort((x, y) => x.seq - y.seq)).toEqual([
+      { seq: 42, payload: '"a"' },
+      { seq: 43, payload: '"b"' },
+      { seq: 44, payload: '"c"' },
+    ]);
+  });
 });
 
 describe('batch', () => {

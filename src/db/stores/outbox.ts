@@ -23,9 +23,6 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { Database, Handle } from '../database.js';
 import type { OutboxRow } from '../schema/outbox.js';
 
-/** Rows per multi-row insert on PostgreSQL (one round trip each). */
-const BATCH = 1000;
-
 export type NewOutboxRow = Omit<OutboxRow, 'seq'>;
 
 const p = sql.placeholder;
@@ -78,40 +75,21 @@ export class OutboxStore {
   async append(rows: NewOutboxRow[]): Promise<void> {
     if (rows.length === 0) return;
     if (!this.h.inTx) throw new Error('outbox rows are written inside the transaction of the change they announce');
-    if (this.h.db.dialect === 'postgres' && (await this.takeAndInsert(rows))) return;
-    const first = await this.take(rows.length);
-    if (this.h.db.dialect === 'sqlite') {
-      for (let i = 0; i < rows.length; i++) await this.s.insert.run(this.h, { ...rows[i]!, seq: first + i });
+    if (this.h.db.dialect === 'postgres') {
+      // One statement: the seq values drawn and the rows inserted (data-modifying CTEs run whether
+      // or not the query reads them).
+      await (this.h.q as unknown as NodePgDatabase).execute(sql`with ${this.insertCtes(rows)} select 1`);
       return;
     }
-    for (let i = 0; i < rows.length; i += BATCH) {
-      await this.h.q.insert(this.h.db.tables.outbox).values(rows.slice(i, i + BATCH).map((r, j) => ({ ...r, seq: first + i + j })));
-    }
-  }
-
-  /**
-   * PostgreSQL: draws the seq values and inserts the rows in one statement (the sequencer stays
-   * locked until the transaction ends, as with `take`). False, having written nothing, when the
-   * sequencer row is missing.
-   */
-  private async takeAndInsert(rows: NewOutboxRow[]): Promise<boolean> {
-    const n = rows.length;
-    const res = await (this.h.q as unknown as NodePgDatabase).execute(
-      sql`with s as (
-            update outbox_sequencer set seq = greatest(seq, (select coalesce(max(seq), 0) from outbox)) + ${n} where id = 1 returning seq - ${n} as base
-          )
-          insert into outbox (seq, type, payload, created_at)
-          select s.base + r.ord, r.type, r.payload, r.created_at
-          from s, unnest(${sql.param(rows.map((r) => r.type))}::text[], ${sql.param(rows.map((r) => r.payload))}::text[],
-            ${sql.param(rows.map((r) => r.createdAt))}::bigint[]) with ordinality as r(type, payload, created_at, ord)`,
-    );
-    return res.rowCount === n;
+    const first = await this.take(rows.length);
+    for (let i = 0; i < rows.length; i++) await this.s.insert.run(this.h, { ...rows[i]!, seq: first + i });
   }
 
   /**
    * PostgreSQL: two CTEs (`outbox_seq`, `outbox_rows`) that draw the seq values — the sequencer
-   * row made if missing, locked until the transaction ends as with `take` — and insert `rows`,
-   * for a store that writes them in one statement with the change they announce.
+   * row made if missing, locked until the transaction ends as with `take` — and insert `rows`:
+   * `append`'s one statement, or part of a store's statement that writes them with the change
+   * they announce.
    */
   insertCtes(rows: NewOutboxRow[]): SQL {
     const n = rows.length;
