@@ -79,9 +79,13 @@ export class ApiKeyCache {
     this.entries.clear();
   }
 
-  /** After this instance committed a revocation: here at once, elsewhere by notification. */
+  /**
+   * After this instance committed a revocation: here at once, elsewhere by notification. Never
+   * fails: the revocation is committed, and an announcement that could not be sent is covered by
+   * the other instances' time-to-live.
+   */
   async revoked(): Promise<void> {
     this.invalidate();
-    await this.db.notify(API_KEYS_CHANNEL);
+    await this.db.notify(API_KEYS_CHANNEL).catch(() => {});
   }
 }

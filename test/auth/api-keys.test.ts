@@ -151,6 +151,16 @@ describe('revocation across instances (src/auth/api-key-cache.ts)', () => {
     }
   });
 
+  it('a revocation whose announcement fails is still a 204 (it is committed) and refused here at once', async () => {
+    const { app, deps, headers } = await setup();
+    const k = (await call(app, 'POST', '/v1/api-keys', { headers, body: { name: 'quiet', scopes: ['audit:read'] } })).json;
+    const auth = { authorization: `Bearer ${k.key}` };
+    expect((await call(app, 'GET', '/v1/audit/entries', { headers: auth })).status).toBe(200);
+    vi.spyOn(deps.db, 'notify').mockRejectedValueOnce(new Error('connection lost'));
+    expect((await call(app, 'DELETE', `/v1/api-keys/${k.id}`, { headers })).status).toBe(204);
+    expect((await call(app, 'GET', '/v1/audit/entries', { headers: auth })).status).toBe(401);
+  });
+
   it('a revocation nobody announced (a DB administrator setting revoked_at) holds within the time-to-live', async () => {
     const { deps } = await setup();
     let clock = 0;
