@@ -126,10 +126,14 @@ export class PurposeCatalog {
     this.loading = null;
   }
 
-  /** After this instance committed a change to the catalogue: here at once, elsewhere by notification. */
+  /**
+   * After this instance committed a change to the catalogue: here at once, elsewhere by
+   * notification. Never fails: the change is committed, and an announcement that could not be
+   * sent is covered by the other instances' time-to-live.
+   */
   async changed(): Promise<void> {
     this.invalidate();
-    await this.db.notify(PURPOSES_CHANNEL);
+    await this.db.notify(PURPOSES_CHANNEL).catch(() => {});
   }
 
   private load(): Promise<Catalog> {

@@ -78,6 +78,16 @@ describe('the cached catalogue stays fresh across instances', () => {
     }
   });
 
+  it('a change whose announcement fails is still answered (it is committed) and seen here at once', async () => {
+    const t = await consentApp();
+    await t.get('/v1/purposes'); // cached here
+    vi.spyOn(t.deps.db, 'notify').mockRejectedValueOnce(new Error('connection lost'));
+    const r = await call(t.app, 'POST', '/v1/purposes', { headers: t.auth, body: LOYALTY });
+    expect(r.status).toBe(201);
+    expect((await t.get('/v1/purposes')).json.purposes.map((p: { id: string }) => p.id)).toContain('loyalty');
+    expect((await t.post(grant('quiet@example.com', 'loyalty'))).status).toBe(201);
+  });
+
   it('a change whose notification was lost is seen after the time-to-live; an unknown id reloads early, at most once per interval', async () => {
     const deps = await createTestDeps();
     let clock = 0;
