@@ -27,6 +27,19 @@ type Paragraph = { text: string } | { text: string; href: string; label: string 
 
 const oneLine = (s: string) => s.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ').trim();
 
+/** Building a formatter costs more than the rest of the mail: one per language and time zone (both few). */
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
+function dayFormat(lang: Lang, timeZone: string): Intl.DateTimeFormat {
+  const key = `${lang} ${timeZone}`;
+  let f = dayFormats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeZone });
+    dayFormats.set(key, f);
+  }
+  return f;
+}
+
 export function requestMail(
   brand: Brand,
   lang: Lang,
@@ -38,7 +51,7 @@ export function requestMail(
   const t = translator(lang);
   const company = brand.companyName;
   const type = t(`requests.type.${req.type}` as MessageKey);
-  const date = (ms: number) => new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeZone }).format(ms);
+  const date = (ms: number) => dayFormat(lang, timeZone).format(ms);
   const due: Paragraph = { text: t('rmail.due', { date: date(req.dueAt), zone: timeZone }) };
   const follow: Paragraph[] = links.status ? [{ text: t('rmail.follow'), href: links.status, label: links.status }] : [];
   const complain: Paragraph = { text: t('requests.complain'), href: CNIL_COMPLAINT_URL, label: t('requests.complainLink') };
