@@ -10,8 +10,7 @@
  */
 import { GroupCommit } from '../db/group-commit.js';
 import type { Stores } from '../db/handle.js';
-import { OPEN_TASK_STATUSES, type Task, type TaskCounts, type TaskStatus } from '../db/schema/tasks.js';
-import type { Finished } from '../db/stores/tasks.js';
+import type { Task, TaskCounts } from '../db/schema/tasks.js';
 import type { Ctx } from '../deps.js';
 import { maskIdentity } from '../identity.js';
 import { addEffects, advance, completeExport, noEffects, type Effects } from '../requests/advance.js';
@@ -52,20 +51,16 @@ const GROUP = 64;
 
 /**
  * Given, the request an outcome moves on is handed to it instead of advanced at once: the
- * caller advances it in the same transaction, after the other outcomes it records. `open`:
- * the request's tasks still open once this outcome is recorded.
+ * caller advances it in the same transaction, after the other outcomes it records.
  */
-export type AdvanceLater = (requestId: string, open: number) => void;
+export type AdvanceLater = (requestId: string) => void;
 
-/** Advances the request now, or leaves it to the caller (AdvanceLater); `open` as counted by the outcome's own statement. */
-async function moveOn(ctx: Ctx, t: Stores, requestId: string, open: number, later: AdvanceLater | undefined): Promise<Effects> {
-  if (!later) return advance(ctx, t, requestId, open);
-  later(requestId, open);
+/** Advances the request now, or leaves it to the caller (AdvanceLater). */
+async function moveOn(ctx: Ctx, t: Stores, requestId: string, later: AdvanceLater | undefined): Promise<Effects> {
+  if (!later) return advance(ctx, t, requestId);
+  later(requestId);
   return noEffects();
 }
-
-/** The request's tasks open once this task's outcome is recorded: the others, and itself if it stays open. */
-const openAfter = (held: Finished, status: TaskStatus) => held.othersOpen + (OPEN_TASK_STATUSES.includes(status) ? 1 : 0);
 
 export class OutcomeRecorder {
   private readonly group: GroupCommit<Outcome, Recorded>;
@@ -84,9 +79,9 @@ export class OutcomeRecorder {
         const out: Recorded[] = [];
         // Each request the group moves is advanced once, after all of its outcomes (the effects
         // go with its last one): advancing after each would find the others still open.
-        const last = new Map<string, { i: number; open: number }>();
-        for (const o of items) out.push(await this.record(buffered.ctx, t, o, (requestId, open) => last.set(requestId, { i: out.length, open })));
-        for (const [requestId, { i, open }] of last) addEffects(out[i]!.fx, await advance(buffered.ctx, t, requestId, open));
+        const last = new Map<string, number>();
+        for (const o of items) out.push(await this.record(buffered.ctx, t, o, (requestId) => last.set(requestId, out.length)));
+        for (const [requestId, i] of last) addEffects(out[i]!.fx, await advance(buffered.ctx, t, requestId));
         await buffered.flush(t);
         return out;
       },
@@ -176,7 +171,7 @@ export async function recordDone(
     ...(counts.wait ? { answerBy: new Date(counts.wait.answerBy).toISOString() } : {}),
     ...(o.via ? { via: o.via } : {}),
   });
-  return { recorded: true, fx: await moveOn(ctx, t, task.requestId, openAfter(held, o.status), advanceLater) };
+  return { recorded: true, fx: await moveOn(ctx, t, task.requestId, advanceLater) };
 }
 
 /**
@@ -268,5 +263,5 @@ export async function recordFailure(
     ...(final ? {} : { nextAttemptAt: new Date(next).toISOString() }),
     ...(o.via ? { via: o.via } : {}),
   });
-  return { recorded: true, final, fx: final ? await moveOn(ctx, t, task.requestId, held.othersOpen, advanceLater) : noEffects() };
+  return { recorded: true, final, fx: final ? await moveOn(ctx, t, task.requestId, advanceLater) : noEffects() };
 }

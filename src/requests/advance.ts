@@ -65,14 +65,13 @@ export async function startRequest(ctx: Ctx, t: Stores, requestId: string): Prom
 
 /**
  * Moves a running request on as far as it can go without calling a connector. Idempotent:
- * called after every task outcome and at every transition. `open`: the request's open tasks,
- * when the caller counted them already in this transaction (a task outcome's own statement).
+ * called after every task outcome and at every transition.
  */
-export async function advance(ctx: Ctx, t: Stores, requestId: string, open?: number): Promise<Effects> {
+export async function advance(ctx: Ctx, t: Stores, requestId: string): Promise<Effects> {
   const fx = noEffects();
   for (let guard = 0; guard < 10; guard++) {
     // Open tasks first: most outcomes are not the last of their round, and stop here.
-    if ((guard === 0 && open !== undefined ? open : await t.tasks.openCount(requestId)) > 0) return fx;
+    if ((await t.tasks.openCount(requestId)) > 0) return fx;
     const req = await t.requests.progress(requestId);
     if (!req || req.status !== 'running') return fx;
     const tasks = await t.tasks.ofRequest(req.id);

@@ -15,9 +15,6 @@ export const FINALIZE_CONNECTOR = '@export';
 export const TASK_STATUSES = ['queued', 'running', 'done', 'failed', 'waiting', 'cancelled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
-/** A task not finished yet: its request cannot move on while it has one. */
-export const OPEN_TASK_STATUSES: readonly TaskStatus[] = ['queued', 'running', 'waiting'];
-
 export interface TaskCounts {
   collections: {
     name: string;

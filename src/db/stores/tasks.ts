@@ -13,7 +13,7 @@ import { and, asc, eq, getTableColumns, gt, inArray, lte, notInArray, sql, type 
 import type { Database, Handle, Q } from '../database.js';
 import { forUpdate } from '../dialect.js';
 import type { RequestType } from '../schema/requests.js';
-import { FINALIZE_CONNECTOR, OPEN_TASK_STATUSES, type Task, type TaskCounts, type TaskPhase, type TaskStatus, type tasks } from '../schema/tasks.js';
+import { FINALIZE_CONNECTOR, type Task, type TaskCounts, type TaskPhase, type TaskStatus, type tasks } from '../schema/tasks.js';
 
 const p = sql.placeholder;
 
@@ -23,8 +23,6 @@ export type NewTask = Pick<typeof tasks.$inferInsert, 'id' | 'requestId' | 'conn
 export interface Finished {
   subjectId: string | null;
   sealedKey: Buffer | null;
-  /** The request's other tasks still open (queued, running, waiting) as this statement saw them. */
-  othersOpen: number;
 }
 
 export interface Lease {
@@ -47,7 +45,7 @@ export interface ConnectorStats {
   oldestWaitingAt: number | null;
 }
 
-const OPEN = [...OPEN_TASK_STATUSES];
+const OPEN: TaskStatus[] = ['queued', 'running', 'waiting'];
 
 /**
  * A claimed task, with its request's type (null when the request is gone): the call it makes
@@ -58,7 +56,7 @@ export type ClaimedTask = Task & { requestType: RequestType | null };
 /** What a claim answers: the task's columns and its request's type. */
 function claimedColumns(db: Database) {
   const { tasks: t, requests: r } = db.tables;
-  return { ...getTableColumns(t), requestType: sql<RequestType | null>`(select ${r.type} from ${r} where ${r.id} = ${t}.request_id)` };
+  return { ...getTableColumns(t), requestType: sql<RequestType | null>`(select ${r.type} from ${r} where ${r.id} = ${t.requestId})` };
 }
 
 function statements(db: Database) {
@@ -140,14 +138,10 @@ function statements(db: Database) {
         })
         .where(and(eq(t.id, p('id')), eq(t.status, 'running'), eq(t.leaseOwner, p('owner'))))
         // The request's person comes back with it, and their sealed pseudonym key: the outcome's
-        // audit entry names them, and needs no read of its own for that. (The updated row's
-        // columns are named in full in these subqueries: drizzle leaves them unqualified here.)
+        // audit entry names them, and needs no read of its own for that.
         .returning({
-          subjectId: sql<string | null>`(select ${r.subjectId} from ${r} where ${r.id} = ${t}.request_id)`,
-          sealedKey: sql<Buffer | null>`(select ${k.key} from ${k} where ${k.subjectId} = (select ${r.subjectId} from ${r} where ${r.id} = ${t}.request_id))`,
-          // Whether the request can move on (its other tasks, so whether this row's own update is
-          // visible to the subquery does not matter); the caller holds the request's lock.
-          othersOpen: sql<number>`(select count(*) from ${t} o where o.request_id = ${t}.request_id and o.id <> ${t}.id and o.status in (${sql.raw(OPEN.map((x) => `'${x}'`).join(', '))}))`.mapWith(Number),
+          subjectId: sql<string | null>`(select ${r.subjectId} from ${r} where ${r.id} = ${t.requestId})`,
+          sealedKey: sql<Buffer | null>`(select ${k.key} from ${k} where ${k.subjectId} = (select ${r.subjectId} from ${r} where ${r.id} = ${t.requestId}))`,
         }),
     ),
     setResult: db.statement('tasks.setResult', (q) =>
