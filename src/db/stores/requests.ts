@@ -13,6 +13,9 @@ const p = sql.placeholder;
 export type NewRequest = Omit<typeof requests.$inferInsert, 'stage' | 'round' | 'verification' | 'extendedMonths'>;
 export type NewIdentity = Omit<typeof requestIdentities.$inferInsert, 'id'>;
 
+/** Ids per `in (…)` list. */
+const IN_BATCH = 1000;
+
 function statements(db: Database) {
   const { requests: r, requestIdentities: i, tasks: t } = db.tables;
   return {
@@ -27,14 +30,6 @@ function statements(db: Database) {
         .where(and(eq(r.id, p('id')), eq(r.status, 'running'))),
     ),
     identities: db.statement<RequestIdentity>('requests.identities', (q) => q.select().from(i).where(eq(i.requestId, p('requestId'))).orderBy(i.id)),
-    // PostgreSQL only (an array parameter): see identitiesOf.
-    identitiesOfMany: db.statement<RequestIdentity>('requests.identitiesOfMany', (q) =>
-      q
-        .select()
-        .from(i)
-        .where(sql`${i.requestId} = any(${p('requestIds')}::text[])`)
-        .orderBy(i.id),
-    ),
     identityCount: db.statement<{ n: number }>('requests.identityCount', (q) =>
       q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(i).where(eq(i.requestId, p('requestId'))),
     ),
@@ -399,8 +394,8 @@ export class RequestStore {
 
   /**
    * The identities of each of these requests, each list in recorded order: for a batch of
-   * claimed calls, one prepared statement on PostgreSQL (the ids as one array parameter)
-   * instead of one per call; on SQLite, a local prepared read each.
+   * claimed calls, one round trip on PostgreSQL instead of one per call (on SQLite, a local
+   * prepared read each).
    */
   async identitiesOf(requestIds: readonly string[]): Promise<Map<string, RequestIdentity[]>> {
     const out = new Map<string, RequestIdentity[]>(requestIds.map((id) => [id, []]));
@@ -409,7 +404,10 @@ export class RequestStore {
       for (const id of ids) out.set(id, await this.identities(id));
       return out;
     }
-    for (const row of await this.s.identitiesOfMany.all(this.h, { requestIds: ids })) out.get(row.requestId)!.push(row);
+    const { requestIdentities: i } = this.t;
+    for (let n = 0; n < ids.length; n += IN_BATCH) {
+      for (const row of await this.h.q.select().from(i).where(inArray(i.requestId, ids.slice(n, n + IN_BATCH))).orderBy(i.id)) out.get(row.requestId)!.push(row);
+    }
     return out;
   }
 
