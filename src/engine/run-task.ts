@@ -12,7 +12,6 @@ import type { AccessResult, Connector, ConnectorContext, ErasureResult, Pending 
 import { ConnectorError, isPending } from '../../connectors/types.js';
 import type { Ctx } from '../deps.js';
 import type { Stores } from '../db/handle.js';
-import type { RequestIdentity } from '../db/schema/request-identities.js';
 import type { Task, TaskCounts } from '../db/schema/tasks.js';
 import { attributeAccess, type CallIdentity, type Discovery } from '../requests/attribution.js';
 import { erasableIds, searchableIds } from '../requests/identities.js';
@@ -40,8 +39,6 @@ export interface CallJob {
   timed: (ms: number) => void;
   /** Set for a reminder of a waiting task (its number): the same call, the same callback. */
   reminder?: number;
-  /** The request's identities, when read already (with the other calls claimed at once). */
-  identities?: RequestIdentity[];
 }
 
 /** What a silo answered, validated: a result of the task's phase, or a promise to answer later. */
@@ -55,9 +52,9 @@ export type ReadResult =
  * or one under review); an erasure only those this silo's access pass already searched by (so
  * judged). A task that waited uses exactly those its first call was made with.
  */
-export async function callIdentities(h: Pick<Stores, 'requests' | 'tasks'>, task: Task, connector: Connector, read?: RequestIdentity[]): Promise<CallIdentity[]> {
+export async function callIdentities(h: Pick<Stores, 'requests' | 'tasks'>, task: Task, connector: Connector): Promise<CallIdentity[]> {
   if (task.result?.wait) return searchedIdentities(h, task);
-  const identities = read ?? (await h.requests.identities(task.requestId));
+  const identities = await h.requests.identities(task.requestId);
   // Every request holds the identities it was opened with (their masked form at least).
   if (identities.length === 0) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
   // (An erasure's identities depend only on this silo's finished access calls: read just those,
@@ -86,7 +83,7 @@ export interface Asked {
 
 export async function askConnector(ctx: Ctx, job: Omit<CallJob, 'keepRecords'>): Promise<Asked> {
   const { task, connector, signal } = job;
-  const call = await callIdentities(ctx.db, task, connector, job.identities);
+  const call = await callIdentities(ctx.db, task, connector);
   const who = call.map(({ type, value }) => ({ type, value }));
   const cctx: ConnectorContext = {
     signal,

@@ -24,7 +24,6 @@ import { ConnectorError } from '../../connectors/types.js';
 import type { Ctx, Deps } from '../deps.js';
 import type { Task } from '../db/schema/tasks.js';
 import type { ClaimedTask } from '../db/stores/tasks.js';
-import type { RequestIdentity } from '../db/schema/request-identities.js';
 import { AppError } from '../errors.js';
 import { addEffects, applyEffects, ENGINE_CHANNEL, noEffects, type Effects } from '../requests/advance.js';
 import { timeLimit } from '../requests/silo-call.js';
@@ -125,32 +124,16 @@ export class Engine {
     if (this.loop.stopping) return 0;
     const checkLeases = this.checkLeases;
     this.checkLeases = false;
-    const claimed = (await this.scheduler.claim({ inflight: this.inflight.size, running: (id) => this.perConnector.get(id) ?? 0 }, checkLeases)).filter(
-      // Still running here (its lease was renewed by the claim): that run records it.
-      (task) => !this.inflight.has(task.id),
-    );
-    const identities = await this.identitiesOf(claimed);
+    const claimed = await this.scheduler.claim({ inflight: this.inflight.size, running: (id) => this.perConnector.get(id) ?? 0 }, checkLeases);
+    let started = 0;
     for (const task of claimed) {
+      // Still running here (its lease was renewed by the claim): that run records it.
+      if (this.inflight.has(task.id)) continue;
       this.perConnector.set(task.connectorId, (this.perConnector.get(task.connectorId) ?? 0) + 1);
-      const run = this.execute(task, identities.get(task.requestId));
-      this.track(task.id, run.finally(() => this.perConnector.set(task.connectorId, (this.perConnector.get(task.connectorId) ?? 1) - 1)));
+      this.track(task.id, this.execute(task).finally(() => this.perConnector.set(task.connectorId, (this.perConnector.get(task.connectorId) ?? 1) - 1)));
+      started++;
     }
-    return claimed.length;
-  }
-
-  /**
-   * The identities of the requests of the connector calls just claimed, in one read (the calls
-   * of one claim are many, for few requests). A failed read leaves each call to read its own.
-   */
-  private async identitiesOf(claimed: ClaimedTask[]): Promise<Map<string, RequestIdentity[]>> {
-    const calls = claimed.filter((t) => t.phase !== 'finalize' && !t.result?.wait);
-    if (calls.length < 2) return new Map();
-    try {
-      return await this.deps.db.requests.identitiesOf(calls.map((t) => t.requestId));
-    } catch (err) {
-      this.deps.logger.warn({ err }, 'engine could not read the identities of its claimed calls');
-      return new Map();
-    }
+    return started;
   }
 
   private track(key: string, p: Promise<void>): void {
@@ -163,7 +146,7 @@ export class Engine {
     this.inflight.set(key, wrapped);
   }
 
-  private async execute(task: ClaimedTask, identities?: RequestIdentity[]): Promise<void> {
+  private async execute(task: ClaimedTask): Promise<void> {
     const ac = new AbortController();
     this.controllers.add(ac);
     const cancel = task.phase === 'finalize' ? () => undefined : timeLimit(ac, this.opts.timeoutMs);
@@ -180,7 +163,7 @@ export class Engine {
       if (task.phase === 'access' && !task.requestType) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
       const keepRecords = task.phase === 'access' && task.requestType !== 'erasure';
       current = await startSeries(this.ctx, task, this.opts.workerId, connector.capabilities.callback === true);
-      const outcome = await callConnector(this.ctx, { task: current, connector, keepRecords, identities, signal: ac.signal, timed: (ms) => (this.connectorMs += ms) });
+      const outcome = await callConnector(this.ctx, { task: current, connector, keepRecords, signal: ac.signal, timed: (ms) => (this.connectorMs += ms) });
       const r = await this.record({ kind: 'done', task: current, ...outcome });
       if (r) this.deps.logger.debug({ taskId: task.id, connector: task.connectorId, phase: task.phase }, 'connector task done');
     } catch (err) {

@@ -2,8 +2,6 @@ import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synthetic-connector.js';
 import { auditEntries, engineHarness } from './helpers.js';
-import { RequestStore } from '../../src/db/stores/requests.js';
-import { unzip } from '../requests/zip.js';
 import { findSubjectIdByIdentity } from '../../src/subjects/service.js';
 import { backoffDelay, Engine } from '../../src/engine/worker.js';
 import { Scheduler } from '../../src/engine/claim.js';
@@ -71,31 +69,6 @@ describe('engine: erasure across silos with identity expansion', () => {
     expect(before.filter((e) => e.type === 'task.completed').length).toBeGreaterThanOrEqual(10);
     expect(new Set(before.map((e) => e.subjectRef))).toEqual(new Set([person]));
     expect(entries.slice(forgotten + 1).map((e) => e.subjectRef)).toEqual(entries.slice(forgotten + 1).map(() => undefined));
-  });
-
-  it('calls claimed together read their requests’ identities in one go, and each call searches by its own request’s', async () => {
-    const silos = syntheticSilos([ALICE, BOB]);
-    const h = await engineHarness(silos.all);
-    const batched = vi.spyOn(RequestStore.prototype, 'identitiesOf');
-    const erase = await h.submit('erasure', [{ type: 'email', value: ALICE.email }]);
-    const access = await h.submit('access', [{ type: 'email', value: BOB.email }]);
-    await h.engine.runUntilIdle();
-    expect(new Set(batched.mock.calls[0]![0])).toEqual(new Set([erase, access]));
-    expect((await h.api('GET', `/v1/requests/${erase}`)).json.status).toBe('completed');
-    expect((await h.api('GET', `/v1/requests/${access}`)).json.status).toBe('completed');
-    // Had a call been given the other request's identities, Bob would be erased or Alice exported.
-    const rows = (c: string, coll: string) => silos.all.find((s) => s.id === c)!.collections.find((x) => x.name === coll)!.rows;
-    expect(rows('shop', 'customers').map((r) => r.email)).toEqual([BOB.email]);
-    expect(rows('crm', 'contacts').map((r) => r.email)).toEqual([BOB.email]);
-    // Bob's request holds Bob's identities alone (one of each), found from his email only.
-    const held = (await h.api('GET', `/v1/requests/${access}`)).json.identities.map((i: { type: string }) => i.type).sort();
-    expect(held).toEqual(['customer_id', 'email', 'loyalty_card', 'phone']);
-    const files = await unzip(Buffer.from(await (await h.app.request(`/v1/requests/${access}/export`, { headers: h.auth })).arrayBuffer()));
-    const data = JSON.parse(files.get('data.json')!.toString());
-    expect(data.connectors.shop.customers.map((c: { email: string }) => c.email)).toEqual([BOB.email]);
-    expect(data.connectors.crm.contacts.map((c: { email: string }) => c.email)).toEqual([BOB.email]);
-    const shop = (await h.api('GET', `/v1/requests/${erase}`)).json.tasks.find((t: { phase: string; connector: string }) => t.phase === 'erase' && t.connector === 'shop');
-    expect(shop.counts).toEqual({ found: 0, deleted: 3, masked: 0, retained: 1 });
   });
 
   it('an identity type no connector knows is accepted and reported as not searchable', async () => {

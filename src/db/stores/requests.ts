@@ -13,9 +13,6 @@ const p = sql.placeholder;
 export type NewRequest = Omit<typeof requests.$inferInsert, 'stage' | 'round' | 'verification' | 'extendedMonths'>;
 export type NewIdentity = Omit<typeof requestIdentities.$inferInsert, 'id'>;
 
-/** Ids per `in (…)` list. */
-const IN_BATCH = 1000;
-
 function statements(db: Database) {
   const { requests: r, requestIdentities: i, tasks: t } = db.tables;
   return {
@@ -390,25 +387,6 @@ export class RequestStore {
   /** The request's identities, in the order they were recorded. */
   identities(requestId: string): Promise<RequestIdentity[]> {
     return this.s.identities.all(this.h, { requestId });
-  }
-
-  /**
-   * The identities of each of these requests, each list in recorded order: for a batch of
-   * claimed calls, one round trip on PostgreSQL instead of one per call (on SQLite, a local
-   * prepared read each).
-   */
-  async identitiesOf(requestIds: readonly string[]): Promise<Map<string, RequestIdentity[]>> {
-    const out = new Map<string, RequestIdentity[]>(requestIds.map((id) => [id, []]));
-    const ids = [...out.keys()];
-    if (this.h.db.dialect === 'sqlite') {
-      for (const id of ids) out.set(id, await this.identities(id));
-      return out;
-    }
-    const { requestIdentities: i } = this.t;
-    for (let n = 0; n < ids.length; n += IN_BATCH) {
-      for (const row of await this.h.q.select().from(i).where(inArray(i.requestId, ids.slice(n, n + IN_BATCH))).orderBy(i.id)) out.get(row.requestId)!.push(row);
-    }
-    return out;
   }
 
   async identityCount(requestId: string): Promise<number> {
