@@ -11,8 +11,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Deps } from '../deps.js';
-import { FINALIZE_CONNECTOR } from '../db/schema/tasks.js';
-import type { ClaimedTask } from '../db/stores/tasks.js';
+import { FINALIZE_CONNECTOR, type Task } from '../db/schema/tasks.js';
 import { leaseMs, type EngineOptions } from './options.js';
 
 export interface LocalLoad {
@@ -33,7 +32,7 @@ export class Scheduler {
   ) {}
 
   /** Claims what this instance may run now; `checkLeases` also takes over dead workers' tasks and fails orphans. */
-  async claim(load: LocalLoad, checkLeases: boolean): Promise<ClaimedTask[]> {
+  async claim(load: LocalLoad, checkLeases: boolean): Promise<Task[]> {
     const { db } = this.deps;
     const now = this.deps.now();
     let room = this.opts.maxInFlight - load.inflight;
@@ -52,7 +51,7 @@ export class Scheduler {
     if (wanted.length === 0 && !checkLeases) return [];
     return db.tx(
       async (t) => {
-        const out: ClaimedTask[] = [];
+        const out: Task[] = [];
         for (const id of wanted) {
           if (room <= 0) break;
           // Export builds are limited per instance (CPU, disk); connector calls per silo, globally.

@@ -23,7 +23,6 @@ import type { Connector } from '../../connectors/types.js';
 import { ConnectorError } from '../../connectors/types.js';
 import type { Ctx, Deps } from '../deps.js';
 import type { Task } from '../db/schema/tasks.js';
-import type { ClaimedTask } from '../db/stores/tasks.js';
 import { AppError } from '../errors.js';
 import { addEffects, applyEffects, ENGINE_CHANNEL, noEffects, type Effects } from '../requests/advance.js';
 import { timeLimit } from '../requests/silo-call.js';
@@ -146,12 +145,12 @@ export class Engine {
     this.inflight.set(key, wrapped);
   }
 
-  private async execute(task: ClaimedTask): Promise<void> {
+  private async execute(task: Task): Promise<void> {
     const ac = new AbortController();
     this.controllers.add(ac);
     const cancel = task.phase === 'finalize' ? () => undefined : timeLimit(ac, this.opts.timeoutMs);
     // The task as its outcome must see it (with the start of its series of calls, once recorded).
-    let current: Task = task;
+    let current = task;
     try {
       if (task.phase === 'finalize') {
         await this.finalize(task);
@@ -159,9 +158,10 @@ export class Engine {
       }
       const connector = this.connectors.get(task.connectorId);
       if (!connector) throw new ConnectorError('UNKNOWN_CONNECTOR', `connector "${task.connectorId}" is not configured`, false);
-      // Only an access call needs the request's type (claimed with it): whether to keep the records it finds.
-      if (task.phase === 'access' && !task.requestType) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
-      const keepRecords = task.phase === 'access' && task.requestType !== 'erasure';
+      // Only an access call needs the request's type: whether to keep the records it finds.
+      const req = task.phase === 'access' ? await this.deps.db.requests.progress(task.requestId) : undefined;
+      if (task.phase === 'access' && !req) throw new ConnectorError('REQUEST_MISSING', 'the request no longer exists', false);
+      const keepRecords = req !== undefined && req.type !== 'erasure';
       current = await startSeries(this.ctx, task, this.opts.workerId, connector.capabilities.callback === true);
       const outcome = await callConnector(this.ctx, { task: current, connector, keepRecords, signal: ac.signal, timed: (ms) => (this.connectorMs += ms) });
       const r = await this.record({ kind: 'done', task: current, ...outcome });
