@@ -15,7 +15,7 @@ import type { Ctx } from '../deps.js';
 import { maskIdentity } from '../identity.js';
 import { addEffects, advance, completeExport, noEffects, type Effects } from '../requests/advance.js';
 import type { Discovery } from '../requests/attribution.js';
-import { auditRequest, bufferAudit, requestLock, subjectKeySeen } from '../requests/audit.js';
+import { auditRequest, bufferAudit, requestLock } from '../requests/audit.js';
 import type { BuiltExport } from '../requests/export.js';
 import { MAX_IDENTITIES } from '../requests/plan.js';
 import type { CallOutcome } from './run-task.js';
@@ -141,7 +141,6 @@ export async function recordDone(
   const held = await t.tasks.finish({ id: task.id, owner, status: o.status, result, code: null, error: null, finishedAt: now, next: o.next ?? task.nextAttemptAt });
   if (!held) return { recorded: false, fx: noEffects() };
   const req = { id: task.requestId, subjectId: held.subjectId };
-  if (held.subjectId) subjectKeySeen(ctx, held.subjectId, held.sealedKey);
   const { added: followed, limited, evidence } = await addDiscovered(t, task, o.discovered, searchable);
   if (task.phase === 'access' && evidence.length > 0) await t.tasks.setResult(task.id, { ...counts, evidence });
   await auditRequest(ctx, t, req, o.status === 'waiting' ? 'task.pending' : 'task.completed', {

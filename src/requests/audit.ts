@@ -7,8 +7,7 @@ import type { Ctx } from '../deps.js';
 import type { Stores } from '../db/handle.js';
 import type { DsrRequest } from '../db/schema/requests.js';
 import { NotFoundError } from '../errors.js';
-import { openSubjectKey } from '../subjects/key-seal.js';
-import { subjectRefFromKey, subjectRefOf } from '../subjects/service.js';
+import { subjectRefOf } from '../subjects/service.js';
 import type { WebhookEvent } from '../db/schema/webhooks.js';
 import { emitWebhooks, requestEvent } from '../webhooks/events.js';
 import { queueRequestMail, requestMailKind } from '../mail/request-mails.js';
@@ -29,12 +28,6 @@ export class SubjectRefs {
     const ref = await readRef(ctx, h, subjectId);
     this.known.set(subjectId, ref);
     return ref;
-  }
-
-  /** A person's sealed key read with another row of this transaction: their pseudonym needs no read of its own. */
-  seen(ctx: Ctx, subjectId: string, sealed: Buffer | null): void {
-    if (this.known.has(subjectId)) return; // opened already, or forgotten since
-    this.known.set(subjectId, sealed ? subjectRefFromKey(openSubjectKey(ctx.secrets.masterKey, subjectId, sealed)) : undefined);
   }
 
   forget(subjectId: string): void {
@@ -59,11 +52,6 @@ export function subjectRefFor(ctx: Ctx, h: Stores, req: Pick<DsrRequest, 'subjec
   if (!req.subjectId) return Promise.resolve(undefined);
   const refs = (ctx as RefCtx).subjectRefs;
   return refs ? refs.of(ctx, h, req.subjectId) : readRef(ctx, h, req.subjectId);
-}
-
-/** Tells the transaction's SubjectRefs, if any, the person's sealed key as another statement of it read it (null: forgotten). */
-export function subjectKeySeen(ctx: Ctx, subjectId: string, sealed: Buffer | null): void {
-  (ctx as RefCtx).subjectRefs?.seen(ctx, subjectId, sealed);
 }
 
 /** Tells the transaction's SubjectRefs, if any, that this person's key was destroyed. */

@@ -9,21 +9,14 @@
  * SQLite, whose single writer serialises claims, the same statement without the lock clause).
  * Due tasks and expired leases are two index-friendly statements, not one OR that would scan.
  */
-import { and, asc, eq, getTableColumns, gt, inArray, lte, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, lte, notInArray, sql, type SQL } from 'drizzle-orm';
 import type { Database, Handle, Q } from '../database.js';
 import { forUpdate } from '../dialect.js';
-import type { RequestType } from '../schema/requests.js';
 import { FINALIZE_CONNECTOR, type Task, type TaskCounts, type TaskPhase, type TaskStatus, type tasks } from '../schema/tasks.js';
 
 const p = sql.placeholder;
 
 export type NewTask = Pick<typeof tasks.$inferInsert, 'id' | 'requestId' | 'connectorId' | 'phase' | 'round' | 'identityWatermark'> & { now: number };
-
-/** A task's outcome recorded (`finish`): its request's person, and their sealed pseudonym key until forgotten. */
-export interface Finished {
-  subjectId: string | null;
-  sealedKey: Buffer | null;
-}
 
 export interface Lease {
   owner: string;
@@ -47,20 +40,8 @@ export interface ConnectorStats {
 
 const OPEN: TaskStatus[] = ['queued', 'running', 'waiting'];
 
-/**
- * A claimed task, with its request's type (null when the request is gone): the call it makes
- * depends on it (an access call of an erasure keeps no records), and no other read is needed.
- */
-export type ClaimedTask = Task & { requestType: RequestType | null };
-
-/** What a claim answers: the task's columns and its request's type. */
-function claimedColumns(db: Database) {
-  const { tasks: t, requests: r } = db.tables;
-  return { ...getTableColumns(t), requestType: sql<RequestType | null>`(select ${r.type} from ${r} where ${r.id} = ${t.requestId})` };
-}
-
 function statements(db: Database) {
-  const { tasks: t, requests: r, subjectKeys: k } = db.tables;
+  const { tasks: t, requests: r } = db.tables;
   const claimWhere = (due: SQL | undefined) => (q: Q) =>
     q
       .update(t)
@@ -71,7 +52,7 @@ function statements(db: Database) {
         leaseExpiresAt: sql`${p('until')}`,
       })
       .where(inArray(t.id, forUpdate(db, q.select({ id: t.id }).from(t).where(due).orderBy(asc(t.nextAttemptAt)).limit(p('limit')), { skipLocked: true })))
-      .returning(claimedColumns(db));
+      .returning();
   return {
     insert: db.statement('tasks.insert', (q) =>
       q.insert(t).values({
@@ -115,15 +96,15 @@ function statements(db: Database) {
         .from(t)
         .where(and(eq(t.connectorId, p('connectorId')), eq(t.status, 'running'), gt(t.leaseExpiresAt, p('now')))),
     ),
-    claimDue: db.statement<ClaimedTask>(
+    claimDue: db.statement<Task>(
       'tasks.claimDue',
       claimWhere(and(eq(t.connectorId, p('connectorId')), eq(t.status, 'queued'), lte(t.nextAttemptAt, p('now')))),
     ),
-    claimExpired: db.statement<ClaimedTask>(
+    claimExpired: db.statement<Task>(
       'tasks.claimExpired',
       claimWhere(and(eq(t.connectorId, p('connectorId')), eq(t.status, 'running'), lte(t.leaseExpiresAt, p('now')))),
     ),
-    finish: db.statement<Finished>('tasks.finish', (q) =>
+    finish: db.statement<{ subjectId: string | null }>('tasks.finish', (q) =>
       q
         .update(t)
         .set({
@@ -137,12 +118,8 @@ function statements(db: Database) {
           nextAttemptAt: sql`${p('next')}`,
         })
         .where(and(eq(t.id, p('id')), eq(t.status, 'running'), eq(t.leaseOwner, p('owner'))))
-        // The request's person comes back with it, and their sealed pseudonym key: the outcome's
-        // audit entry names them, and needs no read of its own for that.
-        .returning({
-          subjectId: sql<string | null>`(select ${r.subjectId} from ${r} where ${r.id} = ${t.requestId})`,
-          sealedKey: sql<Buffer | null>`(select ${k.key} from ${k} where ${k.subjectId} = (select ${r.subjectId} from ${r} where ${r.id} = ${t.requestId}))`,
-        }),
+        // The request's person comes back with it: the outcome's audit entry names them.
+        .returning({ subjectId: sql<string | null>`(select ${r.subjectId} from ${r} where ${r.id} = ${t.requestId})` }),
     ),
     setResult: db.statement('tasks.setResult', (q) =>
       q
@@ -261,14 +238,14 @@ export class TaskStore {
   }
 
   /** Claims up to `limit` due tasks of this connector, oldest due first. */
-  async claimDue(connectorId: string, lease: Lease, limit: number): Promise<ClaimedTask[]> {
+  async claimDue(connectorId: string, lease: Lease, limit: number): Promise<Task[]> {
     if (limit <= 0) return [];
     const rows = await this.s.claimDue.all(this.h, { connectorId, ...lease, limit });
     return rows.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
   }
 
   /** Claims up to `limit` tasks of this connector whose worker's lease ran out (it crashed). */
-  claimExpired(connectorId: string, lease: Lease, limit: number): Promise<ClaimedTask[]> {
+  claimExpired(connectorId: string, lease: Lease, limit: number): Promise<Task[]> {
     if (limit <= 0) return Promise.resolve([]);
     return this.s.claimExpired.all(this.h, { connectorId, ...lease, limit });
   }
@@ -277,7 +254,7 @@ export class TaskStore {
    * Claims due tasks of connectors not in `known` whose due time is before `dueBefore`: no
    * instance runs them (a connector removed from the config). The claimant fails them.
    */
-  async claimOrphans(known: readonly string[], dueBefore: number, lease: Lease, limit: number): Promise<ClaimedTask[]> {
+  async claimOrphans(known: readonly string[], dueBefore: number, lease: Lease, limit: number): Promise<Task[]> {
     const { tasks: t } = this.t;
     const ignore = [...known, FINALIZE_CONNECTOR];
     const pick = forUpdate(
@@ -293,7 +270,7 @@ export class TaskStore {
       .update(t)
       .set({ status: 'running', attempts: sql`${t.attempts} + 1`, leaseOwner: lease.owner, leaseExpiresAt: lease.until })
       .where(inArray(t.id, pick))
-      .returning(claimedColumns(this.h.db));
+      .returning();
   }
 
   /**
@@ -310,7 +287,7 @@ export class TaskStore {
     error: string | null;
     finishedAt: number | null;
     next: number;
-  }): Promise<Finished | null> {
+  }): Promise<{ subjectId: string | null } | null> {
     return (await this.s.finish.first(this.h, { ...v, result: json(v.result) })) ?? null;
   }
 
