@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { ALICE, BOB, syntheticConnector, syntheticSilos } from '../helpers/synthetic-connector.js';
-import { engineHarness } from './helpers.js';
+import { auditEntries, engineHarness } from './helpers.js';
 import { findSubjectIdByIdentity } from '../../src/subjects/service.js';
 import { backoffDelay, Engine } from '../../src/engine/worker.js';
 import { Scheduler } from '../../src/engine/claim.js';
@@ -60,6 +60,15 @@ describe('engine: erasure across silos with identity expansion', () => {
     const retainedEntry = (await h.auditData('task.completed')).find((e) => e.data.phase === 'erase' && e.data.connector === 'shop')!;
     expect(JSON.stringify(retainedEntry.data)).toContain('10-year retention');
     expect(retainedEntry.subjectRef).toMatch(/^sref_/);
+    // Every entry of the request names the same person until their key is destroyed, none after.
+    const entries = (await auditEntries(h.deps)).filter((e) => e.requestId === id || e.type === 'subject.forgotten');
+    const forgotten = entries.findIndex((e) => e.type === 'subject.forgotten');
+    const person = entries.find((e) => e.type === 'request.received')!.subjectRef;
+    expect(person).toMatch(/^sref_/);
+    const before = entries.slice(0, forgotten);
+    expect(before.filter((e) => e.type === 'task.completed').length).toBeGreaterThanOrEqual(10);
+    expect(new Set(before.map((e) => e.subjectRef))).toEqual(new Set([person]));
+    expect(entries.slice(forgotten + 1).map((e) => e.subjectRef)).toEqual(entries.slice(forgotten + 1).map(() => undefined));
   });
 
   it('an identity type no connector knows is accepted and reported as not searchable', async () => {
