@@ -63,6 +63,7 @@ describe('engine: erasure across silos with identity expansion', () => {
     // Every entry of the request names the same person until their key is destroyed, none after.
     const entries = (await auditEntries(h.deps)).filter((e) => e.requestId === id || e.type === 'subject.forgotten');
     const forgotten = entries.findIndex((e) => e.type === 'subject.forgotten');
+    expect(forgotten).toBeGreaterThan(0);
     const person = entries.find((e) => e.type === 'request.received')!.subjectRef;
     expect(person).toMatch(/^sref_/);
     const before = entries.slice(0, forgotten);
