@@ -1,16 +1,16 @@
 /**
- * API keys as every authenticated request looks them up. On PostgreSQL the lookup is a network
- * round trip per request — measured at a fifth of an instance's CPU under POST /v1/consents
- * (test/bench/consent-pg.bench.ts) — so a key found active is remembered for `ttlMs`; on SQLite
- * the lookup is a local point read of a few microseconds and nothing is cached (a CLI revoking a
- * key beside an embedded server could not tell it).
+ * API keys as every authenticated request looks them up. A key found active is remembered for
+ * `ttlMs`, on both stores: on PostgreSQL the lookup is a network round trip per request (measured
+ * at a fifth of an instance's CPU under POST /v1/consents, test/bench/consent-pg.bench.ts); on
+ * SQLite it is a local read, but the read, its row mapping and the key's hash were still ≈ 6 % of
+ * the server's CPU per GET /v1/subjects/{id}/consents (test/bench/consent-2-http.bench.ts).
  *
  * Freshness of a revocation (a revoked key must stop working at once, on every instance):
  * - revokeApiKey drops this instance's copy when its transaction has committed, and
  *   `notify('api_keys')` tells every other instance on the database, which drop theirs (`start()`
  *   listens; a listening connection that reconnects tells its subscribers, which drop all);
  * - a revocation no notification announced (a DB administrator editing `revoked_at`, a
- *   notification lost) holds within `ttlMs`.
+ *   notification lost, another process on the same SQLite file) holds within `ttlMs`.
  * Only active keys are kept, never a miss (an unknown key asks the database every time, as
  * before); a lookup that started before an invalidation keeps nothing.
  */
@@ -36,7 +36,6 @@ export class ApiKeyCache {
   private readonly entries = new Map<string, { key: ActiveApiKey; at: number }>();
   /** Bumped by every invalidation; a lookup only keeps what it read if none happened meanwhile. */
   private generation = 0;
-  private readonly enabled: boolean;
   private readonly ttlMs: number;
   private readonly max: number;
   private readonly clock: () => number;
@@ -45,7 +44,6 @@ export class ApiKeyCache {
     private readonly db: Database,
     opts: ApiKeyCacheOptions = {},
   ) {
-    this.enabled = db.dialect === 'postgres';
     this.ttlMs = opts.ttlMs ?? 2_000;
     this.max = opts.max ?? 10_000;
     this.clock = opts.clock ?? (() => performance.now());
@@ -58,7 +56,6 @@ export class ApiKeyCache {
 
   /** The active key with this SHA-256 (hex), or undefined. */
   async find(hash: string): Promise<ActiveApiKey | undefined> {
-    if (!this.enabled) return this.db.auth.activeApiKey(hash);
     const hit = this.entries.get(hash);
     if (hit && this.clock() - hit.at < this.ttlMs) return hit.key;
     const generation = this.generation;
