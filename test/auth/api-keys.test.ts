@@ -160,6 +160,33 @@ describe('revocation across instances (src/auth/api-key-cache.ts)', () => {
     expect((await call(app, 'GET', '/v1/audit/entries', { headers: auth })).status).toBe(401);
   });
 
+  it('a lookup that read the key before its revocation committed keeps nothing: the next request is refused', async () => {
+    const { app, deps, headers } = await setup();
+    const k = (await call(app, 'POST', '/v1/api-keys', { headers, body: { name: 'raced', scopes: ['audit:read'] } })).json;
+    const auth = { authorization: `Bearer ${k.key}` };
+    const read = deps.db.auth.activeApiKey.bind(deps.db.auth);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let readIt!: () => void;
+    const hasRead = new Promise<void>((r) => (readIt = r));
+    const spy = vi.spyOn(deps.db.auth, 'activeApiKey').mockImplementationOnce(async (hash) => {
+      const row = await read(hash); // still active
+      readIt();
+      await gate; // … and answered only after the revocation below
+      return row;
+    });
+    try {
+      const slow = call(app, 'GET', '/v1/audit/entries', { headers: auth });
+      await hasRead;
+      expect((await call(app, 'DELETE', `/v1/api-keys/${k.id}`, { headers })).status).toBe(204);
+      release();
+      expect((await slow).status).toBe(200); // it began before the revocation
+      expect((await call(app, 'GET', '/v1/audit/entries', { headers: auth })).status).toBe(401);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('a revocation nobody announced (a DB administrator setting revoked_at) holds within the time-to-live', async () => {
     const { deps } = await setup();
     let clock = 0;
