@@ -21,7 +21,7 @@ export interface NewSubject {
 }
 
 function statements(db: Database) {
-  const { subjects: s, subjectIdentifiers: i, subjectKeys: k } = db.tables;
+  const { subjects: s, subjectIdentifiers: i, subjectKeys: k, consentEvents: e, consentStates: st } = db.tables;
   return {
     byIdentity: db.statement<{ subjectId: string }>('subjects.byIdentity', (q) =>
       q.select({ subjectId: i.subjectId }).from(i).where(and(eq(i.type, p('type')), eq(i.value, p('value')))),
@@ -32,6 +32,17 @@ function statements(db: Database) {
     insertKey: db.statement('subjects.insertKey', (q) => q.insert(k).values({ subjectId: p('subjectId'), key: p('key') })),
     insertIdentifier: db.statement('subjects.insertIdentifier', (q) =>
       q.insert(i).values({ type: p('type'), value: p('value'), subjectId: p('subjectId'), createdAt: p('createdAt') }),
+    ),
+    // forget(): one erasure each, a thousand at once in a burst of erasures.
+    deleteIdentifiers: db.statement('subjects.deleteIdentifiers', (q) => q.delete(i).where(eq(i.subjectId, p('id')))),
+    deleteConsentEvents: db.statement('subjects.deleteConsentEvents', (q) => q.delete(e).where(eq(e.subjectId, p('id')))),
+    deleteConsentStates: db.statement('subjects.deleteConsentStates', (q) => q.delete(st).where(eq(st.subjectId, p('id')))),
+    deleteKey: db.statement('subjects.deleteKey', (q) => q.delete(k).where(eq(k.subjectId, p('id')))),
+    tombstone: db.statement('subjects.tombstone', (q) =>
+      q
+        .update(s)
+        .set({ erasedAt: sql`${p('at')}` })
+        .where(and(eq(s.id, p('id')), isNull(s.erasedAt))),
     ),
   };
 }
@@ -166,15 +177,12 @@ export class SubjectStore {
    * deleted, the pseudonym key destroyed, the subject row kept as a tombstone. Counts deleted.
    */
   async forget(subjectId: string, at: number): Promise<{ identifiers: number; consentEvents: number; consentStates: number }> {
-    const { subjectIdentifiers: i, consentEvents: e, consentStates: st, subjectKeys: k, subjects: s } = this.t;
-    const identifiers = (await this.h.q.delete(i).where(eq(i.subjectId, subjectId)).returning({ v: i.value })).length;
-    const consentEvents = (await this.h.q.delete(e).where(eq(e.subjectId, subjectId)).returning({ id: e.id })).length;
-    const consentStates = (await this.h.q.delete(st).where(eq(st.subjectId, subjectId)).returning({ p: st.purposeId })).length;
-    await this.h.q.delete(k).where(eq(k.subjectId, subjectId));
-    await this.h.q
-      .update(s)
-      .set({ erasedAt: at })
-      .where(and(eq(s.id, subjectId), isNull(s.erasedAt)));
+    const id = subjectId;
+    const identifiers = await this.s.deleteIdentifiers.run(this.h, { id });
+    const consentEvents = await this.s.deleteConsentEvents.run(this.h, { id });
+    const consentStates = await this.s.deleteConsentStates.run(this.h, { id });
+    await this.s.deleteKey.run(this.h, { id });
+    await this.s.tombstone.run(this.h, { id, at });
     return { identifiers, consentEvents, consentStates };
   }
 
