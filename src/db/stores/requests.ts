@@ -224,6 +224,7 @@ export class RequestStore {
   }
 
   async insert(row: NewRequest): Promise<void> {
+    // The prepared insert names every column: those the row leaves out are null.
     const optional = { statusReason: null, statusReasonCode: null, subjectId: null, extensionReason: null, completedAt: null, exportPath: null, exportExpiresAt: null };
     const params: Record<string, unknown> = { ...optional };
     for (const [k, v] of Object.entries(row)) if (v !== undefined) params[k] = v;
