@@ -6,7 +6,7 @@
  * transitions and the maintenance queries use the builder.
  */
 import { and, desc, eq, exists, gt, gte, inArray, isNotNull, isNull, lt, not, notExists, or, sql, type SQL } from 'drizzle-orm';
-import type { Database, Handle } from '../database.js';
+import type { Database, Handle, Q } from '../database.js';
 import type { Channel, DsrRequest, RequestStage, RequestStatus, RequestType, requests, Verification } from '../schema/requests.js';
 import type { IdentityDecision, IdentityState, IdentityWhy, RequestIdentity, requestIdentities } from '../schema/request-identities.js';
 
@@ -14,6 +14,15 @@ const p = sql.placeholder;
 
 export type NewRequest = Omit<typeof requests.$inferInsert, 'stage' | 'round' | 'verification' | 'extendedMonths'>;
 export type NewIdentity = Omit<typeof requestIdentities.$inferInsert, 'id'>;
+
+/** running → completed (stage done) if still running in stage `from`, setting `extra` too. */
+function completeIn(r: Database['tables']['requests'], extra: Partial<Record<'exportPath' | 'exportExpiresAt', SQL>>) {
+  return (q: Q) =>
+    q
+      .update(r)
+      .set({ status: 'completed', stage: 'done', statusReason: null, statusReasonCode: null, completedAt: sql`${p('now')}`, updatedAt: sql`${p('now')}`, ...extra })
+      .where(and(eq(r.id, p('id')), eq(r.status, 'running'), eq(r.stage, p('from'))));
+}
 
 function statements(db: Database) {
   const { requests: r, requestIdentities: i, tasks: t } = db.tables;
@@ -56,27 +65,8 @@ function statements(db: Database) {
         .where(eq(r.id, p('id'))),
     ),
     // running → completed in stage `from`; the second one with the archive kept for the person.
-    complete: db.statement('requests.complete', (q) =>
-      q
-        .update(r)
-        .set({ status: 'completed', stage: 'done', statusReason: null, statusReasonCode: null, completedAt: sql`${p('now')}`, updatedAt: sql`${p('now')}` })
-        .where(and(eq(r.id, p('id')), eq(r.status, 'running'), eq(r.stage, p('from')))),
-    ),
-    completeWithExport: db.statement('requests.completeWithExport', (q) =>
-      q
-        .update(r)
-        .set({
-          status: 'completed',
-          stage: 'done',
-          statusReason: null,
-          statusReasonCode: null,
-          completedAt: sql`${p('now')}`,
-          updatedAt: sql`${p('now')}`,
-          exportPath: sql`${p('path')}`,
-          exportExpiresAt: sql`${p('expiresAt')}`,
-        })
-        .where(and(eq(r.id, p('id')), eq(r.status, 'running'), eq(r.stage, p('from')))),
-    ),
+    complete: db.statement('requests.complete', completeIn(r, {})),
+    completeWithExport: db.statement('requests.completeWithExport', completeIn(r, { exportPath: sql`${p('path')}`, exportExpiresAt: sql`${p('expiresAt')}` })),
     expireExportsOfSubject: db.statement('requests.expireExportsOfSubject', (q) =>
       q
         .update(r)
